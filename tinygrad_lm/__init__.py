@@ -1,0 +1,37 @@
+"""tinygrad_lm: a from-scratch teaching engine for GPT-style language models.
+
+    import tinygrad_lm as tg
+    x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x).sum().backward()   # x.grad == [2, 4, 6]
+"""
+
+from . import functional
+from .autograd import FUNCTION_REGISTRY, Function, enable_grad, is_grad_enabled, no_grad
+from .gradcheck import GradcheckError, GradcheckResult, gradcheck
+from .kernels import get_backend, set_backend, use_backend
+from .tensor import (
+    Tensor,
+    arange,
+    cat,
+    concatenate,
+    from_numpy,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "arange",
+    "cat", "concatenate", "enable_grad", "from_numpy", "full", "functional", "get_backend",
+    "gradcheck", "is_grad_enabled", "no_grad", "ones", "ones_like", "rand", "randn",
+    "set_backend", "stack", "tensor", "use_backend", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,247 @@
+"""Reverse-mode automatic differentiation.
+
+A computation builds a graph: every Tensor produced by an op keeps a `Context` that remembers the
+op (a `Function` subclass), its parent tensors and whatever arrays the op saved for backward.
+`backward()` walks that graph from the output to the leaves in reverse topological order and
+applies the chain rule:
+
+    dL/dx = sum over every use u of x:  (du/dx)^T  dL/du
+
+Each op's `backward` only states its local derivative. Two things are done here, once, for all
+ops: undoing NumPy broadcasting (a gradient flowing into an input that was broadcast must be
+summed back to the input's shape) and accumulating gradients of tensors used more than once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+# The only two pieces of global state in the engine are this flag and the kernel backend.
+_grad_enabled = True
+
+# Every Function subclass registers itself here by lowercase class name, so that tests can check
+# that each differentiable op has a gradient check.
+FUNCTION_REGISTRY: dict[str, type[Function]] = {}
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager (and decorator) that sets grad mode and restores the previous one."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._previous: list[bool] = []
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous.append(_grad_enabled)
+        _grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous.pop()
+        return False
+
+
+def no_grad() -> _GradMode:
+    """`with no_grad():` ops inside record no graph (evaluation, optimizer updates)."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    return _GradMode(True)
+
+
+class Context:
+    """What an op keeps between its forward and its backward."""
+
+    def __init__(self):
+        self.saved: tuple | None = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.fn: type[Function] | None = None
+        self.parents: tuple = ()
+        self.versions: tuple[int, ...] = ()
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved = arrays
+
+    @property
+    def saved_arrays(self) -> tuple:
+        return self.saved
+
+    def free(self) -> None:
+        """Drop saved arrays; a second backward through this node is then an error."""
+        self.saved = None
+
+
+class Function:
+    """One differentiable op: `forward` on ndarrays, `backward` giving one gradient per input.
+
+    Subclasses implement::
+
+        @staticmethod
+        def forward(ctx, *arrays, **attrs) -> np.ndarray
+        @staticmethod
+        def backward(ctx, grad) -> np.ndarray | None | tuple[np.ndarray | None, ...]
+
+    `backward` returns gradients with the shape of the op's (broadcast) output view of each input;
+    the engine sums them back to each input's own shape.
+    """
+
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            FUNCTION_REGISTRY[cls.__name__.lower()] = cls
+
+    @staticmethod
+    def forward(ctx, *arrays, **attrs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        from .tensor import Tensor, as_tensor
+
+        like = next((x.dtype for x in inputs
+                     if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
+        # None stands for an absent optional input (a LayerNorm without bias, say).
+        tensors = tuple(None if x is None else as_tensor(x, like_dtype=like) for x in inputs)
+        ctx = Context()
+        ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        out_data = cls.forward(ctx, *(None if t is None else t.data for t in tensors), **attrs)
+        record = _grad_enabled and cls.differentiable and any(ctx.needs_input_grad)
+        out = Tensor._from_op(out_data, requires_grad=record)
+        if record:
+            ctx.fn = cls
+            ctx.parents = tensors
+            ctx.versions = tuple(-1 if t is None else t._version for t in tensors)
+            out._ctx = ctx
+        return out
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` down to `shape`, undoing NumPy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1; the derivative
+    of a copy is the sum of the gradients of all copies.
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != tuple(shape):
+        raise RuntimeError(f"internal error: gradient of shape {grad.shape} does not reduce "
+                           f"to input shape {tuple(shape)}")
+    return grad
+
+
+def toposort(root) -> list:
+    """Tensors reachable from `root` through tensors that require grad, parents first.
+
+    Iterative (an explicit stack), so graphs deeper than Python's recursion limit work.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for parent in node._ctx.parents:
+                if parent is not None and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _check_versions(node) -> None:
+    ctx = node._ctx
+    changed = [(i, p) for i, (p, v) in enumerate(zip(ctx.parents, ctx.versions))
+               if p is not None and p._version != v]
+    if changed or node._version != 0:
+        what = (f"input {changed[0][0]} (shape {changed[0][1].shape})" if changed
+                else f"its output (shape {node.shape})")
+        raise RuntimeError(
+            f"backward of {ctx.fn.__name__}: {what} was modified in place after the op used it, "
+            "so the values saved for backward are stale. Use an out-of-place op "
+            "(x = x + y instead of x += y), or clone the tensor before changing it.")
+
+
+def backward(root, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires grad."""
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                           "create the inputs with requires_grad=True")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: output has shape {root.shape}; a gradient can only be created "
+                "implicitly for a scalar. Reduce it first (e.g. .sum() or .mean()) or pass "
+                "grad= with the output's shape")
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(getattr(grad, "data", grad), dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape "
+                             f"{root.shape}")
+    grads = {id(root): grad}
+    for node in reversed(toposort(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        ctx = node._ctx
+        if ctx is None:  # a leaf: accumulate, never overwrite
+            g = g.astype(node.dtype, copy=False)
+            if node.grad is None:
+                node.grad = np.array(g, copy=True)
+            else:
+                node.grad += g
+            continue
+        if ctx.saved is None:
+            raise RuntimeError(
+                f"backward through {ctx.fn.__name__} a second time: its saved arrays were freed "
+                "by the first backward. Pass retain_graph=True to the first .backward() if you "
+                "need to differentiate the same graph twice, or recompute the forward pass")
+        _check_versions(node)
+        in_grads = ctx.fn.backward(ctx, g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
+            if not needed or pg is None:
+                continue
+            pg = unbroadcast(np.asarray(pg), parent.shape).astype(parent.dtype, copy=False)
+            key = id(parent)
+            grads[key] = pg if key not in grads else grads[key] + pg
+        if not retain_graph:
+            ctx.free()
+
+
+def grad_mode_decorator(fn):
+    """Decorate a function so that it runs without recording a graph."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with no_grad():
+            return fn(*args, **kwargs)
+
+    return wrapper

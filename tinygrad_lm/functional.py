@@ -1,0 +1,62 @@
+"""Functional forms of the neural-network ops (`import tinygrad_lm.functional as F`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import elementwise as E
+from .ops import nn as N
+from .tensor import Tensor, as_tensor
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """x @ weight + bias with weight stored as (in, out)."""
+    return N.Linear.apply(x, weight, bias)
+
+
+def softmax(x, axis: int = -1, *, scale: float = 1.0, causal: bool = False) -> Tensor:
+    """softmax(scale * x) over `axis`; `causal=True` removes keys j > i (attention scores)."""
+    x = as_tensor(x)
+    if scale != 1.0 or causal:
+        if axis not in (-1, x.ndim - 1):
+            raise ValueError("softmax: scale/causal are only supported over the last axis")
+        return N.Softmax.apply(x, scale=scale, causal=causal)
+    return x.softmax(axis)
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    return as_tensor(x).log_softmax(axis)
+
+
+def cross_entropy(logits, targets, ignore_index: int = -100) -> Tensor:
+    """Mean cross-entropy of integer targets; targets equal to ignore_index are left out."""
+    targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    return N.CrossEntropy.apply(logits, Tensor(targets), ignore_index=ignore_index)
+
+
+def embedding(ids, weight) -> Tensor:
+    ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    return N.Embedding.apply(weight, Tensor(ids))
+
+
+def layer_norm(x, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    return N.LayerNorm.apply(x, weight, bias, eps=eps)
+
+
+def gelu(x, approximate: str = "tanh") -> Tensor:
+    return E.Gelu.apply(x, approximate=approximate)
+
+
+def relu(x) -> Tensor:
+    return E.Relu.apply(x)
+
+
+def dropout(x, p: float = 0.5, training: bool = True, rng=None, seed=None) -> Tensor:
+    """Inverted dropout; identity when not training or p == 0. The mask comes from `rng`
+    (a numpy Generator) or a Generator seeded with `seed`, so runs are reproducible."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return as_tensor(x)
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    return N.Dropout.apply(x, p=p, rng=rng)

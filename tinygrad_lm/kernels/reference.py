@@ -1,0 +1,196 @@
+"""NumPy reference kernels: the specification every faster backend must match.
+
+Each function here has a twin with the same signature in `numba_cpu.py`. Ops call whichever
+backend is active (see `tinygrad_lm.kernels`); tests check the twins agree in float32 and float64.
+Arrays may have any leading shape; the reduction axis is always the last one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+NAME = "numpy"
+
+
+# ---- matmul ---------------------------------------------------------------------------------
+def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False):
+    """op(a) @ op(b) over the last two axes, batch axes broadcast; op transposes when asked.
+
+    The transpose flags let backward compute g @ b^T and a^T @ g without copying.
+    """
+    if trans_a:
+        a = np.swapaxes(a, -1, -2)
+    if trans_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)
+
+
+# ---- softmax --------------------------------------------------------------------------------
+def causal_mask(tq: int, tk: int) -> np.ndarray:
+    """True where query i may NOT attend key j. Queries are the last tq of tk positions, so with
+    a KV cache (tq < tk) query i sits at absolute position i + tk - tq."""
+    i = np.arange(tq)[:, None] + (tk - tq)
+    j = np.arange(tk)[None, :]
+    return j > i
+
+
+def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> np.ndarray:
+    """y = softmax(scale * x) over the last axis, optionally with masked (future) keys removed.
+
+    Subtracting the row max before exp keeps exp's argument <= 0: no overflow for any logits.
+    A row whose every key is masked gives zeros, not 0/0 = NaN.
+    """
+    z = x * scale if scale != 1.0 else x.copy()
+    if causal:
+        z = np.where(causal_mask(x.shape[-2], x.shape[-1]), -np.inf, z)
+    m = np.max(z, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    e = np.exp(z - m)
+    s = e.sum(axis=-1, keepdims=True)
+    return (e / np.where(s == 0, 1.0, s)).astype(x.dtype, copy=False)
+
+
+def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """dx = scale * y * (gy - sum_j gy_j y_j). Masked entries have y = 0, so they get 0."""
+    dot = np.sum(gy * y, axis=-1, keepdims=True)
+    return (scale * y * (gy - dot)).astype(y.dtype, copy=False)
+
+
+def log_softmax_forward(x: np.ndarray) -> np.ndarray:
+    """y = x - logsumexp(x); logsumexp = m + log(sum exp(x - m)) with m the row max."""
+    m = np.max(x, axis=-1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+    return x - lse
+
+
+def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """dx = gy - softmax(x) * sum(gy), with softmax(x) = exp(y)."""
+    return gy - np.exp(y) * np.sum(gy, axis=-1, keepdims=True)
+
+
+# ---- cross-entropy --------------------------------------------------------------------------
+def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100):
+    """Mean over non-ignored rows of  logsumexp(logits_n) - logits_n[t_n].
+
+    logits (N, V), targets (N,) int. Returns (loss as a 0-d array, lse (N,)). Never takes the log
+    of a softmax: log-sum-exp keeps it finite for logits of any size. With every target ignored
+    the mean over zero rows is defined as 0 (and so is its gradient).
+    """
+    m = np.max(logits, axis=-1, keepdims=True)
+    lse = (m + np.log(np.sum(np.exp(logits - m), axis=-1, keepdims=True)))[:, 0]
+    valid = targets != ignore_index
+    count = int(valid.sum())
+    safe_t = np.where(valid, targets, 0)
+    picked = logits[np.arange(len(targets)), safe_t]
+    total = np.sum(np.where(valid, lse - picked, 0.0))
+    loss = total / count if count else 0.0
+    return np.asarray(loss, dtype=logits.dtype), lse.astype(logits.dtype, copy=False)
+
+
+def cross_entropy_backward(logits, targets, lse, ignore_index: int = -100, grad_scale=1.0):
+    """dlogits_n = (softmax(logits_n) - onehot(t_n)) * grad_scale / count for non-ignored rows."""
+    valid = targets != ignore_index
+    count = int(valid.sum())
+    g = np.exp(logits - lse[:, None])
+    rows = np.nonzero(valid)[0]
+    g[rows, targets[rows]] -= 1.0
+    g *= (float(grad_scale) / count if count else 0.0)
+    g[~valid] = 0.0
+    return g.astype(logits.dtype, copy=False)
+
+
+# ---- LayerNorm ------------------------------------------------------------------------------
+def layernorm_forward(x: np.ndarray, weight, bias, eps: float = 1e-5):
+    """y = (x - mean) * rstd * weight + bias over the last axis; rstd = 1 / sqrt(var + eps).
+
+    Returns (y, mean, rstd); mean and rstd have x's leading shape and are saved for backward.
+    """
+    mean = x.mean(axis=-1)
+    xc = x - mean[..., None]
+    var = np.mean(xc * xc, axis=-1)
+    rstd = 1.0 / np.sqrt(var + eps)
+    y = xc * rstd[..., None]
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y.astype(x.dtype, copy=False), mean.astype(x.dtype), rstd.astype(x.dtype)
+
+
+def layernorm_backward(gy: np.ndarray, x: np.ndarray, weight, mean, rstd):
+    """With xhat = (x - mean) * rstd and g = gy * weight:
+
+        dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+        dweight = sum over rows of gy * xhat,  dbias = sum over rows of gy
+
+    Returns (dx, dweight, dbias); dweight is None when weight is None.
+    """
+    xhat = (x - mean[..., None]) * rstd[..., None]
+    g = gy * weight if weight is not None else gy
+    c = x.shape[-1]
+    dx = rstd[..., None] * (g - g.sum(-1, keepdims=True) / c
+                            - xhat * (g * xhat).sum(-1, keepdims=True) / c)
+    rows = gy.reshape(-1, c)
+    dw = (rows * xhat.reshape(-1, c)).sum(0) if weight is not None else None
+    db = rows.sum(0)
+    return dx.astype(x.dtype, copy=False), dw, db
+
+
+# ---- GELU -----------------------------------------------------------------------------------
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[x.dtype])(x)
+
+
+def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
+    """gelu(x) = x * Phi(x). "none": Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+    "tanh" (GPT-2): Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+    return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
+
+
+def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> np.ndarray:
+    """tanh: d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    none:  d/dx = Phi(x) + x * phi(x), phi the standard normal density."""
+    if approximate == "tanh":
+        t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+        d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (
+            1.0 + 3 * 0.044715 * x * x)
+    else:
+        cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
+        d = cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return (gy * d).astype(x.dtype, copy=False)
+
+
+# ---- embedding ------------------------------------------------------------------------------
+def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Row gather: out[..., :] = weight[ids[...], :]. Ids are validated by the op beforehand."""
+    return weight[ids]
+
+
+def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
+    """Scatter-add: a row used k times receives the sum of its k gradients."""
+    gw = np.zeros((num_embeddings, gy.shape[-1]), dtype=gy.dtype)
+    np.add.at(gw, ids.reshape(-1), gy.reshape(-1, gy.shape[-1]))
+    return gw
+
+
+# ---- optimizer ------------------------------------------------------------------------------
+def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
+    """In place: p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    p -= lr * mhat / (sqrt(vhat) + eps) with mhat = m / (1 - b1^step), vhat = v / (1 - b2^step)."""
+    if weight_decay:
+        p *= 1.0 - lr * weight_decay
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    bc1 = 1.0 - beta1 ** step
+    bc2 = 1.0 - beta2 ** step
+    denom = np.sqrt(v / bc2) + eps
+    p -= (lr / bc1) * m / denom

@@ -1,0 +1,258 @@
+"""Elementwise ops. Inputs broadcast as in NumPy; the engine sums gradients back to each input's
+shape, so every backward below is just the local derivative times the upstream gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..kernels import current as kernels
+
+
+def broadcast_shape(op: str, *shapes) -> tuple[int, ...]:
+    """The broadcast result shape, or an error that names the op and every shape."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{op}: shapes {listed} cannot be broadcast together (trailing "
+                         "dimensions must be equal or 1); reshape one of them") from None
+
+
+class Add(Function):
+    """d(a+b)/da = 1, d(a+b)/db = 1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        broadcast_shape("add", a.shape, b.shape)
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    """d(a-b)/da = 1, d(a-b)/db = -1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        broadcast_shape("sub", a.shape, b.shape)
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    """d(ab)/da = b, d(ab)/db = a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        broadcast_shape("mul", a.shape, b.shape)
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        return (g * b if ctx.needs_input_grad[0] else None,
+                g * a if ctx.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    """d(a/b)/da = 1/b, d(a/b)/db = -a/b^2."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        broadcast_shape("div", a.shape, b.shape)
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        return (g / b if ctx.needs_input_grad[0] else None,
+                -g * a / (b * b) if ctx.needs_input_grad[1] else None)
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    """d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a) (defined for a > 0)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        broadcast_shape("pow", a.shape, b.shape)
+        y = np.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved
+        ga = g * b * np.power(a, b - 1) if ctx.needs_input_grad[0] else None
+        gb = g * y * np.log(a) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Exp(Function):
+    """d(e^a)/da = e^a: the output is saved, not recomputed."""
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.exp(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * y
+
+
+class Log(Function):
+    """d(log a)/da = 1/a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return g / a
+
+
+class Sqrt(Function):
+    """d(sqrt a)/da = 1 / (2 sqrt a)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.sqrt(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g / (2.0 * y)
+
+
+class Tanh(Function):
+    """d(tanh a)/da = 1 - tanh(a)^2."""
+
+    @staticmethod
+    def forward(ctx, a):
+        y = np.tanh(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * (1.0 - y * y)
+
+
+class Sigmoid(Function):
+    """s(a) = 1 / (1 + e^-a), computed without overflow for large |a|; ds/da = s (1 - s)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
+        y = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * y * (1.0 - y)
+
+
+class Relu(Function):
+    """relu(a) = max(a, 0). Subgradient convention: relu'(0) = 0."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.maximum(a, 0).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return g * (a > 0)
+
+
+class Gelu(Function):
+    """x * Phi(x); "tanh" is GPT-2's approximation, "none" the exact erf form (see kernels)."""
+
+    @staticmethod
+    def forward(ctx, a, approximate="tanh"):
+        if approximate not in ("tanh", "none"):
+            raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
+        ctx.save_for_backward(a)
+        ctx.approximate = approximate
+        return kernels().gelu_forward(a, approximate)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return kernels().gelu_backward(a, g, ctx.approximate)
+
+
+class Where(Function):
+    """where(cond, a, b): the gradient goes to a where cond holds, to b elsewhere."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        broadcast_shape("where", cond.shape, a.shape, b.shape)
+        cond = cond.astype(bool, copy=False)
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved
+        zero = np.zeros((), dtype=g.dtype)
+        return (None,
+                np.where(cond, g, zero) if ctx.needs_input_grad[1] else None,
+                np.where(cond, zero, g) if ctx.needs_input_grad[2] else None)
+
+
+class MaskedFill(Function):
+    """Positions where mask is True take `value`; their gradient is 0, the rest pass through."""
+
+    @staticmethod
+    def forward(ctx, a, mask, value=0.0):
+        broadcast_shape("masked_fill", a.shape, mask.shape)
+        mask = mask.astype(bool, copy=False)
+        ctx.save_for_backward(mask)
+        return np.where(mask, np.asarray(value, dtype=a.dtype), a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        return np.where(mask, np.zeros((), dtype=g.dtype), g), None
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype by the engine."""
+
+    @staticmethod
+    def forward(ctx, a, dtype=np.float32):
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g

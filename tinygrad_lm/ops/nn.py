@@ -1,0 +1,187 @@
+"""Neural-network ops, each fused into one kernel call forward and one backward."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..kernels import current as kernels
+
+
+def check_ids(op: str, ids: np.ndarray, size: int, what: str = "id",
+              ignore_index: int | None = None) -> None:
+    """Validate integer ids before any kernel runs: Numba kernels do no bounds checking, and NumPy
+    would silently wrap negative ids around."""
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {what}s must be integers, got dtype {ids.dtype}; convert with "
+                        ".astype(np.int64) (a float id is usually a bug upstream)")
+    if ids.size == 0:
+        return
+    checked = ids[ids != ignore_index] if ignore_index is not None else ids
+    if checked.size == 0:
+        return
+    lo, hi = int(checked.min()), int(checked.max())
+    if lo < 0 or hi >= size:
+        bad = lo if lo < 0 else hi
+        raise IndexError(f"{op}: {what} {bad} is out of range for size {size} (valid: 0..{size - 1}"
+                         "); check the tokenizer's vocab_size against the model's")
+
+
+class Linear(Function):
+    """y = x W + b with W of shape (in, out), over the last axis of x.
+
+    Leading axes are flattened into one row axis so that backward is two 2-D matmuls:
+    dx = dy W^T,  dW = x^T dy  (summed over all rows at once),  db = sum of dy over rows.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        if x.shape[-1] != w.shape[0]:
+            raise ValueError(f"linear: input {x.shape} @ weight {w.shape}: input features "
+                             f"{x.shape[-1]} and weight rows {w.shape[0]} differ")
+        x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+        y = kernels().matmul(x2, w)  # (N, out)
+        if b is not None:
+            y += b
+        ctx.save_for_backward(x2, w)
+        ctx.x_shape = x.shape
+        return y.reshape(*x.shape[:-1], w.shape[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w = ctx.saved
+        k = kernels()
+        g2 = g.reshape(-1, w.shape[1])  # (N, out)
+        gx = k.matmul(g2, w, trans_b=True).reshape(ctx.x_shape) if ctx.needs_input_grad[0] \
+            else None
+        gw = k.matmul(x2, g2, trans_a=True) if ctx.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] \
+            else None
+        return gx, gw, gb
+
+
+class Softmax(Function):
+    """softmax over the last axis, optionally fused with a scale and a causal mask
+    (attention: softmax(q k^T / sqrt(hs)) with future keys removed).
+    d/dx: scale * y * (g - sum(g * y))."""
+
+    @staticmethod
+    def forward(ctx, x, scale=1.0, causal=False):
+        if causal and x.ndim < 2:
+            raise ValueError(f"softmax: causal masking needs (..., Tq, Tk) scores, got {x.shape}")
+        y = kernels().softmax_forward(x, scale, causal)
+        ctx.save_for_backward(y)
+        ctx.scale = scale
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return kernels().softmax_backward(y, g, ctx.scale)
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) over the last axis.  d/dx: g - softmax(x) * sum(g)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = kernels().log_softmax_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return kernels().log_softmax_backward(y, g)
+
+
+class CrossEntropy(Function):
+    """Mean negative log-likelihood of integer targets under softmax(logits).
+
+    logits (N, V) or (B, T, V) with targets (N,) or (B, T). Targets equal to `ignore_index` are
+    left out of the mean. Computed through log-sum-exp, never as log(softmax).
+    d/dlogits = (softmax - onehot(target)) / count.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, targets, ignore_index=-100):
+        if logits.ndim < 2 or targets.shape != logits.shape[:-1]:
+            raise ValueError(f"cross_entropy: logits {logits.shape} need targets of shape "
+                             f"{logits.shape[:-1]}, got {targets.shape}")
+        check_ids("cross_entropy", targets, logits.shape[-1], "target", ignore_index)
+        v = logits.shape[-1]
+        flat_logits = np.ascontiguousarray(logits.reshape(-1, v))  # (N, V)
+        flat_targets = targets.reshape(-1).astype(np.int64, copy=False)
+        loss, lse = kernels().cross_entropy_forward(flat_logits, flat_targets, ignore_index)
+        ctx.save_for_backward(flat_logits, flat_targets, lse)
+        ctx.shape, ctx.ignore_index = logits.shape, ignore_index
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        logits, targets, lse = ctx.saved
+        d = kernels().cross_entropy_backward(logits, targets, lse, ctx.ignore_index, float(g))
+        return d.reshape(ctx.shape), None
+
+
+class Embedding(Function):
+    """out[..., :] = weight[ids[...], :]. Backward scatter-adds rows: an id used k times
+    accumulates k gradients."""
+
+    @staticmethod
+    def forward(ctx, weight, ids):
+        if weight.ndim != 2:
+            raise ValueError(f"embedding: weight must be 2-D (num, dim), got {weight.shape}")
+        check_ids("embedding", ids, weight.shape[0])
+        ctx.save_for_backward(ids)
+        ctx.num = weight.shape[0]
+        return kernels().embedding_forward(weight, ids)
+
+    @staticmethod
+    def backward(ctx, g):
+        (ids,) = ctx.saved
+        return kernels().embedding_backward(g, ids, ctx.num), None
+
+
+class LayerNorm(Function):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (see the kernel for the
+    backward formula). weight and bias are optional (pass None)."""
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, eps=1e-5):
+        c = x.shape[-1]
+        for name, p in (("weight", weight), ("bias", bias)):
+            if p is not None and p.shape != (c,):
+                raise ValueError(f"layer_norm: {name} of shape {p.shape} does not match "
+                                 f"normalized size {c} of input {x.shape}")
+        y, mean, rstd = kernels().layernorm_forward(x, weight, bias, eps)
+        ctx.save_for_backward(x, weight, mean, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, mean, rstd = ctx.saved
+        dx, dw, db = kernels().layernorm_backward(g, x, weight, mean, rstd)
+        needs = ctx.needs_input_grad
+        return (dx if needs[0] else None,
+                dw if len(needs) > 1 and needs[1] else None,
+                db if len(needs) > 2 and needs[2] else None)
+
+
+class Dropout(Function):
+    """Zero each element with probability p and scale survivors by 1/(1-p) so the expected value
+    is unchanged ("inverted dropout"); the same mask scales the gradient."""
+
+    @staticmethod
+    def forward(ctx, x, p=0.5, rng=None):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+        rng = rng if rng is not None else np.random.default_rng()
+        mask = (rng.random(x.shape) >= p).astype(x.dtype) / np.asarray(1.0 - p, dtype=x.dtype)
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        return g * mask
