@@ -12,6 +12,7 @@ def leaf(*shape, seed=0):
                      dtype=np.float64)
 
 
+@pytest.mark.a1_2
 def test_chain_rule_scalar():
     x = tg.Tensor(3.0, requires_grad=True, dtype=np.float64)
     y = x * x * x + 2.0 * x  # dy/dx = 3x^2 + 2 = 29
@@ -19,6 +20,7 @@ def test_chain_rule_scalar():
     assert x.grad == pytest.approx(29.0)
 
 
+@pytest.mark.a1_2
 def test_gradients_accumulate_across_calls_and_uses():
     x = leaf(3)
     (x * 2.0).sum().backward()
@@ -30,6 +32,7 @@ def test_gradients_accumulate_across_calls_and_uses():
     np.testing.assert_allclose(x.grad, np.full(3, 3.0))
 
 
+@pytest.mark.a1_3
 def test_unbroadcast_sums_over_broadcast_axes():
     g = np.ones((2, 3, 4))
     assert unbroadcast(g, (4,)).tolist() == [6.0] * 4
@@ -37,6 +40,7 @@ def test_unbroadcast_sums_over_broadcast_axes():
     np.testing.assert_allclose(unbroadcast(g, (1, 3, 1)), np.full((1, 3, 1), 8.0))
 
 
+@pytest.mark.a1_3
 def test_broadcast_backward_shapes():
     a, b = leaf(3, 1), leaf(1, 4, seed=1)
     (a * b).sum().backward()
@@ -44,6 +48,7 @@ def test_broadcast_backward_shapes():
     np.testing.assert_allclose(a.grad[:, 0], b.data.sum() * np.ones(3))
 
 
+@pytest.mark.a1_1
 def test_deep_graph_has_no_recursion_limit():
     x = tg.Tensor(1.0, requires_grad=True, dtype=np.float64)
     y = x
@@ -53,6 +58,7 @@ def test_deep_graph_has_no_recursion_limit():
     assert x.grad == pytest.approx(1.0)
 
 
+@pytest.mark.a1_1
 def test_toposort_parents_first():
     a = leaf(2)
     b = a * 2.0
@@ -105,6 +111,7 @@ def test_backward_grad_of_wrong_shape():
         (x * 2.0).backward(np.ones(3))
 
 
+@pytest.mark.a1_2
 def test_second_backward_through_freed_graph():
     x = leaf(3)
     y = (x * x).sum()
@@ -113,6 +120,7 @@ def test_second_backward_through_freed_graph():
         y.backward()
 
 
+@pytest.mark.a1_2
 def test_retain_graph_allows_second_backward():
     x = leaf(3)
     y = (x * x).sum()
@@ -153,6 +161,7 @@ def test_grad_dtype_follows_the_input_after_promotion():
     assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
 
 
+@pytest.mark.a1_2
 def test_intermediate_used_twice_diamond():
     x = leaf(4)
     h = x.tanh()

@@ -137,6 +137,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     Broadcasting copies an input along new leading axes and along axes of size 1; the derivative
     of a copy is the sum of the gradients of all copies.
     """
+    # BEGIN ASSIGNMENT 1.3
     if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
@@ -149,6 +150,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         raise RuntimeError(f"internal error: gradient of shape {grad.shape} does not reduce "
                            f"to input shape {tuple(shape)}")
     return grad
+    # END ASSIGNMENT 1.3
 
 
 def toposort(root) -> list:
@@ -156,6 +158,7 @@ def toposort(root) -> list:
 
     Iterative (an explicit stack), so graphs deeper than Python's recursion limit work.
     """
+    # BEGIN ASSIGNMENT 1.1
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -172,6 +175,7 @@ def toposort(root) -> list:
                 if parent is not None and parent.requires_grad and id(parent) not in visited:
                     stack.append((parent, False))
     return order
+    # END ASSIGNMENT 1.1
 
 
 def _check_versions(node) -> None:
@@ -204,6 +208,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if grad.shape != root.shape:
             raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape "
                              f"{root.shape}")
+    # BEGIN ASSIGNMENT 1.2
     grads = {id(root): grad}
     for node in reversed(toposort(root)):
         g = grads.pop(id(node), None)
@@ -234,6 +239,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             grads[key] = pg if key not in grads else grads[key] + pg
         if not retain_graph:
             ctx.free()
+    # END ASSIGNMENT 1.2
 
 
 def grad_mode_decorator(fn):

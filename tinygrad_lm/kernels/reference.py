@@ -31,9 +31,11 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = 
 def causal_mask(tq: int, tk: int) -> np.ndarray:
     """True where query i may NOT attend key j. Queries are the last tq of tk positions, so with
     a KV cache (tq < tk) query i sits at absolute position i + tk - tq."""
+    # BEGIN ASSIGNMENT 4.1
     i = np.arange(tq)[:, None] + (tk - tq)
     j = np.arange(tk)[None, :]
     return j > i
+    # END ASSIGNMENT 4.1
 
 
 def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> np.ndarray:
@@ -184,6 +186,7 @@ def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> 
 def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
     """In place: p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p -= lr * mhat / (sqrt(vhat) + eps) with mhat = m / (1 - b1^step), vhat = v / (1 - b2^step)."""
+    # BEGIN ASSIGNMENT 5.1
     if weight_decay:
         p *= 1.0 - lr * weight_decay
     m *= beta1
@@ -194,3 +197,4 @@ def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
     bc2 = 1.0 - beta2 ** step
     denom = np.sqrt(v / bc2) + eps
     p -= (lr / bc1) * m / denom
+    # END ASSIGNMENT 5.1
