@@ -152,7 +152,7 @@ def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
     """gelu(x) = x * Phi(x). "none": Phi(x) = (1 + erf(x / sqrt 2)) / 2.
     "tanh" (GPT-2): Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
     if approximate == "tanh":
-        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
     return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
 
 
@@ -160,7 +160,7 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
     """tanh: d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
     none:  d/dx = Phi(x) + x * phi(x), phi the standard normal density."""
     if approximate == "tanh":
-        t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+        t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
         d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (
             1.0 + 3 * 0.044715 * x * x)
     else:

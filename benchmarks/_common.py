@@ -1,0 +1,127 @@
+"""Timing helpers shared by the benchmark scripts.
+
+Every implementation of one case is timed in the same process, in interleaved rounds after a
+warm-up, so that frequency changes, other load and cache state affect them alike; the median
+over rounds is reported. Results go to a printed table and to JSON under benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def optional_torch():
+    """The torch module, or None when it is not installed (benchmarks then skip its column)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _calibrate(fn: Callable[[], object], target_s: float) -> int:
+    """How many calls of fn take about target_s (at least 1)."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= target_s or n >= 1 << 20:
+            return max(1, int(n * target_s / max(dt, 1e-9)))
+        n *= 4 if dt < target_s / 8 else 2
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], rounds: int = 9, warmup: int = 2,
+                     target_s: float = 0.02, settle_s: float = 0.0) -> dict[str, float]:
+    """Median seconds per call of each fn. Each round times every fn once (a batch of calls
+    sized to about target_s), rotating the order so that no fn always runs first.
+
+    settle_s: pause before each batch. After a call, OpenBLAS's worker threads keep spinning
+    for about 0.1 s (2^28 cycles) and slow whatever runs next on the other core; pausing lets
+    them go to sleep, so that each library is timed on an idle machine.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    counts = {name: _calibrate(fn, target_s) for name, fn in fns.items()}
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn, n = fns[name], counts[name]
+            if settle_s:
+                time.sleep(settle_s)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def fmt_us(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e6:,.0f}"
+
+
+def fmt_ratio(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+    line = "  ".join("-" * w for w in widths)
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                    for i, (h, w) in enumerate(zip(headers, widths))))
+    print(line)
+    for row in rows:
+        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def machine_info() -> dict:
+    torch = optional_torch()
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": getattr(torch, "__version__", None),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+    }
+    try:
+        import numba
+        info["numba"] = numba.__version__
+    except ImportError:
+        info["numba"] = None
+    for var in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS",
+                "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER"):
+        if var in os.environ:
+            info[var] = os.environ[var]
+    return info
+
+
+def write_json(name: str, payload: dict, out_dir: Path | None = None) -> Path:
+    """Write payload plus machine info and a timestamp to <out_dir>/<name>.json."""
+    out_dir = Path(out_dir) if out_dir is not None else RESULTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    doc = {"benchmark": name, "argv": sys.argv[1:],
+           "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "machine": machine_info(), **payload}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path

@@ -1,0 +1,287 @@
+"""The Numba kernels agree with the NumPy reference, the specification, on awkward inputs.
+
+Tolerances are relative to the scale of the expected result (its largest finite magnitude):
+1e-5 in float32, 1e-12 in float64. NaN and +-inf must appear in the same places.
+"""
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+from tinygrad_lm.kernels import reference as R
+
+N = pytest.importorskip("tinygrad_lm.kernels.numba_cpu")
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@pytest.fixture(params=DTYPES, ids=["f32", "f64"])
+def dt(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def assert_close(got, want, dtype, tol=None, scale=None):
+    """|got - want| <= tol * scale, scale defaulting to max |want|. Pass the size of the terms a
+    result is computed from when it cancels (a gradient that is a difference of two sums)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), "NaN in different places"
+    fin = np.isfinite(want)
+    assert np.array_equal(got[~fin & ~np.isnan(want)], want[~fin & ~np.isnan(want)]), "infinities"
+    scale = max(1e-30, scale or 0.0, float(np.max(np.abs(want[fin]), initial=0.0)))
+    err = float(np.max(np.abs(got[fin].astype(np.float64) - want[fin]), initial=0.0))
+    tol = tol or TOL[dtype]
+    assert err <= tol * scale, f"max error {err:.3g} > {tol} * {scale:.3g}"
+
+
+def randn(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def views(x):
+    """x itself, a transposed-back copy (non-contiguous view) and a strided slice view."""
+    t = np.ascontiguousarray(np.swapaxes(x, -1, -2)).swapaxes(-1, -2) if x.ndim >= 2 else x
+    wide = np.repeat(x, 2, axis=-1)[..., ::2]
+    return [x, t, wide]
+
+
+# ---- API ------------------------------------------------------------------------------------
+def test_same_public_functions_and_signatures():
+    assert N.NAME == "numba"
+    public = [n for n, f in vars(R).items() if inspect.isfunction(f) and not n.startswith("_")
+              and f.__module__ == R.__name__]
+    for name in public:
+        assert hasattr(N, name), f"numba_cpu lacks {name}"
+        assert inspect.signature(getattr(N, name)) == inspect.signature(getattr(R, name)), name
+
+
+# ---- softmax --------------------------------------------------------------------------------
+SHAPES = [(1, 1), (1, 7), (3, 13), (2, 3, 33), (4, 1, 17), (2, 16, 16), (2, 5, 70)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("scale,causal", [(1.0, False), (0.125, False), (1.0, True), (0.3, True)])
+def test_softmax_forward_backward(dt, rng, shape, scale, causal):
+    for x in views(randn(rng, shape, dt, 3.0)):
+        y = R.softmax_forward(x, scale, causal)
+        assert_close(N.softmax_forward(x, scale, causal), y, dt)
+        gy = randn(rng, shape, dt)
+        terms = scale * float(np.abs(gy).max())  # y <= 1
+        for g in views(gy):
+            assert_close(N.softmax_backward(y, g, scale), R.softmax_backward(y, g, scale), dt,
+                         scale=terms)
+
+
+@pytest.mark.parametrize("tq,tk", [(1, 9), (3, 11), (4, 4), (5, 3)])
+def test_softmax_causal_kv_cache_alignment(dt, rng, tq, tk):
+    """Query i sits at absolute position i + tk - tq; with tq > tk the first rows see nothing."""
+    x = randn(rng, (2, tq, tk), dt)
+    y = N.softmax_forward(x, 0.5, True)
+    assert_close(y, R.softmax_forward(x, 0.5, True), dt)
+    assert np.all(y[:, R.causal_mask(tq, tk)] == 0) and not np.isnan(y).any()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference's exp(inf), inf - inf
+def test_softmax_large_logits_masked_rows_and_nan(dt, rng):
+    x = randn(rng, (6, 19), dt, 1e4)
+    x[1, :] = -np.inf  # a fully masked row: zeros, not NaN
+    x[2, ::2] = -np.inf
+    x[3, 5] = np.nan  # NaN poisons its row, as in NumPy
+    for causal in (False, True):
+        y = N.softmax_forward(x, 1.0, causal)
+        assert_close(y, R.softmax_forward(x, 1.0, causal), dt)
+    assert np.all(y[1] == 0)
+
+
+# ---- log-softmax ----------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", SHAPES)
+def test_log_softmax(dt, rng, shape):
+    for x in views(randn(rng, shape, dt, 3.0)):
+        y = R.log_softmax_forward(x)
+        assert_close(N.log_softmax_forward(x), y, dt)
+        g = randn(rng, shape, dt)
+        assert_close(N.log_softmax_backward(y, g), R.log_softmax_backward(y, g), dt)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_log_softmax_large_and_infinite(dt, rng):
+    x = randn(rng, (5, 33), dt, 1e4)
+    x[1, 3:9] = -np.inf
+    x[2, :] = -np.inf  # undefined: NaN in both backends
+    y = R.log_softmax_forward(x)
+    assert_close(N.log_softmax_forward(x), y, dt)
+    g = randn(rng, x.shape, dt)
+    y[2] = 0.0  # keep the backward finite
+    assert_close(N.log_softmax_backward(y, g), R.log_softmax_backward(y, g), dt)
+
+
+# ---- cross-entropy --------------------------------------------------------------------------
+def _targets(rng, n, v, ignore_index, ignored=0.3):
+    t = rng.integers(0, v, n)
+    t[rng.random(n) < ignored] = ignore_index
+    return t
+
+
+@pytest.mark.parametrize("n,v", [(1, 1), (7, 13), (33, 7), (5, 2500)])
+@pytest.mark.parametrize("ignore_index", [-100, 0])
+def test_cross_entropy(dt, rng, n, v, ignore_index):
+    logits = randn(rng, (n, v), dt, 4.0)
+    t = _targets(rng, n, v, ignore_index)
+    for x in views(logits):
+        loss, lse = R.cross_entropy_forward(x, t, ignore_index)
+        got_loss, got_lse = N.cross_entropy_forward(x, t, ignore_index)
+        assert got_loss.shape == () and got_loss.dtype == dt
+        assert_close(got_loss, loss, dt)
+        assert_close(got_lse, lse, dt)
+        for gs in (1.0, 0.37):
+            assert_close(N.cross_entropy_backward(x, t, lse, ignore_index, gs),
+                         R.cross_entropy_backward(x, t, lse, ignore_index, gs), dt)
+
+
+def test_cross_entropy_all_ignored_and_extremes(dt, rng):
+    x = randn(rng, (4, 2500), dt, 1e4)
+    x[0, :1500] = -np.inf  # the whole first chunk masked, the max in the second
+    x[1, 2000:] = -np.inf
+    t = np.array([1600, 5, -100, 2499])
+    for tt in (t, np.full(4, -100), t.astype(np.int32)):
+        loss, lse = R.cross_entropy_forward(x, tt)
+        got = N.cross_entropy_forward(x, tt)
+        assert_close(got[0], loss, dt)
+        assert_close(got[1], lse, dt)
+        assert_close(N.cross_entropy_backward(x, tt, lse), R.cross_entropy_backward(x, tt, lse), dt)
+    all_ignored = N.cross_entropy_backward(x, np.full(4, -100), lse)
+    assert float(N.cross_entropy_forward(x, np.full(4, -100))[0]) == 0.0
+    assert not all_ignored.any()
+
+
+@pytest.mark.parametrize("bad", [13, -1, 10**6])
+def test_cross_entropy_rejects_bad_targets(bad):
+    x = np.zeros((3, 13), np.float32)
+    t = np.array([0, bad, 2])
+    with pytest.raises(IndexError, match=f"{bad}.*13"):
+        N.cross_entropy_forward(x, t)
+    with pytest.raises(IndexError, match=f"{bad}.*13"):
+        N.cross_entropy_backward(x, t, np.zeros(3, np.float32))
+    N.cross_entropy_forward(x, t, ignore_index=bad)  # the ignored value itself is fine
+
+
+# ---- LayerNorm ------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(1, 1), (7,), (3, 13), (2, 3, 33), (4, 1, 192)])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+def test_layernorm(dt, rng, shape, affine):
+    c = shape[-1]
+    w = randn(rng, c, dt) if affine[0] else None
+    b = randn(rng, c, dt) if affine[1] else None
+    for x in views(randn(rng, shape, dt, 2.0) + dt(3.0)):
+        y, mean, rstd = R.layernorm_forward(x, w, b)
+        got = N.layernorm_forward(x, w, b)
+        for a, e in zip(got, (y, mean, rstd)):
+            assert_close(a, e, dt)
+        g = randn(rng, shape, dt)
+        want = R.layernorm_backward(g, x, w, mean, rstd)
+        got = N.layernorm_backward(g, x, w, mean, rstd)
+        assert (got[1] is None) == (want[1] is None)
+        # dx = rstd (g - mean(g) - ...) cancels to 0 when C = 1; compare to the terms' size
+        terms = float(rstd.max() * np.abs(g * (w if w is not None else 1)).max())
+        assert_close(got[0], want[0], dt, scale=terms)
+        for a, e in zip(got[1:], want[1:]):
+            if e is not None:
+                assert_close(a, e, dt)
+
+
+# ---- GELU -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (7, 13), (3, 2, 33)])
+def test_gelu(dt, rng, approximate, shape):
+    x = randn(rng, shape, dt, 3.0)
+    x.flat[0] = -30.0  # far tails: gelu ~ 0 and ~ x
+    x.flat[-1] = 30.0
+    for v in views(x):
+        assert_close(N.gelu_forward(v, approximate), R.gelu_forward(v, approximate), dt)
+        g = randn(rng, shape, dt)
+        assert_close(N.gelu_backward(v, g, approximate), R.gelu_backward(v, g, approximate), dt)
+
+
+# ---- embedding ------------------------------------------------------------------------------
+@pytest.mark.parametrize("ids_shape", [(1,), (1, 1), (3, 5), (2, 3, 4)])
+def test_embedding(dt, rng, ids_shape):
+    w = randn(rng, (6, 9), dt)
+    ids = rng.integers(0, 6, ids_shape)  # small table: ids repeat
+    for weight in (w, np.asfortranarray(w)):
+        assert_close(N.embedding_forward(weight, ids), R.embedding_forward(weight, ids), dt)
+    g = randn(rng, (*ids_shape, 9), dt)
+    for gy in views(g):
+        assert_close(N.embedding_backward(gy, ids, 6), R.embedding_backward(gy, ids, 6), dt)
+
+
+@pytest.mark.parametrize("bad", [6, -1])
+def test_embedding_rejects_bad_ids(bad):
+    ids = np.array([[0, 1], [bad, 2]])
+    with pytest.raises(IndexError, match=f"{bad}.*6"):
+        N.embedding_forward(np.zeros((6, 3), np.float32), ids)
+    with pytest.raises(IndexError, match=f"{bad}.*6"):
+        N.embedding_backward(np.zeros((2, 2, 3), np.float32), ids, 6)
+    with pytest.raises(TypeError):
+        N.embedding_forward(np.zeros((6, 3), np.float32), ids.astype(np.float32))
+
+
+# ---- AdamW ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_adamw(dt, rng, weight_decay, layout):
+    shape = (7, 13)
+    states = []
+    for _ in range(2):
+        p = randn(np.random.default_rng(5), shape, dt)
+        if layout == "transposed":
+            p = np.ascontiguousarray(p.T).T
+        states.append((p, np.zeros(shape, dt), np.zeros(shape, dt)))
+    for step in range(1, 4):
+        g = randn(rng, shape, dt)
+        kw = dict(lr=1e-2, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=weight_decay, step=step)
+        for mod, (p, m, v) in zip((N, R), states):
+            assert mod.adamw_update_(p, g, m, v, **kw) is None  # in place
+    for a, e in zip(*states):
+        assert_close(a, e, dt)
+
+
+# ---- matmul ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("sa,sb,ta,tb", [((7, 13), (13, 3), False, False),
+                                         ((13, 7), (13, 3), True, False),
+                                         ((2, 5, 4), (2, 3, 4), False, True),
+                                         ((3, 1, 4, 5), (2, 5, 6), False, False)])
+def test_matmul(dt, rng, sa, sb, ta, tb):
+    a, b = randn(rng, sa, dt), randn(rng, sb, dt)
+    assert_close(N.matmul(a, b, ta, tb), R.matmul(a, b, ta, tb), dt)
+
+
+# ---- the vectorised exp ---------------------------------------------------------------------
+def test_exp32_accuracy_and_limits():
+    from numba import njit
+
+    from tinygrad_lm.kernels._nb_math import SUMS, exp32
+
+    @njit(fastmath=SUMS)  # as the kernels call it: their fastmath flags must not leak into exp
+    def apply(x, out):
+        for i in range(x.size):
+            out[i] = exp32(x[i])
+
+    x = np.linspace(-87.336, 88.7228, 400_001, dtype=np.float32)  # the normal range
+    out = np.empty_like(x)
+    apply(x, out)
+    exact = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(out - exact) / exact) <= 2e-7
+    special = np.array([-np.inf, -1e4, -88.0, 0.0, 89.0, np.inf, np.nan], np.float32)
+    out = np.empty_like(special)
+    apply(special, out)
+    assert out[:3].tolist() == [0, 0, 0] and out[3] == 1 and math.isinf(out[4])
+    assert math.isinf(out[5]) and math.isnan(out[6])

@@ -1,0 +1,134 @@
+"""Numba elementwise kernels: GELU forward/backward and the AdamW update.
+
+Both are one loop over a flat array. NumPy evaluates the same formulas as a chain of whole-array
+operations, each writing a temporary array (about ten for GELU's backward, twelve for AdamW);
+here each element is loaded once, and the loops vectorise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import reference
+from ._nb_math import PARALLEL, fast_exp
+
+_FLOATS = (np.float32, np.float64)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+# ---- GELU -----------------------------------------------------------------------------------
+# The tanh form is evaluated through a sigmoid: 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) = sig(2u),
+# so gelu(x) = x sig(2u), with u = sqrt(2/pi) (x + 0.044715 x^3). This needs only exp (vectorised
+# for float32, see _nb_math) and avoids 1 + tanh(u) cancelling to 0 for negative x.
+# Derivative: d/dx [x sig(2u)] = sig + 2 x sig (1 - sig) du/dx,
+# du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2), and sig (1 - sig) = e sig^2 with e = exp(-2u).
+# -2u is capped (`cap`) so that e stays finite and e sig^2 is not inf * 0; at the cap gelu and
+# its slope are below 1e-30 anyway.
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _gelu_tanh(x, k, cap, y):
+    one = x.dtype.type(1)
+    c = x.dtype.type(0.044715)
+    for i in prange(x.size):
+        v = x[i]
+        e = fast_exp(min(-k * (v + c * v * v * v), cap))  # k = 2 sqrt(2/pi)
+        y[i] = v / (one + e)
+
+
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _gelu_tanh_backward(x, gy, k, cap, dx):
+    one = x.dtype.type(1)
+    c = x.dtype.type(0.044715)
+    c3 = x.dtype.type(3 * 0.044715)
+    for i in prange(x.size):
+        v = x[i]
+        e = fast_exp(min(-k * (v + c * v * v * v), cap))
+        sig = one / (one + e)
+        # 2 x sig(1-sig) du/dx with k = 2 sqrt(2/pi) absorbing the 2
+        dx[i] = gy[i] * (sig + v * e * sig * sig * k * (one + c3 * v * v))
+
+
+# erf form: gelu = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2, d/dx = Phi(x) + x phi(x).
+# erf is evaluated in float64 (as the reference does, through Python floats) and rounded once.
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _gelu_erf(x, y):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        y[i] = 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0)))
+
+
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _gelu_erf_backward(x, gy, dx):
+    for i in prange(x.size):
+        v = np.float64(x[i])
+        cdf = 0.5 * (1.0 + math.erf(v / math.sqrt(2.0)))
+        pdf = math.exp(-0.5 * v * v) / math.sqrt(2.0 * math.pi)
+        dx[i] = gy[i] * (cdf + v * pdf)
+
+
+def _flat(a, dtype):
+    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+
+
+def _tanh_constants(dtype):
+    k = dtype.type(2.0 * _SQRT_2_OVER_PI)
+    cap = dtype.type(80.0 if dtype == np.float32 else 700.0)  # exp(cap) finite, cap >> 1
+    return k, cap
+
+
+def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
+    """gelu(x) = x * Phi(x), "tanh" (GPT-2) or exact "none" (erf)."""
+    if x.dtype.type not in _FLOATS or x.size == 0:
+        return reference.gelu_forward(x, approximate)
+    xf = _flat(x, x.dtype)
+    y = np.empty_like(xf)
+    if approximate == "tanh":
+        _gelu_tanh(xf, *_tanh_constants(x.dtype), y)
+    else:
+        _gelu_erf(xf, y)
+    return y.reshape(x.shape)
+
+
+def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> np.ndarray:
+    """gy * d gelu / dx."""
+    if x.dtype.type not in _FLOATS or x.size == 0:
+        return reference.gelu_backward(x, gy, approximate)
+    xf = _flat(x, x.dtype)
+    gf = _flat(np.broadcast_to(gy, x.shape), x.dtype)
+    dx = np.empty_like(xf)
+    if approximate == "tanh":
+        _gelu_tanh_backward(xf, gf, *_tanh_constants(x.dtype), dx)
+    else:
+        _gelu_erf_backward(xf, gf, dx)
+    return dx.reshape(x.shape)
+
+
+# ---- AdamW ----------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _adamw(p, g, m, v, decay, beta1, one_m_beta1, beta2, one_m_beta2, step_size, bc2, eps):
+    """In place, elementwise: p *= decay; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    p -= step_size * m / (sqrt(v / bc2) + eps)."""
+    for i in prange(p.size):
+        gi = g[i]
+        mi = m[i] * beta1 + one_m_beta1 * gi
+        vi = v[i] * beta2 + one_m_beta2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * decay - step_size * mi / (math.sqrt(vi / bc2) + eps)
+
+
+def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
+    """In-place AdamW step on p, m, v (see reference.adamw_update_ for the math)."""
+    arrays = (p, m, v)
+    if (p.dtype.type not in _FLOATS or any(a.dtype != p.dtype or not a.flags.c_contiguous
+                                           for a in arrays)):
+        # the kernel writes through flat views; other layouts go through NumPy, still in place
+        return reference.adamw_update_(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                                       weight_decay=weight_decay, step=step)
+    t = p.dtype.type
+    decay = t(1.0 - lr * weight_decay) if weight_decay else t(1.0)
+    _adamw(p.reshape(-1), _flat(np.broadcast_to(g, p.shape), p.dtype), m.reshape(-1),
+           v.reshape(-1), decay, t(beta1), t(1.0 - beta1), t(beta2), t(1.0 - beta2),
+           t(lr / (1.0 - beta1 ** step)), t(1.0 - beta2 ** step), t(eps))

@@ -1,0 +1,57 @@
+"""Numba embedding: a row gather forward, a row scatter-add backward.
+
+The backward is where NumPy is slow: `np.add.at` (needed because an id may repeat, and
+`gw[ids] += gy` would keep only the last of the repeated rows) runs an unbuffered generic loop
+element by element. A compiled loop adds whole rows, vectorised along C.
+Ids are checked before either kernel runs: Numba does no bounds checking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import reference
+from ._nb_math import PARALLEL, check_ids
+
+
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _gather_rows(weight, ids, out):
+    for n in prange(ids.size):
+        row = ids[n]
+        for j in range(weight.shape[1]):
+            out[n, j] = weight[row, j]
+
+
+@njit(cache=True, error_model="numpy")
+def _scatter_add_rows(gy, ids, gw):
+    """gw[ids[n]] += gy[n]; serial, so that two rows with the same id never race."""
+    for n in range(ids.size):
+        row = ids[n]
+        for j in range(gy.shape[1]):
+            gw[row, j] += gy[n, j]
+
+
+def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """out[..., :] = weight[ids[...], :]."""
+    if weight.ndim != 2 or weight.dtype.type not in (np.float32, np.float64):
+        return reference.embedding_forward(weight, ids)
+    flat, _ = check_ids("embedding", ids, weight.shape[0], "id")
+    out = np.empty((flat.size, weight.shape[1]), dtype=weight.dtype)  # (N, C)
+    _gather_rows(np.ascontiguousarray(weight), flat, out)
+    return out.reshape(*np.shape(ids), weight.shape[1])
+
+
+def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
+    """Scatter-add: a row used k times receives the sum of its k gradients."""
+    if gy.dtype.type not in (np.float32, np.float64) or gy.ndim == 0:
+        return reference.embedding_backward(gy, ids, num_embeddings)
+    flat, _ = check_ids("embedding_backward", ids, num_embeddings, "id")
+    c = gy.shape[-1]
+    g2 = np.ascontiguousarray(gy).reshape(-1, c)  # (N, C)
+    if g2.shape[0] != flat.size:
+        raise ValueError(f"embedding_backward: gradient {gy.shape} does not match ids "
+                         f"{np.shape(ids)} (expected {(*np.shape(ids), c)})")
+    gw = np.zeros((num_embeddings, c), dtype=gy.dtype)
+    _scatter_add_rows(g2, flat, gw)
+    return gw

@@ -1,0 +1,109 @@
+"""Numba LayerNorm, forward and backward, one row per loop iteration.
+
+Forward, per row of C values:  mean = sum(x) / C,  var = sum((x - mean)^2) / C,
+rstd = 1 / sqrt(var + eps),  y = (x - mean) * rstd * weight + bias.
+The variance is the two-pass form (subtract the mean first), not E[x^2] - E[x]^2, which cancels
+catastrophically when |mean| >> std. The row is in the L1 cache for the second pass anyway.
+
+Backward, with xhat = (x - mean) * rstd and g = gy * weight:
+dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),
+dweight = sum over rows of gy * xhat,  dbias = sum over rows of gy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import reference
+from ._nb_math import PARALLEL, SUMS
+
+
+@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+def _layernorm_rows(x, w, b, eps, y, mean, rstd):
+    n, c = x.shape
+    cc = x.dtype.type(c)
+    one = x.dtype.type(1)
+    for r in prange(n):
+        s = x.dtype.type(0)
+        for j in range(c):
+            s += x[r, j]
+        mu = s / cc
+        ss = x.dtype.type(0)
+        for j in range(c):
+            d = x[r, j] - mu
+            ss += d * d
+        rs = one / math.sqrt(ss / cc + eps)
+        for j in range(c):
+            y[r, j] = (x[r, j] - mu) * rs * w[j] + b[j]
+        mean[r] = mu
+        rstd[r] = rs
+
+
+@njit(cache=True, error_model="numpy", fastmath=SUMS)
+def _layernorm_backward_rows(gy, x, w, mean, rstd, dx, dw, db):
+    """dx row by row; dw and db accumulate over rows in row order (as NumPy's sum over axis 0),
+    which is why this loop is serial."""
+    n, c = x.shape
+    cc = x.dtype.type(c)
+    for r in range(n):
+        mu, rs = mean[r], rstd[r]
+        sg = x.dtype.type(0)
+        sgx = x.dtype.type(0)
+        for j in range(c):
+            xhat = (x[r, j] - mu) * rs
+            g = gy[r, j] * w[j]
+            sg += g
+            sgx += g * xhat
+            dw[j] += gy[r, j] * xhat
+            db[j] += gy[r, j]
+        mean_g = sg / cc
+        mean_gx = sgx / cc
+        for j in range(c):
+            xhat = (x[r, j] - mu) * rs
+            dx[r, j] = rs * (gy[r, j] * w[j] - mean_g - xhat * mean_gx)
+
+
+def _rows(a, dtype):
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a.reshape(-1, a.shape[-1])
+
+
+def _vector(p, c, fill, dtype):
+    """weight or bias as a contiguous (C,) array; None becomes ones or zeros, which leave y
+    unchanged exactly (x * 1 = x, x + 0 = x)."""
+    if p is None:
+        return np.full(c, fill, dtype=dtype)
+    return np.ascontiguousarray(p, dtype=dtype).reshape(c)
+
+
+def layernorm_forward(x: np.ndarray, weight, bias, eps: float = 1e-5):
+    """Returns (y, mean, rstd); mean and rstd have x's leading shape."""
+    if x.dtype.type not in (np.float32, np.float64) or x.size == 0 or x.ndim == 0:
+        return reference.layernorm_forward(x, weight, bias, eps)
+    c = x.shape[-1]
+    x2 = _rows(x, x.dtype)  # (N, C)
+    y = np.empty_like(x2)
+    mean = np.empty(x2.shape[0], dtype=x.dtype)
+    rstd = np.empty(x2.shape[0], dtype=x.dtype)
+    _layernorm_rows(x2, _vector(weight, c, 1, x.dtype), _vector(bias, c, 0, x.dtype),
+                    x.dtype.type(eps), y, mean, rstd)
+    return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
+
+
+def layernorm_backward(gy: np.ndarray, x: np.ndarray, weight, mean, rstd):
+    """Returns (dx, dweight, dbias); dweight is None when weight is None."""
+    if x.dtype.type not in (np.float32, np.float64) or x.size == 0 or x.ndim == 0:
+        return reference.layernorm_backward(gy, x, weight, mean, rstd)
+    c, dt = x.shape[-1], x.dtype
+    x2 = _rows(x, dt)  # (N, C)
+    g2 = _rows(np.broadcast_to(gy, x.shape), dt)
+    dx = np.empty_like(x2)
+    dw = np.zeros(c, dtype=dt)
+    db = np.zeros(c, dtype=dt)
+    _layernorm_backward_rows(g2, x2, _vector(weight, c, 1, dt),
+                             np.ascontiguousarray(mean, dtype=dt).reshape(-1),
+                             np.ascontiguousarray(rstd, dtype=dt).reshape(-1), dx, dw, db)
+    return dx.reshape(x.shape), (dw if weight is not None else None), db

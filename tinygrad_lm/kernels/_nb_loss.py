@@ -1,0 +1,112 @@
+"""Numba cross-entropy: log-sum-exp per row in one pass, dlogits written directly.
+
+loss = mean over non-ignored rows n of  lse_n - logits[n, t_n],  lse_n = log sum_j exp(logits[n, j])
+dlogits[n, j] = (exp(logits[n, j] - lse_n) - [j == t_n]) * grad_scale / count
+
+With a vocabulary of tens of thousands a row no longer fits in the L1 cache, so the usual
+max-then-sum needs the row from memory twice. The forward kernel instead walks the row in chunks
+that do fit, keeping a running max m and a running sum s of exp(x - m): when a chunk raises the
+max to m', the sum so far is rescaled by exp(m - m') ("online softmax"), so lse = m + log s after
+a single pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import reference
+from ._nb_math import PARALLEL, SUMS, check_ids, fast_exp, maximum
+
+# 1024 float32 logits = 4 KiB: the chunk stays in L1 between its max pass and its exp-sum pass
+_CHUNK = 1024
+
+
+@njit(cache=True, error_model="numpy", fastmath=SUMS)
+def _row_lse(row):
+    """log sum_j exp(row[j]) in one pass over the row (see the module docstring)."""
+    m = row.dtype.type(-np.inf)
+    s = row.dtype.type(0)
+    for c0 in range(0, row.size, _CHUNK):
+        # a slice, so that the loops below index from 0: Numba then knows the index is not
+        # negative and LLVM sees contiguous loads (x[r, c0 + j] measured 3.8x slower)
+        chunk = row[c0:c0 + _CHUNK]
+        cm = chunk[0]
+        for j in range(chunk.size):
+            cm = maximum(cm, chunk[j])
+        if cm == -np.inf:  # an all -inf chunk adds exp(-inf) = 0 under any max
+            continue
+        if cm > m:
+            s *= fast_exp(m - cm)
+            m = cm
+        for j in range(chunk.size):
+            s += fast_exp(chunk[j] - m)
+    if m == -np.inf:  # every logit -inf: NaN, as the reference's exp(-inf - -inf) gives
+        return row.dtype.type(np.nan)
+    return m + math.log(s)
+
+
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _cross_entropy_rows(logits, targets, ignore_index, lse):
+    """Fill lse (N,); return the sum over non-ignored rows of lse_n - logits[n, t_n]."""
+    n = logits.shape[0]
+    for r in prange(n):
+        lse[r] = _row_lse(logits[r])
+    total = 0.0  # float64 running sum: the mean stays exact to float32 precision for any N
+    for r in range(n):
+        t = targets[r]
+        if t != ignore_index:
+            total += lse[r] - logits[r, t]
+    return total
+
+
+@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+def _cross_entropy_backward_rows(logits, targets, lse, ignore_index, factor, d):
+    """d[n] = (softmax(logits[n]) - onehot(t_n)) * factor; ignored rows get zeros."""
+    n, v = logits.shape
+    zero, one = logits.dtype.type(0), logits.dtype.type(1)
+    for r in prange(n):
+        t = targets[r]
+        if t == ignore_index:
+            for j in range(v):
+                d[r, j] = zero
+            continue
+        l = lse[r]
+        for j in range(v):
+            d[r, j] = fast_exp(logits[r, j] - l) * factor
+        d[r, t] = (fast_exp(logits[r, t] - l) - one) * factor
+
+
+def _prepare(logits, targets, ignore_index, op):
+    if logits.ndim != 2:
+        raise ValueError(f"{op}: logits must be (N, V), got {logits.shape}")
+    if np.shape(targets) != logits.shape[:1]:
+        raise ValueError(f"{op}: logits {logits.shape} need targets of shape "
+                         f"{logits.shape[:1]}, got {np.shape(targets)}")
+    flat, count = check_ids(op, targets, logits.shape[1], "target", ignore_index)
+    return np.ascontiguousarray(logits), flat, count
+
+
+def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100):
+    """(mean loss as a 0-d array, lse (N,)); see the module docstring."""
+    if logits.dtype.type not in (np.float32, np.float64) or logits.size == 0:
+        return reference.cross_entropy_forward(logits, targets, ignore_index)
+    x, t, count = _prepare(logits, targets, ignore_index, "cross_entropy")
+    lse = np.empty(x.shape[0], dtype=x.dtype)
+    total = _cross_entropy_rows(x, t, int(ignore_index), lse)
+    loss = total / count if count else 0.0  # all ignored: the empty mean is defined as 0
+    return np.asarray(loss, dtype=x.dtype), lse
+
+
+def cross_entropy_backward(logits, targets, lse, ignore_index: int = -100, grad_scale=1.0):
+    """dlogits = (softmax(logits) - onehot(targets)) * grad_scale / count, zero on ignored rows."""
+    if logits.dtype.type not in (np.float32, np.float64) or logits.size == 0:
+        return reference.cross_entropy_backward(logits, targets, lse, ignore_index, grad_scale)
+    x, t, count = _prepare(logits, targets, ignore_index, "cross_entropy_backward")
+    lse = np.ascontiguousarray(lse, dtype=x.dtype)
+    factor = x.dtype.type(float(grad_scale) / count if count else 0.0)
+    d = np.empty_like(x)
+    _cross_entropy_backward_rows(x, t, lse, int(ignore_index), factor, d)
+    return d

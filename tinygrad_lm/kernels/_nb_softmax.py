@@ -1,0 +1,146 @@
+"""Numba softmax and log-softmax, forward and backward: one compiled pass per row.
+
+The NumPy reference makes a temporary array for every step (scale, mask, max, subtract, exp, sum,
+divide). Here each row is read from memory once per pass and stays in the L1 cache between the
+max, exp-and-sum and normalise passes, and the scale and causal mask cost nothing extra: the mask
+just shortens the row loop.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import reference
+from ._nb_math import PARALLEL, SUMS, fast_exp, maximum
+
+_FLOATS = (np.float32, np.float64)
+
+
+# ---- kernels on contiguous (rows, cols) arrays ----------------------------------------------
+@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+def _softmax_rows(x, scale, tq, causal, y):
+    """y = softmax(scale * x) for each row. Row r is query i = r % tq of a (tq, tk) score block;
+    with `causal` it may see keys j <= i + (tk - tq), the first `valid` entries of the row."""
+    n, tk = x.shape
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    ninf = x.dtype.type(-np.inf)
+    for r in prange(n):
+        valid = min(tk, r % tq + (tk - tq) + 1) if causal else tk
+        if valid <= 0:  # every key masked (only possible when tq > tk): zeros, not 0/0
+            y[r, :] = zero
+            continue
+        # Loops run to `stop`, `valid` rounded up to a multiple of 16, and mask the extra keys
+        # with a select: LLVM then runs them as whole vectors instead of a scalar tail
+        # (measured 1.4x on causal T=64 rows).
+        stop = min(tk, (valid + 15) // 16 * 16)
+        # exp(z - m) with m the row max is <= 1: no overflow whatever the logits
+        m = ninf
+        for j in range(stop):
+            m = maximum(m, x[r, j] * scale if j < valid else ninf)
+        if not math.isfinite(m):  # all -inf (or a +inf): shift by 0, as the reference does
+            m = zero
+        # exp and sum in separate loops: for rows under 64 keys the exp loop alone vectorises
+        # better (measured 1.5x at 32 keys); the sum then rereads y from the L1 cache
+        for j in range(stop):
+            y[r, j] = fast_exp(x[r, j] * scale - m) if j < valid else zero
+        s = zero
+        for j in range(stop):
+            s += y[r, j]
+        inv = one / s if s != zero else zero
+        # one loop over the whole row also writes the masked tail: a separate zero-fill loop
+        # becomes a memset call per row, which cost more than the rest on causal T=64 rows
+        for j in range(tk):
+            y[r, j] = y[r, j] * inv if j < stop else zero
+
+
+@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+def _softmax_backward_rows(y, gy, scale, dx):
+    """dx = scale * y * (gy - sum_j gy_j y_j), the Jacobian-vector product of softmax."""
+    n, c = y.shape
+    for r in prange(n):
+        dot = y.dtype.type(0)
+        for j in range(c):
+            dot += gy[r, j] * y[r, j]
+        for j in range(c):
+            dx[r, j] = scale * y[r, j] * (gy[r, j] - dot)
+
+
+@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+def _log_softmax_rows(x, y):
+    """y = x - logsumexp(x) = x - (m + log sum exp(x - m)), m the row max."""
+    n, c = x.shape
+    for r in prange(n):
+        m = x[r, 0]
+        for j in range(1, c):
+            m = maximum(m, x[r, j])
+        s = x.dtype.type(0)
+        for j in range(c):
+            s += fast_exp(x[r, j] - m)
+        lse = m + math.log(s)
+        for j in range(c):
+            y[r, j] = x[r, j] - lse
+
+
+@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+def _log_softmax_backward_rows(y, gy, dx):
+    """dx = gy - softmax(x) * sum(gy), and softmax(x) = exp(y)."""
+    n, c = y.shape
+    for r in prange(n):
+        total = y.dtype.type(0)
+        for j in range(c):
+            total += gy[r, j]
+        for j in range(c):
+            dx[r, j] = gy[r, j] - fast_exp(y[r, j]) * total
+
+
+# ---- wrappers: any leading shape, any strides -----------------------------------------------
+def _rows(a: np.ndarray, dtype) -> np.ndarray:
+    """A C-contiguous (rows, last axis) view or copy of `a` in `dtype`."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
+
+
+def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> np.ndarray:
+    """y = softmax(scale * x) over the last axis, causal mask fused (see reference)."""
+    if x.dtype.type not in _FLOATS or x.size == 0:
+        return reference.softmax_forward(x, scale, causal)
+    if causal and x.ndim < 2:
+        raise ValueError(f"softmax: causal masking needs (..., Tq, Tk) scores, got {x.shape}")
+    tq = x.shape[-2] if x.ndim >= 2 else 1
+    x2 = _rows(x, x.dtype)  # (rows, Tk)
+    y = np.empty_like(x2)
+    _softmax_rows(x2, x.dtype.type(scale), tq, bool(causal), y)
+    return y.reshape(x.shape)
+
+
+def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """dx = scale * y * (gy - sum(gy * y)) over the last axis."""
+    if y.dtype.type not in _FLOATS or y.size == 0:
+        return reference.softmax_backward(y, gy, scale)
+    y2, g2 = _rows(y, y.dtype), _rows(np.broadcast_to(gy, y.shape), y.dtype)
+    dx = np.empty_like(y2)
+    _softmax_backward_rows(y2, g2, y.dtype.type(scale), dx)
+    return dx.reshape(y.shape)
+
+
+def log_softmax_forward(x: np.ndarray) -> np.ndarray:
+    """y = x - logsumexp(x) over the last axis."""
+    if x.dtype.type not in _FLOATS or x.size == 0:
+        return reference.log_softmax_forward(x)
+    x2 = _rows(x, x.dtype)
+    y = np.empty_like(x2)
+    _log_softmax_rows(x2, y)
+    return y.reshape(x.shape)
+
+
+def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """dx = gy - exp(y) * sum(gy) over the last axis."""
+    if y.dtype.type not in _FLOATS or y.size == 0:
+        return reference.log_softmax_backward(y, gy)
+    y2, g2 = _rows(y, y.dtype), _rows(np.broadcast_to(gy, y.shape), y.dtype)
+    dx = np.empty_like(y2)
+    _log_softmax_backward_rows(y2, g2, dx)
+    return dx.reshape(y.shape)
