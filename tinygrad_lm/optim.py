@@ -1,0 +1,217 @@
+"""Optimizers (SGD, Adam, AdamW), gradient clipping and learning-rate schedules.
+
+A parameter is anything with `.data` (updated in place: other code holds references to the
+array) and `.grad` (None when the parameter received no gradient; it is then skipped).
+Parameter groups work as in PyTorch: a list of dicts with "params" and per-group settings.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .kernels import current as kernels
+
+
+class Optimizer:
+    defaults: dict = {}
+
+    def __init__(self, params, **defaults):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = []
+        for g in groups:
+            group = {**defaults, **g, "params": list(g["params"])}
+            self._validate(group)
+            self.param_groups.append(group)
+        self.state: dict[int, dict] = {}  # by id(param)
+
+    @staticmethod
+    def _validate(group):
+        if group["lr"] < 0:
+            raise ValueError(f"learning rate must be >= 0, got {group['lr']}")
+        if group.get("weight_decay", 0.0) < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {group['weight_decay']}")
+        betas = group.get("betas")
+        if betas is not None and not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        if group.get("eps", 1.0) <= 0:
+            raise ValueError(f"eps must be > 0, got {group['eps']}")
+
+    def _params(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                yield group, p
+
+    def zero_grad(self) -> None:
+        for _, p in self._params():
+            p.grad = None
+
+    def step(self) -> None:
+        for group, p in self._params():
+            if p.grad is not None:
+                self.update(p, p.grad, self.state.setdefault(id(p), {}), group)
+                p._version = getattr(p, "_version", 0) + 1
+
+    def update(self, p, g, state, group):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---- state in and out: keyed by position (group order, then parameter order) -----------
+    def state_dict(self) -> dict:
+        groups, state, index = [], {}, 0
+        for group in self.param_groups:
+            settings = {k: (list(v) if isinstance(v, tuple) else v)
+                        for k, v in group.items() if k != "params"}
+            groups.append({**settings, "n_params": len(group["params"])})
+            for p in group["params"]:
+                if id(p) in self.state:
+                    state[str(index)] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                         for k, v in self.state[id(p)].items()}
+                index += 1
+        return {"param_groups": groups, "state": state}
+
+    def load_state_dict(self, sd: dict) -> None:
+        if len(sd["param_groups"]) != len(self.param_groups):
+            raise ValueError(f"optimizer state has {len(sd['param_groups'])} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        params = []
+        for saved, group in zip(sd["param_groups"], self.param_groups):
+            if saved["n_params"] != len(group["params"]):
+                raise ValueError(f"optimizer state has a group of {saved['n_params']} parameters"
+                                 f" where this optimizer has {len(group['params'])}")
+            params += group["params"]
+        new_state = {}
+        for key, st in sd["state"].items():
+            p = params[int(key)]
+            for name, v in st.items():
+                if isinstance(v, np.ndarray) and v.shape != p.data.shape:
+                    raise ValueError(f"optimizer state {name!r} of parameter {key} has shape "
+                                     f"{v.shape}, the parameter has {p.data.shape}")
+            new_state[id(p)] = {k: (np.array(v, dtype=p.data.dtype) if isinstance(v, np.ndarray)
+                                    else v) for k, v in st.items()}
+        for saved, group in zip(sd["param_groups"], self.param_groups):
+            for k, v in saved.items():
+                if k != "n_params":
+                    group[k] = tuple(v) if k == "betas" else v
+        self.state = new_state
+
+
+class SGD(Optimizer):
+    """p -= lr * d, with g = grad + wd * p (L2), b = mu * b + g, d = g + mu * b if nesterov
+    else b (PyTorch's convention)."""
+
+    def __init__(self, params, lr=1e-2, momentum=0.0, nesterov=False, weight_decay=0.0):
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov needs momentum > 0")
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay)
+
+    def update(self, p, g, state, group):
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        mu = group["momentum"]
+        if mu:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = np.array(g, copy=True)
+            else:
+                buf = state["momentum_buffer"]
+                buf *= mu
+                buf += g
+            buf = state["momentum_buffer"]
+            g = g + mu * buf if group["nesterov"] else buf
+        p.data -= group["lr"] * g
+
+
+class Adam(Optimizer):
+    """Adam with L2 weight decay added to the gradient (the original formulation)."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+
+    def update(self, p, g, state, group):
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p.data)
+            state["exp_avg_sq"] = np.zeros_like(p.data)
+        state["step"] += 1
+        wd = group["weight_decay"]
+        if wd and not self.decoupled:
+            g, wd = g + wd * p.data, 0.0
+        b1, b2 = group["betas"]
+        kernels().adamw_update_(p.data, np.ascontiguousarray(g, dtype=p.data.dtype),
+                                state["exp_avg"], state["exp_avg_sq"], lr=group["lr"],
+                                beta1=b1, beta2=b2, eps=group["eps"], weight_decay=wd,
+                                step=state["step"])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p -= lr * wd * p before the Adam step (Loshchilov &
+    Hutter), so decay does not pass through the adaptive scaling."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def configure_param_groups(named_params, weight_decay: float, *, decay_embeddings=False):
+    """Two groups as in GPT-2 training: matrices decay; biases, LayerNorm weights and (unless
+    asked) embeddings do not. A parameter shared under two names appears once."""
+    decay, no_decay, seen = [], [], set()
+    for name, p in named_params:
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        is_embedding = "wte" in name or "wpe" in name
+        if p.data.ndim >= 2 and (decay_embeddings or not is_embedding):
+            decay.append(p)
+        else:
+            no_decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def clip_grad_norm_(params, max_norm: float) -> float:
+    """Scale all gradients by max_norm / norm when their global L2 norm exceeds max_norm.
+    Returns the norm before clipping (computed in float64); a non-finite norm is returned
+    without scaling, for the caller to report."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = math.sqrt(sum(float(np.dot(g.ravel().astype(np.float64), g.ravel())) for g in grads))
+    if math.isfinite(norm) and norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for g in grads:
+            g *= scale
+    return norm
+
+
+def constant_lr(step: int, lr: float) -> float:
+    return lr
+
+
+def cosine_lr(step: int, *, lr: float, min_lr: float, warmup_iters: int,
+              lr_decay_iters: int) -> float:
+    """Linear warmup to lr over warmup_iters, then cosine decay to min_lr at lr_decay_iters
+    (nanoGPT's schedule):
+
+        step < warmup:        lr * (step + 1) / (warmup + 1)
+        step > decay_iters:   min_lr
+        otherwise:            min_lr + (lr - min_lr) * (1 + cos(pi * r)) / 2,
+                              r = (step - warmup) / (decay_iters - warmup)
+    """
+    if min_lr > lr or warmup_iters < 0 or lr_decay_iters < 0:
+        raise ValueError(f"cosine_lr: need min_lr <= lr and iters >= 0, got lr={lr}, "
+                         f"min_lr={min_lr}, warmup_iters={warmup_iters}, "
+                         f"lr_decay_iters={lr_decay_iters}")
+    # BEGIN ASSIGNMENT 5.2
+    if step < warmup_iters:
+        return lr * (step + 1) / (warmup_iters + 1)
+    if step > lr_decay_iters or lr_decay_iters <= warmup_iters:
+        return min_lr
+    ratio = (step - warmup_iters) / (lr_decay_iters - warmup_iters)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
+    # END ASSIGNMENT 5.2
