@@ -58,7 +58,7 @@ def test_grammar_generated_sentences_are_accepted_and_deterministic():
 @pytest.mark.parametrize("sentence", [
     "the dog run .", "the dogs runs .", "these dog runs .", "one dogs run .",
     "the dog sees .", "dog the runs .", "the dog runs", "", "the dog runs  .",
-    "the zebra runs .", "the big small red dog runs .", "the dog near runs .",
+    "the zebra runs .", "the big small red dog dog runs .", "the dog near runs .",
     "the dog near the cat near the bird runs .", "the dog runs quickly quickly .",
     "the dog runs the cat .", "the dogs near the cat runs .",
 ])
@@ -69,7 +69,7 @@ def test_grammar_rejects(sentence):
 @pytest.mark.parametrize("sentence", [
     "the dog runs .", "the dogs run .", "the dogs near the cat run .",
     "every small red fox chases those geese quickly .", "two children sing .",
-    "the cat sees the dogs behind one old tree .",
+    "the cat sees the dogs behind one old tree .", "the big small red old dog runs .",
 ])
 def test_grammar_accepts(sentence):
     assert is_grammatical(sentence)

@@ -5,10 +5,13 @@
     (x * x).sum().backward()   # x.grad == [2, 4, 6]
 """
 
-from . import functional
+from . import functional, nn, optim
 from .autograd import FUNCTION_REGISTRY, Function, enable_grad, is_grad_enabled, no_grad
+from .generate import beam_search, generate, score
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .kernels import get_backend, set_backend, use_backend
+from .nn import GPT, GPTConfig
+from .profiler import profile
 from .tensor import (
     Tensor,
     arange,
@@ -30,6 +33,7 @@ from .tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "GPT", "GPTConfig", "beam_search", "generate", "nn", "optim", "profile", "score",
     "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "arange",
     "cat", "concatenate", "enable_grad", "from_numpy", "full", "functional", "get_backend",
     "gradcheck", "is_grad_enabled", "no_grad", "ones", "ones_like", "rand", "randn",

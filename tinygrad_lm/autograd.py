@@ -19,8 +19,9 @@ import functools
 
 import numpy as np
 
-# The only two pieces of global state in the engine are this flag and the kernel backend.
+# Global state: grad mode, the kernel backend, and (only inside `with profile():`) a profiler.
 _grad_enabled = True
+_profiler = None
 
 # Every Function subclass registers itself here by lowercase class name, so that tests can check
 # that each differentiable op has a gradient check.
@@ -120,7 +121,12 @@ class Function:
         tensors = tuple(None if x is None else as_tensor(x, like_dtype=like) for x in inputs)
         ctx = Context()
         ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
-        out_data = cls.forward(ctx, *(None if t is None else t.data for t in tensors), **attrs)
+        arrays = tuple(None if t is None else t.data for t in tensors)
+        if _profiler is None:
+            out_data = cls.forward(ctx, *arrays, **attrs)
+        else:
+            out_data = _profiler.timed(cls.__name__, "forward", cls.forward, ctx, *arrays,
+                                       **attrs)
         record = _grad_enabled and cls.differentiable and any(ctx.needs_input_grad)
         out = Tensor._from_op(out_data, requires_grad=record)
         if record:
@@ -228,7 +234,10 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 "by the first backward. Pass retain_graph=True to the first .backward() if you "
                 "need to differentiate the same graph twice, or recompute the forward pass")
         _check_versions(node)
-        in_grads = ctx.fn.backward(ctx, g)
+        if _profiler is None:
+            in_grads = ctx.fn.backward(ctx, g)
+        else:
+            in_grads = _profiler.timed(ctx.fn.__name__, "backward", ctx.fn.backward, ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):

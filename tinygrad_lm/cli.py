@@ -4,6 +4,7 @@
     tinygrad-lm train --resume [--out_dir DIR]
     tinygrad-lm sample --ckpt DIR --prompt "the dog" --max-new-tokens 200 --temperature 0.8
     tinygrad-lm eval --ckpt DIR
+    tinygrad-lm bench [--quick]
     tinygrad-lm assignments build --out DIR [--only 1,2] | grade [--repo DIR] [--json FILE]
 
 Every error a user can cause prints one line and exits with a non-zero status.
@@ -113,6 +114,19 @@ def cmd_eval(args, extra) -> int:
     return 0
 
 
+def cmd_bench(args, extra) -> int:
+    """Run benchmarks/train_step.py of the repository this package was installed from."""
+    import runpy
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "benchmarks", "train_step.py")
+    if not os.path.exists(script):
+        raise FileNotFoundError("tinygrad-lm bench needs a repository checkout (benchmarks/ "
+                                f"next to the package); {script} does not exist")
+    sys.argv = [script] + (["--quick"] if args.quick else []) + list(extra)
+    runpy.run_path(script, run_name="__main__")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinygrad-lm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="validation loss, perplexity and task accuracy")
     e.add_argument("--ckpt", default="out")
     e.add_argument("--eval-samples", type=int, default=200)
+    b = sub.add_parser("bench", help="time a training step against PyTorch (if installed)")
+    b.add_argument("--quick", action="store_true")
     from .assignments.cli import add_parser as add_assignments
     add_assignments(sub)
     return parser
@@ -145,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    handlers = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval}
+    handlers = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench}
     try:
         if args.command == "assignments":
             return args.handler(args, extra)

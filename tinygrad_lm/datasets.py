@@ -14,7 +14,8 @@ BUILTIN_DATASETS = ("grammar", "addition")
 
 # ---- the grammar ------------------------------------------------------------------------------
 #   S        -> NP(n) VP(n) "."
-#   NP(n)    -> Det(n) Adj{0,2} Noun(n) [Prep NP'(any)]      NP' has no prepositional phrase
+#   NP(n)    -> Det(n) Adj* Noun(n) [Prep NP'(any)]      NP' has no prepositional phrase
+# (the generator uses 0-2 adjectives; any number is grammatical, as in English)
 #   VP(n)    -> IVerb(n) [Adv] | TVerb(n) NP(any) [Adv]
 # n is the grammatical number (singular/plural): determiner, noun and verb must agree.
 
@@ -95,10 +96,9 @@ def _parse_np(words, i, allow_pp=True):
         return None
     numbers = _DET_NUMBERS[words[i]]
     i += 1
-    n_adj = 0
     while i < len(words) and words[i] in _ADJ:
-        i, n_adj = i + 1, n_adj + 1
-    if n_adj > 2 or i >= len(words) or words[i] not in _NOUN_NUMBER:
+        i += 1
+    if i >= len(words) or words[i] not in _NOUN_NUMBER:
         return None
     number = _NOUN_NUMBER[words[i]]
     if number not in numbers:

@@ -1,0 +1,196 @@
+"""Training-step benchmark: tinygrad_lm against PyTorch eager on the same CPU, side by side.
+
+For config A (vocab 65, block 64, 4 layers, 4 heads, n_embd 128, batch 16) and config B
+(vocab 65, block 128, 6 layers, 6 heads, n_embd 192, batch 32): a full training step (forward,
+backward, clip, AdamW) and a forward pass, float32, interleaved rounds after warm-up, medians.
+Also: tokens/s, matmul GFLOP/s, the share of time per op class (tinygrad_lm's profiler), peak
+resident memory of each (measured in a fresh subprocess), and cold/warm start of
+`tinygrad-lm train` to its first step.
+
+    python benchmarks/train_step.py [--quick] [--configs A,B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+CONFIGS = {
+    "A": dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, batch=16),
+    "B": dict(vocab_size=65, block_size=128, n_layer=6, n_head=6, n_embd=192, batch=32),
+}
+
+
+def matmul_flops(c: dict) -> float:
+    """FLOPs of the matmuls in one forward pass (2 per multiply-add); backward is twice this."""
+    B, T, C, L, V = c["batch"], c["block_size"], c["n_embd"], c["n_layer"], c["vocab_size"]
+    per_layer = 2 * B * T * (C * 3 * C + C * C + C * 4 * C * 2) + 2 * 2 * B * T * T * C
+    return L * per_layer + 2 * B * T * C * V
+
+
+def build_ours(c: dict, seed=0):
+    import tinygrad_lm as tg
+    from tinygrad_lm import optim
+    cfg = tg.GPTConfig(**{k: v for k, v in c.items() if k != "batch"})
+    model = tg.GPT(cfg, seed=seed)
+    opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3,
+                      betas=(0.9, 0.99))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"]))
+    y = rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"]))
+
+    def step():
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss
+
+    def forward():
+        with tg.no_grad():
+            return model(x, y)
+
+    return step, forward
+
+
+def build_torch(c: dict):
+    import torch
+    from torch_gpt import TorchGPT, as_torch, make_optimizer, train_step
+    torch.manual_seed(0)
+    model = TorchGPT(c["vocab_size"], c["block_size"], c["n_layer"], c["n_head"], c["n_embd"])
+    opt = make_optimizer(model)
+    rng = np.random.default_rng(0)
+    x = as_torch(rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"])))
+    y = as_torch(rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"])))
+
+    def forward():
+        with torch.no_grad():
+            return model(x, y)
+
+    return (lambda: train_step(model, opt, x, y)), forward
+
+
+def time_rounds(fns: dict, rounds: int, warmup: int) -> dict[str, float]:
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            fns[name]()
+            samples[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def profile_ours(c: dict, steps: int = 3) -> dict[str, float]:
+    import tinygrad_lm as tg
+    step, _ = build_ours(c)
+    step()
+    with tg.profile() as prof:
+        for _ in range(steps):
+            step()
+    return {k: v / prof.wall for k, v in prof.by_class().items()}
+
+
+def peak_memory(kind: str, config: str, steps: int = 3) -> float:
+    """Peak resident set (MB) of a fresh process running a few training steps."""
+    code = (f"import sys, resource; sys.path.insert(0, {HERE!r}); import train_step as b; "
+            f"s, _ = b.build_{kind}(b.CONFIGS[{config!r}]); [s() for _ in range({steps})]; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
+
+
+def start_time(cold: bool) -> float:
+    """Seconds from launching `tinygrad-lm train` to the end of its first training step."""
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as tmp:
+        if cold:
+            env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba-cache")
+        code = ("import time, sys; t0 = time.perf_counter(); "
+                "from tinygrad_lm.config import make_config; from tinygrad_lm.train import "
+                f"Trainer; t = Trainer(make_config('tiny', ['--out_dir={tmp}/out'])); "
+                "t.train_step(); print(time.perf_counter() - t0)")
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env)
+        total = time.perf_counter() - t0
+    return total if out.returncode == 0 else float("nan")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--configs", default="A,B")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count() or 1)
+    except ImportError:
+        torch = None
+    rounds, warmup = (3, 1) if args.quick else (9, 2)
+    results = {"torch": torch.__version__ if torch else None, "configs": {}}
+    header = (f"{'cfg':<4}{'what':<9}{'ours ms':>9}{'torch ms':>10}{'ours/torch':>11}"
+              f"{'ours tok/s':>12}{'torch tok/s':>12}{'GFLOP/s':>9}")
+    print(header)
+    print("-" * len(header))
+    for name in args.configs.split(","):
+        c = CONFIGS[name]
+        ours_step, ours_fwd = build_ours(c)
+        fns = {"ours_step": ours_step, "ours_fwd": ours_fwd}
+        if torch:
+            t_step, t_fwd = build_torch(c)
+            fns.update(torch_step=t_step, torch_fwd=t_fwd)
+        times = time_rounds(fns, rounds, warmup)
+        tokens = c["batch"] * c["block_size"]
+        row = {"times_s": times, "tokens_per_step": tokens}
+        for what, flops in (("step", 3 * matmul_flops(c)), ("fwd", matmul_flops(c))):
+            ours, theirs = times[f"ours_{what}"], times.get(f"torch_{what}")
+            ratio = f"{ours / theirs:.2f}" if theirs else "-"
+            print(f"{name:<4}{what:<9}{ours * 1e3:>9.1f}"
+                  f"{(theirs or float('nan')) * 1e3:>10.1f}{ratio:>11}{tokens / ours:>12.0f}"
+                  f"{(tokens / theirs if theirs else float('nan')):>12.0f}"
+                  f"{flops / ours / 1e9:>9.1f}")
+            row[f"{what}_speedup_vs_torch"] = theirs / ours if theirs else None
+            row[f"{what}_gflops"] = flops / ours / 1e9
+        row["profile_share"] = profile_ours(c)
+        if not args.quick:
+            row["peak_rss_mb"] = {"ours": peak_memory("ours", name)}
+            if torch:
+                row["peak_rss_mb"]["torch"] = peak_memory("torch", name)
+        results["configs"][name] = row
+    for name, row in results["configs"].items():
+        print(f"\nconfig {name}: time per op class (training step, tinygrad_lm profiler)")
+        for k, v in row["profile_share"].items():
+            print(f"  {k:<40}{v:>7.1%}")
+        if "peak_rss_mb" in row:
+            print("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in
+                                                 row["peak_rss_mb"].items()))
+    if not args.quick:
+        results["start_s"] = {"cold": start_time(True), "warm": start_time(False)}
+        print(f"\nstart to first step: cold {results['start_s']['cold']:.1f} s, "
+              f"warm {results['start_s']['warm']:.1f} s")
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    path = os.path.join(HERE, "results", "train_step.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
