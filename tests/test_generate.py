@@ -59,6 +59,7 @@ HAND = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
 
 @pytest.mark.parametrize("p, kept", [(0.8, 2), (0.81, 3), (0.5, 1), (0.01, 1), (0.96, 4),
                                      (1.0, 4)])
+@pytest.mark.a5_4
 def test_top_p_keeps_smallest_set_reaching_p(p, kept):
     out = top_p_filter(HAND, p)
     assert np.isfinite(out).sum() == kept
@@ -66,6 +67,7 @@ def test_top_p_keeps_smallest_set_reaching_p(p, kept):
     np.testing.assert_allclose(out[:kept], HAND[:kept])
 
 
+@pytest.mark.a5_4
 def test_top_p_works_per_row_and_in_any_order():
     perm = np.array([2, 0, 3, 1])
     rows = np.stack([HAND[perm], HAND])                        # (2, 4)
@@ -74,6 +76,7 @@ def test_top_p_works_per_row_and_in_any_order():
     assert set(np.flatnonzero(np.isfinite(out[1]))) == {0, 1}
 
 
+@pytest.mark.a5_4
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(-5, 5), min_size=1, max_size=12), st.floats(0.01, 1.0))
 def test_top_p_set_is_minimal_and_reaches_p(logits, p):
@@ -90,6 +93,7 @@ def test_top_p_set_is_minimal_and_reaches_p(logits, p):
         assert probs[~keep].max() <= probs[keep].min()
 
 
+@pytest.mark.a5_3
 def test_top_k_keeps_exactly_k_with_ties_to_lower_id():
     x = np.array([[1.0, 3.0, 3.0, 0.0, 3.0]])
     assert np.flatnonzero(np.isfinite(top_k_filter(x, 2)[0])).tolist() == [1, 2]
@@ -177,6 +181,7 @@ def test_generate_shapes_and_prompt_kinds(model32):
     assert generate(model32, [2], 0).tolist() == [2]
 
 
+@pytest.mark.a5_3
 def test_top_k_1_is_greedy(model64):
     greedy = generate(model64, [[0, 3]], 12, greedy=True)
     for seed in range(3):

@@ -122,9 +122,18 @@ def test_causality():
 
 
 @pytest.mark.a4_1
+def test_causal_mask():
+    from tinygrad_lm.kernels.reference import causal_mask
+    np.testing.assert_array_equal(causal_mask(3, 3), np.triu(np.ones((3, 3), bool), 1))
+    # with a KV cache the 2 new queries sit at positions 3 and 4 of 5 keys
+    np.testing.assert_array_equal(causal_mask(2, 5), [[0, 0, 0, 0, 1], [0, 0, 0, 0, 0]])
+
+
+@pytest.mark.a4_1
 def test_attention_rows_sum_to_one_and_are_causal():
     attn = CausalSelfAttention(8, 2, rng=np.random.default_rng(0))
-    attn(tg.randn(2, 5, 8, seed=0), return_attention=True)
+    with tg.use_backend("numpy"):  # the reference mask (the Numba kernel fuses its own)
+        attn(tg.randn(2, 5, 8, seed=0), return_attention=True)
     att = attn.last_attention
     np.testing.assert_allclose(att.sum(-1), 1.0, rtol=1e-6)
     assert np.all(att[..., np.triu_indices(5, 1)[0], np.triu_indices(5, 1)[1]] == 0)

@@ -68,6 +68,8 @@ def test_same_public_functions_and_signatures():
 SHAPES = [(1, 1), (1, 7), (3, 13), (2, 3, 33), (4, 1, 17), (2, 16, 16), (2, 5, 70)]
 
 
+@pytest.mark.a3_1
+@pytest.mark.a3_2
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("scale,causal", [(1.0, False), (0.125, False), (1.0, True), (0.3, True)])
 def test_softmax_forward_backward(dt, rng, shape, scale, causal):
@@ -81,6 +83,7 @@ def test_softmax_forward_backward(dt, rng, shape, scale, causal):
                          scale=terms)
 
 
+@pytest.mark.a3_1
 @pytest.mark.parametrize("tq,tk", [(1, 9), (3, 11), (4, 4), (5, 3)])
 def test_softmax_causal_kv_cache_alignment(dt, rng, tq, tk):
     """Query i sits at absolute position i + tk - tq; with tq > tk the first rows see nothing."""
@@ -90,6 +93,7 @@ def test_softmax_causal_kv_cache_alignment(dt, rng, tq, tk):
     assert np.all(y[:, R.causal_mask(tq, tk)] == 0) and not np.isnan(y).any()
 
 
+@pytest.mark.a3_1
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference's exp(inf), inf - inf
 def test_softmax_large_logits_masked_rows_and_nan(dt, rng):
     x = randn(rng, (6, 19), dt, 1e4)
@@ -175,6 +179,8 @@ def test_cross_entropy_rejects_bad_targets(bad):
 
 
 # ---- LayerNorm ------------------------------------------------------------------------------
+@pytest.mark.a3_3
+@pytest.mark.a3_4
 @pytest.mark.parametrize("shape", [(1, 1), (7,), (3, 13), (2, 3, 33), (4, 1, 192)])
 @pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
 def test_layernorm(dt, rng, shape, affine):

@@ -113,8 +113,8 @@ def _type_of(f) -> type:
 # Named configurations. `shakespeare-char` is nanoGPT's published CPU recipe.
 PRESETS: dict[str, dict] = {
     "grammar": dict(dataset="grammar", n_layer=3, n_head=4, n_embd=96, block_size=64,
-                    batch_size=32, max_iters=2500, lr=2e-3, min_lr=2e-4, warmup_iters=50,
-                    lr_decay_iters=2500, eval_interval=500, checkpoint_interval=500),
+                    batch_size=32, max_iters=3000, lr=3e-3, min_lr=3e-4, warmup_iters=50,
+                    lr_decay_iters=3000, eval_interval=500, checkpoint_interval=500),
     "addition": dict(dataset="addition", n_layer=2, n_head=4, n_embd=64, block_size=32,
                      batch_size=32, max_iters=2500, lr=3e-3, min_lr=3e-4, warmup_iters=100,
                      lr_decay_iters=2500, eval_interval=500, checkpoint_interval=500),

@@ -87,6 +87,7 @@ def top_k_filter(logits, k: int) -> np.ndarray:
     Exactly k survive even when logits tie at the boundary: ties go to the lower token id, the
     same rule as np.argmax, so top_k=1 always agrees with greedy decoding.
     """
+    # BEGIN ASSIGNMENT 5.3
     x = _as_logits(logits, "top_k_filter")
     k = check_top_k(k)
     if k >= x.shape[-1]:
@@ -97,6 +98,7 @@ def top_k_filter(logits, k: int) -> np.ndarray:
     out = x.copy()
     np.put_along_axis(out, dropped, -np.inf, axis=-1)
     return out
+    # END ASSIGNMENT 5.3
 
 
 def top_p_filter(logits, p: float) -> np.ndarray:
@@ -106,6 +108,7 @@ def top_p_filter(logits, p: float) -> np.ndarray:
     Example: probabilities [0.5, 0.3, 0.15, 0.05] with p = 0.8 keep 2 tokens (0.5 + 0.3 reaches
     0.8), with p = 0.81 keep 3. p = 1 keeps every token.
     """
+    # BEGIN ASSIGNMENT 5.4
     x = _as_logits(logits, "top_p_filter")
     p = check_top_p(p)
     if p >= 1.0:
@@ -120,6 +123,7 @@ def top_p_filter(logits, p: float) -> np.ndarray:
     dropped = np.zeros(x.shape, dtype=bool)
     np.put_along_axis(dropped, order, dropped_sorted, axis=-1)
     return np.where(dropped, -np.inf, x)
+    # END ASSIGNMENT 5.4
 
 
 def sample_from_logits(logits, rng: np.random.Generator):

@@ -98,7 +98,7 @@ def sample_sentences(model, data: PreparedData, n: int, seed: int, temperature: 
     from .generate import generate
 
     prompt = np.array([data.sample_prompt()] * n, dtype=np.int64)
-    ids = generate(model, prompt, max_new_tokens=min(96, model.config.block_size - 1),
+    ids = generate(model, prompt, max_new_tokens=120,  # longer than any sentence
                    seed=seed, temperature=temperature)
     return [data.tokenizer.decode(row[prompt.shape[1]:].tolist()).split("\n")[0].strip()
             for row in ids]

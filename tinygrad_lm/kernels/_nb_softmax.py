@@ -24,6 +24,7 @@ _FLOATS = (np.float32, np.float64)
 def _softmax_rows(x, scale, tq, causal, y):
     """y = softmax(scale * x) for each row. Row r is query i = r % tq of a (tq, tk) score block;
     with `causal` it may see keys j <= i + (tk - tq), the first `valid` entries of the row."""
+    # BEGIN ASSIGNMENT 3.1
     n, tk = x.shape
     zero, one = x.dtype.type(0), x.dtype.type(1)
     ninf = x.dtype.type(-np.inf)
@@ -54,11 +55,13 @@ def _softmax_rows(x, scale, tq, causal, y):
         # becomes a memset call per row, which cost more than the rest on causal T=64 rows
         for j in range(tk):
             y[r, j] = y[r, j] * inv if j < stop else zero
+    # END ASSIGNMENT 3.1
 
 
 @njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
 def _softmax_backward_rows(y, gy, scale, dx):
     """dx = scale * y * (gy - sum_j gy_j y_j), the Jacobian-vector product of softmax."""
+    # BEGIN ASSIGNMENT 3.2
     n, c = y.shape
     for r in prange(n):
         dot = y.dtype.type(0)
@@ -66,6 +69,7 @@ def _softmax_backward_rows(y, gy, scale, dx):
             dot += gy[r, j] * y[r, j]
         for j in range(c):
             dx[r, j] = scale * y[r, j] * (gy[r, j] - dot)
+    # END ASSIGNMENT 3.2
 
 
 @njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
