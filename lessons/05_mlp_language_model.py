@@ -55,7 +55,7 @@ opt = optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
 rng = np.random.default_rng(0)
 steps = 300 if QUICK else 3000
 history = []
-for step in range(steps):
+for _ in range(steps):
     batch = rng.integers(0, len(xtr), 128)
     loss = F.cross_entropy(model(xtr[batch]), ytr[batch])
     opt.zero_grad()

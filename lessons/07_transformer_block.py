@@ -42,11 +42,12 @@ print("normalised rows: mean", np.round(y.data.mean(-1), 6), "var", np.round(y.d
 # an identity path; post-LN normalises that path at every block.
 
 # %%
-steps = 30 if QUICK else 500
+steps = 15 if QUICK else 500
+size = ["--n_layer=2", "--n_embd=32", "--batch_size=8"] if QUICK else [
+    "--n_layer=4", "--n_embd=64", "--batch_size=16"]
 curves = {}
 for position in ("pre", "post"):
-    cfg = make_config("grammar", [f"--norm_position={position}", f"--max_iters={steps}",
-                                  "--n_layer=4", "--n_embd=64", "--batch_size=16",
+    cfg = make_config("grammar", [f"--norm_position={position}", f"--max_iters={steps}", *size,
                                   f"--lr_decay_iters={steps}", "--lr=3e-3", "--n_examples=5000",
                                   "--progress=false", f"--out_dir={OUT}/07_{position}"])
     trainer = Trainer(cfg, log=lambda *a: None)

@@ -81,6 +81,10 @@ plt.close(fig)
 # ## Check
 
 # %%
-assert scores[0] >= greedy_score - 1e-9
+# The beam's score is the log-probability of its sequence. Beam search usually finds a more
+# likely sequence than greedy decoding, though it is not guaranteed to (it prunes too).
+beam_logp = tg.score(model, seqs[0], start=len(prompt))[0]
+assert abs(scores[0] - beam_logp) < 1e-4
 assert speedup > 1.0
-print(f"beam search scores at least greedy; the cache is {speedup:.1f}x faster. Lesson 9 done.")
+print(f"beam log p {scores[0]:.3f} vs greedy {greedy_score:.3f}; the cache is {speedup:.1f}x "
+      "faster. Lesson 9 done.")
