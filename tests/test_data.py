@@ -97,3 +97,13 @@ def test_builtin_registry():
     assert "+" in builtin_dataset("addition", digits=1)
     with pytest.raises(ValueError, match="unknown built-in dataset 'poems'"):
         builtin_dataset("poems")
+
+
+def test_target_mask_hides_tokens_from_the_loss():
+    tokens = np.arange(40)
+    mask = tokens % 2 == 0
+    ds = TokenDataset(tokens, val_fraction=0.25, target_mask=mask)
+    x, y = ds.get_batch("train", 3, 5, np.random.default_rng(0))
+    np.testing.assert_array_equal(y, np.where((x + 1) % 2 == 0, x + 1, -1))
+    with pytest.raises(ValueError, match="target_mask has shape"):
+        TokenDataset(tokens, target_mask=mask[:3])

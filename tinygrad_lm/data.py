@@ -50,7 +50,7 @@ class TokenDataset:
     "data position", saved in checkpoints so that resumed runs draw the same batches.
     """
 
-    def __init__(self, tokens, val_fraction: float = 0.1):
+    def __init__(self, tokens, val_fraction: float = 0.1, target_mask=None):
         tokens = np.asarray(tokens)
         if tokens.ndim != 1 or tokens.dtype.kind not in "iu":
             raise ValueError(f"TokenDataset: need a 1-D integer array, got {tokens.dtype} "
@@ -60,6 +60,15 @@ class TokenDataset:
         n_train = int(len(tokens) * (1.0 - val_fraction))
         self.train = tokens[:n_train].astype(np.int64)
         self.val = tokens[n_train:].astype(np.int64)
+        # target_mask[i] False: token i is never a training target (its y becomes -1, which the
+        # GPT's loss ignores), e.g. the random operands of an addition problem
+        self.masks = None
+        if target_mask is not None:
+            target_mask = np.asarray(target_mask, dtype=bool)
+            if target_mask.shape != tokens.shape:
+                raise ValueError(f"TokenDataset: target_mask has shape {target_mask.shape}, "
+                                 f"tokens {tokens.shape}")
+            self.masks = {"train": target_mask[:n_train], "val": target_mask[n_train:]}
 
     def split(self, name: str) -> np.ndarray:
         if name not in ("train", "val"):
@@ -82,4 +91,6 @@ class TokenDataset:
         offsets = np.arange(block_size)
         x = data[starts[:, None] + offsets]  # (B, T)
         y = data[starts[:, None] + offsets + 1]  # (B, T)
+        if self.masks is not None:
+            y = np.where(self.masks[name][starts[:, None] + offsets + 1], y, -1)
         return x, y

@@ -49,6 +49,20 @@ def _text_for(cfg) -> tuple[str, str, list | None]:
                      "pass --data FILE.txt")
 
 
+def _answer_mask(text: str) -> np.ndarray:
+    """Addition: only the answer digits and the newline after "=" are training targets; the
+    operands are random, so predicting them teaches nothing (as in minGPT's adder)."""
+    mask = np.zeros(len(text), dtype=bool)
+    in_answer = False
+    for i, ch in enumerate(text):
+        mask[i] = in_answer
+        if ch == "=":
+            in_answer = True
+        elif ch == "\n":
+            in_answer = False
+    return mask
+
+
 def prepare_data(cfg, tokenizer_state: dict | None = None) -> PreparedData:
     text, task, heldout = _text_for(cfg)
     if tokenizer_state is not None:
@@ -58,7 +72,8 @@ def prepare_data(cfg, tokenizer_state: dict | None = None) -> PreparedData:
     else:
         tok = CharTokenizer.from_text(text)
     tokens = np.asarray(tok.encode(text), dtype=np.int64)
-    dataset = D.TokenDataset(tokens, val_fraction=cfg.val_fraction)
+    mask = _answer_mask(text) if task == "addition" and len(tokens) == len(text) else None
+    dataset = D.TokenDataset(tokens, val_fraction=cfg.val_fraction, target_mask=mask)
     for split in ("train", "val"):
         dataset.check_length(split, cfg.block_size)
     return PreparedData(tok, dataset, task, cfg.data or cfg.dataset, heldout, cfg.digits)
