@@ -6,7 +6,15 @@
 """
 
 from . import functional, nn, optim
-from .autograd import FUNCTION_REGISTRY, Function, enable_grad, is_grad_enabled, no_grad
+from .autograd import (
+    FUNCTION_REGISTRY,
+    AnomalyError,
+    Function,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+)
 from .generate import beam_search, generate, score
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .kernels import get_backend, set_backend, use_backend
@@ -33,7 +41,8 @@ from .tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "GPT", "GPTConfig", "beam_search", "generate", "nn", "optim", "profile", "score",
+    "AnomalyError", "GPT", "GPTConfig", "beam_search", "detect_anomaly", "generate", "nn",
+    "optim", "profile", "score",
     "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "arange",
     "cat", "concatenate", "enable_grad", "from_numpy", "full", "functional", "get_backend",
     "gradcheck", "is_grad_enabled", "no_grad", "ones", "ones_like", "rand", "randn",

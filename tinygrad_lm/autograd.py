@@ -22,6 +22,34 @@ import numpy as np
 # Global state: grad mode, the kernel backend, and (only inside `with profile():`) a profiler.
 _grad_enabled = True
 _profiler = None
+_detect_anomaly = False
+
+
+class AnomalyError(FloatingPointError):
+    """An op produced NaN or inf while anomaly detection was on."""
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """`with detect_anomaly():` every op checks that its output (forward) and its gradients
+    (backward) are finite, and the first one that is not raises AnomalyError naming the op.
+    Slow: for hunting the origin of a NaN, not for normal training."""
+
+    def __enter__(self):
+        global _detect_anomaly
+        self._previous, _detect_anomaly = _detect_anomaly, True
+        return self
+
+    def __exit__(self, *exc):
+        global _detect_anomaly
+        _detect_anomaly = self._previous
+        return False
+
+
+def _check_finite(op: str, phase: str, arrays, shapes) -> None:
+    for a in arrays:
+        if a is not None and np.asarray(a).dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise AnomalyError(f"{op}.{phase} produced NaN/inf (inputs of shapes {shapes}); "
+                               "this is the first non-finite value in the computation")
 
 # Every Function subclass registers itself here by lowercase class name, so that tests can check
 # that each differentiable op has a gradient check.
@@ -127,6 +155,9 @@ class Function:
         else:
             out_data = _profiler.timed(cls.__name__, "forward", cls.forward, ctx, *arrays,
                                        **attrs)
+        if _detect_anomaly:
+            _check_finite(cls.__name__, "forward", (out_data,),
+                          [None if a is None else a.shape for a in arrays])
         record = _grad_enabled and cls.differentiable and any(ctx.needs_input_grad)
         out = Tensor._from_op(out_data, requires_grad=record)
         if record:
@@ -240,6 +271,9 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             in_grads = _profiler.timed(ctx.fn.__name__, "backward", ctx.fn.backward, ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
+        if _detect_anomaly:
+            _check_finite(ctx.fn.__name__, "backward", in_grads,
+                          [None if p is None else p.shape for p in ctx.parents])
         for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
             if not needed or pg is None:
                 continue

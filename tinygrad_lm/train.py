@@ -12,6 +12,7 @@ steps, save, resume, N more steps gives bit-identical parameters to 2N steps str
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -21,7 +22,7 @@ import time
 import numpy as np
 
 from . import optim
-from .autograd import no_grad
+from .autograd import AnomalyError, detect_anomaly, no_grad
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .nn.gpt import GPT, GPTConfig
@@ -117,12 +118,17 @@ class Trainer:
             group["lr"] = lr
         x, y = self.data.get_batch("train", c.batch_size, c.block_size, self.batch_rng)
         self.model.train()
-        _, loss = self.model(x, y)
-        loss_value = float(loss.item())
-        if not math.isfinite(loss_value):
-            raise TrainingDiverged(self._diverged_message("loss", loss_value))
-        self.optimizer.zero_grad()
-        loss.backward()
+        try:
+            with detect_anomaly() if c.detect_anomaly else contextlib.nullcontext():
+                _, loss = self.model(x, y)
+                loss_value = float(loss.item())
+                if not math.isfinite(loss_value):
+                    raise TrainingDiverged(self._diverged_message("loss", loss_value))
+                self.optimizer.zero_grad()
+                loss.backward()
+        except AnomalyError as e:
+            raise TrainingDiverged(self._diverged_message("an op's output", "not finite")
+                                   + f"\nanomaly detection: {e}") from None
         params = self.model.parameters()
         norm = optim.clip_grad_norm_(params, c.grad_clip) if c.grad_clip > 0 else \
             optim.clip_grad_norm_(params, math.inf)
