@@ -90,9 +90,12 @@ def test_groups_skip_none_and_zero_grad():
     assert a.grad is None and b.grad is None
 
 
-def test_state_dict_round_trip_is_bit_exact():
+@pytest.mark.parametrize("make", [lambda ps: AdamW(ps, lr=0.01, weight_decay=0.1),
+                                  lambda ps: Adam(ps, lr=0.01, weight_decay=0.1),
+                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True)])
+def test_state_dict_round_trip_is_bit_exact(make):
     p = P(W0)
-    opt = AdamW([p], lr=0.01, weight_decay=0.1)
+    opt = make([p])
     for g in GRADS:
         p.grad = g.copy()
         opt.step()
@@ -101,7 +104,7 @@ def test_state_dict_round_trip_is_bit_exact():
         p.grad = g.copy()
         opt.step()
     q = P(w_saved)
-    opt2 = AdamW([q], lr=0.5)
+    opt2 = make([q])
     opt2.load_state_dict(saved)
     for g in GRADS:
         q.grad = g.copy()

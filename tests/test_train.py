@@ -73,6 +73,13 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
     assert open(trainer.ckpt_path, "rb").read() == before
 
 
+def test_anomaly_detection_names_the_op(tmp_path):
+    trainer = Trainer(tiny(tmp_path, "--detect_anomaly=true"), log=quiet)
+    trainer.model.transformer.h[0].ln_1.weight.data[0] = np.inf
+    with pytest.raises(TrainingDiverged, match="anomaly detection: LayerNorm.forward"):
+        trainer.train_step()
+
+
 def test_resume_with_other_model_config_names_fields(tmp_path):
     Trainer(tiny(tmp_path, "--max_iters=2"), log=quiet).train()
     other = Trainer(tiny(tmp_path, "--n_embd=32"), log=quiet)
