@@ -128,7 +128,7 @@ def test_huge_logits_stay_finite_and_match_float64(dtype, backend):
     logits = tg.Tensor(z, dtype=dtype)
     ref = z - z.max(-1, keepdims=True)
     ref_log = ref - np.log(np.exp(ref).sum(-1, keepdims=True))
-    tol = 4 * np.finfo(dtype).eps * 2e4  # rounding of inputs of magnitude 1e4
+    tol = float(4 * np.finfo(dtype).eps * 2e4)  # rounding of inputs of magnitude 1e4
     np.testing.assert_allclose(logits.log_softmax().data, ref_log, rtol=0, atol=tol)
     np.testing.assert_allclose(logits.softmax().data, np.exp(ref_log), atol=tol)
     loss = F.cross_entropy(logits, np.array([1, 3])).item()
