@@ -174,6 +174,16 @@ class GPT(Module):
         return KVCache(c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head,
                        dtype)
 
+    def save(self, path: str) -> None:
+        """Weights and config to a .npz (or .safetensors) file; GPT.from_file reads it back."""
+        from ..serialization import save_weights
+        save_weights(self, path)
+
+    @classmethod
+    def from_file(cls, path: str) -> GPT:
+        from ..serialization import load_model
+        return load_model(path)
+
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Parameter count; non_embedding leaves out the position embeddings (as nanoGPT)."""
         n = super().num_parameters()
