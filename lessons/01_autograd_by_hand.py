@@ -22,8 +22,8 @@ import tinygrad_lm as tg
 
 # %%
 class Value:
-    def __init__(self, data, parents=(), op=""):
-        self.data, self.grad, self.parents, self.op = data, 0.0, parents, op
+    def __init__(self, data, parents=(), op="", label=""):
+        self.data, self.grad, self.parents, self.op, self.label = data, 0.0, parents, op, label
         self._backward = lambda: None
 
     def __add__(self, other):
@@ -75,7 +75,8 @@ class Value:
 # ## A small expression: y = tanh(w1*x1 + w2*x2 + b)
 
 # %%
-x1, x2, w1, w2, b = Value(2.0), Value(-1.0), Value(0.5), Value(1.5), Value(0.3)
+x1, x2 = Value(2.0, label="x1"), Value(-1.0, label="x2")
+w1, w2, b = Value(0.5, label="w1"), Value(1.5, label="w2"), Value(0.3, label="b")
 n = x1 * w1 + x2 * w2 + b
 y = n.tanh()
 y.backward()
@@ -110,10 +111,10 @@ def draw_graph(root, path):
     for p, c in edges:
         (x0, y0), (x1_, y1_) = pos[id(p)], pos[id(c)]
         ax.annotate("", xy=(x1_, y1_), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="->", color="gray"))
+                    arrowprops=dict(arrowstyle="-|>", color="gray", shrinkA=28, shrinkB=28))
     for node in nodes:
         x, y_ = pos[id(node)]
-        label = f"{node.op or 'leaf'}\ndata {node.data:.3f}\ngrad {node.grad:.3f}"
+        label = f"{node.op or node.label}\ndata {node.data:.3f}\ngrad {node.grad:.3f}"
         ax.text(x, y_, label, ha="center", va="center", fontsize=8,
                 bbox=dict(boxstyle="round", fc="lightyellow"))
     ax.set_axis_off()
