@@ -107,12 +107,27 @@ def profile_ours(c: dict, steps: int = 3) -> dict[str, float]:
 
 
 def peak_memory(kind: str, config: str, steps: int = 3) -> float:
-    """Peak resident set (MB) of a fresh process running a few training steps."""
-    code = (f"import sys, resource; sys.path.insert(0, {HERE!r}); import train_step as b; "
+    """Peak resident set (MB) of a fresh process running a few training steps.
+
+    Read from VmHWM in /proc/self/status: unlike getrusage's ru_maxrss, which Linux carries
+    over from the parent through fork and exec, it belongs to the child's own address space."""
+    code = (f"import sys; sys.path.insert(0, {HERE!r}); import train_step as b; "
             f"s, _ = b.build_{kind}(b.CONFIGS[{config!r}]); [s() for _ in range({steps})]; "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "print(b.own_peak_rss_mb())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
+
+
+def own_peak_rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def start_time(cold: bool) -> float:
