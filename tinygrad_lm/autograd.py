@@ -15,7 +15,6 @@ summed back to the input's shape) and accumulating gradients of tensors used mor
 from __future__ import annotations
 
 import contextlib
-import functools
 
 import numpy as np
 
@@ -100,10 +99,6 @@ class Context:
 
     def save_for_backward(self, *arrays) -> None:
         self.saved = arrays
-
-    @property
-    def saved_arrays(self) -> tuple:
-        return self.saved
 
     def free(self) -> None:
         """Drop saved arrays and the links to the parents, so that activations can be freed
@@ -288,13 +283,3 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             ctx.free()
     # END ASSIGNMENT 1.2
 
-
-def grad_mode_decorator(fn):
-    """Decorate a function so that it runs without recording a graph."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with no_grad():
-            return fn(*args, **kwargs)
-
-    return wrapper

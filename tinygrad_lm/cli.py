@@ -96,16 +96,14 @@ def cmd_eval(args, extra) -> int:
 
     from .config import TrainConfig
     from .tasks import evaluate_task, prepare_data
-    from .train import Trainer
+    from .train import estimate_loss
 
     if extra:
         raise ValueError(f"unknown arguments for eval: {' '.join(extra)}")
     model, _, state = _load_model(args.ckpt)
     cfg = TrainConfig.from_dict(state["train_config"])
     data = prepare_data(cfg, tokenizer_state=state["tokenizer"])
-    trainer = Trainer.__new__(Trainer)  # reuse estimate_loss without building a new model
-    trainer.cfg, trainer.model, trainer.data, trainer.step = cfg, model, data, state["step"]
-    losses = trainer.estimate_loss()
+    losses = estimate_loss(model, data, cfg, state["step"])
     print(f"step {state['step']}: train loss {losses['train']:.4f}, val loss "
           f"{losses['val']:.4f}, val perplexity {math.exp(losses['val']):.3f}")
     report = evaluate_task(model, data, n=args.eval_samples, seed=cfg.seed)

@@ -44,6 +44,24 @@ def _generators(model) -> dict[str, np.random.Generator]:
     return found
 
 
+@no_grad()
+def estimate_loss(model, data, cfg: TrainConfig, step: int) -> dict[str, float]:
+    """Mean loss over cfg.eval_iters batches of each split, in eval() mode. The batches come
+    from a generator seeded by (seed, step, split), never from the training stream."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for split in ("train", "val"):
+        rng = np.random.default_rng([cfg.seed, step, split == "val"])
+        losses = []
+        for _ in range(cfg.eval_iters):
+            x, y = data.get_batch(split, cfg.batch_size, cfg.block_size, rng)
+            losses.append(model(x, y)[1].item())
+        out[split] = float(np.mean(losses))
+    model.train(was_training)
+    return out
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, *, log=print):
         self.cfg = config
@@ -152,20 +170,8 @@ class Trainer:
                 "Lower --lr, raise --warmup_iters or enable --grad_clip")
 
     # ---- evaluation ---------------------------------------------------------------------------
-    @no_grad()
     def estimate_loss(self) -> dict[str, float]:
-        was_training = self.model.training
-        self.model.eval()
-        out = {}
-        for split in ("train", "val"):
-            rng = np.random.default_rng([self.cfg.seed, self.step, split == "val"])
-            losses = []
-            for _ in range(self.cfg.eval_iters):
-                x, y = self.data.get_batch(split, self.cfg.batch_size, self.cfg.block_size, rng)
-                losses.append(self.model(x, y)[1].item())
-            out[split] = float(np.mean(losses))
-        self.model.train(was_training)
-        return out
+        return estimate_loss(self.model, self.data, self.cfg, self.step)
 
     def sample(self, n_tokens: int | None = None, seed: int | None = None) -> str:
         from .generate import generate
@@ -211,7 +217,6 @@ class Trainer:
                 if self.step % c.checkpoint_interval == 0 or self.step == c.max_iters:
                     self.save()
             if self._interrupted:
-                bar.close()
                 self.log(f"interrupted: checkpoint saved to {self.save()} at step {self.step};"
                          " continue with --resume")
         finally:
