@@ -1,12 +1,15 @@
 """Weights to and from other GPT implementations, as dicts of numpy arrays.
 
-- Hugging Face GPT-2 (`GPT2LMHeadModel.state_dict()` converted to numpy): keys `h.N.attn.c_attn.
-  weight`, optionally prefixed `transformer.`; its Conv1D layers store (in, out), our layout,
-  so weights copy straight across; the causal-mask buffers `attn.bias` / `attn.masked_bias`
-  are skipped; the head is tied to `wte`.
-- PyTorch / nanoGPT: the same names as ours, but nn.Linear stores (out, in), so every Linear
-  weight is transposed on the way; `lm_head.weight` (V, C) is always present (equal to wte when
-  tied).
+- Hugging Face GPT-2 (`GPT2LMHeadModel.state_dict()`, values converted to numpy): keys
+  `h.N.attn.c_attn.weight`, `wte.weight`, `wpe.weight`, `ln_f.*`, optionally prefixed
+  `transformer.`. Its Conv1D layers store (in, out), our layout, so weights copy straight
+  across; the causal-mask buffers `attn.bias` / `attn.masked_bias` are skipped; the head is
+  tied to `wte`. GPT-2 uses the tanh GELU and LayerNorm eps 1e-5, our defaults.
+- PyTorch / nanoGPT: the same names as ours, but nn.Linear stores (out, in) and computes
+  x @ W^T, so every Linear weight is transposed on the way; `lm_head.weight` (V, C) is always
+  present (equal to wte when tied).
+
+Values may be numpy arrays or anything np.asarray understands (CPU torch tensors included).
 """
 
 from __future__ import annotations
@@ -18,56 +21,104 @@ import numpy as np
 from .nn.gpt import GPT, GPTConfig
 from .nn.layers import Linear
 
+_MASK_BUFFERS = (".attn.bias", ".attn.masked_bias")
+
+
+def _numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor that may require grad
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
 
 def _linear_weight_names(model: GPT) -> set[str]:
     return {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, Linear)}
 
 
-def load_hf_gpt2(state_dict, config: GPTConfig | None = None, n_head: int | None = None) -> GPT:
-    """A GPT holding Hugging Face GPT-2 weights. Without `config`, the shape is read from the
-    arrays (n_head defaults to n_embd // 64, as in every GPT-2 size)."""
-    sd = {}
-    for key, value in state_dict.items():
-        key = key[len("transformer."):] if key.startswith("transformer.") else key
-        if key.endswith((".attn.bias", ".attn.masked_bias")) or key == "lm_head.weight":
-            continue  # mask buffers; the head is tied to wte
-        sd[key] = np.asarray(value)
-    if config is None:
-        try:
-            vocab, n_embd = sd["wte.weight"].shape
-            block = sd["wpe.weight"].shape[0]
-        except KeyError as e:
-            raise KeyError(f"load_hf_gpt2: no {e.args[0]} in the state dict; is this GPT-2?") \
-                from None
-        n_layer = 1 + max(int(m.group(1)) for k in sd if (m := re.match(r"h\.(\d+)\.", k)))
-        config = GPTConfig(vocab_size=vocab, block_size=block, n_layer=n_layer,
-                           n_head=n_head or max(1, n_embd // 64), n_embd=n_embd)
-    model = GPT(config)
-    model.load_state_dict({f"transformer.{k}": v for k, v in sd.items()})
+def _load(model: GPT, arrays: dict[str, np.ndarray], where: str) -> GPT:
+    dtypes = {a.dtype for a in arrays.values() if a.dtype.kind == "f"}
+    if len(dtypes) == 1:
+        model.to(dtypes.pop())  # keep the source's precision (float64 stays float64)
+    try:
+        model.load_state_dict(arrays)
+    except (KeyError, ValueError) as e:
+        raise type(e)(f"{where}: {e.args[0]}") from None
     return model
 
 
+def _infer_gpt2_config(sd: dict[str, np.ndarray], n_head: int | None,
+                       tied: bool) -> GPTConfig:
+    try:
+        vocab, n_embd = sd["wte.weight"].shape
+        block = sd["wpe.weight"].shape[0]
+    except KeyError as e:
+        raise KeyError(f"load_hf_gpt2: no {e.args[0]} in the state dict; is this a GPT-2 "
+                       f"state dict? (keys start {sorted(sd)[:4]})") from None
+    layers = [int(m.group(1)) for k in sd if (m := re.match(r"h\.(\d+)\.", k))]
+    if not layers:
+        raise KeyError("load_hf_gpt2: no h.N.* (Transformer block) keys in the state dict")
+    if n_head is None:
+        if n_embd % 64:
+            raise ValueError(f"load_hf_gpt2: n_embd={n_embd} is not a multiple of GPT-2's head "
+                             "size 64; pass n_head= (or a config)")
+        n_head = n_embd // 64
+    return GPTConfig(vocab_size=vocab, block_size=block, n_layer=1 + max(layers),
+                     n_head=n_head, n_embd=n_embd, bias="h.0.attn.c_attn.bias" in sd,
+                     tie_weights=tied)
+
+
+def load_hf_gpt2(state_dict, config: GPTConfig | None = None, n_head: int | None = None) -> GPT:
+    """A GPT holding Hugging Face GPT-2 weights. Without `config`, the shape is read from the
+    arrays (n_head defaults to n_embd // 64, as in every GPT-2 size). An `lm_head.weight` equal
+    to wte (the usual case) is dropped: the head is tied."""
+    sd = {}
+    for key, value in state_dict.items():
+        key = key[len("transformer."):] if key.startswith("transformer.") else key
+        if not key.endswith(_MASK_BUFFERS):
+            sd[key] = _numpy(value)
+    head = sd.pop("lm_head.weight", None)  # (V, C), nn.Linear layout
+    tied = head is None or np.array_equal(head, sd.get("wte.weight"))
+    if config is None:
+        config = _infer_gpt2_config(sd, n_head, tied)
+    elif config.tie_weights and not tied:
+        raise ValueError("load_hf_gpt2: config.tie_weights is True but lm_head.weight differs "
+                         "from wte.weight; use tie_weights=False")
+    arrays = {f"transformer.{k}": v for k, v in sd.items()}
+    if not config.tie_weights:
+        if head is None:
+            raise KeyError("load_hf_gpt2: config.tie_weights is False but the state dict has no "
+                           "lm_head.weight")
+        arrays["lm_head.weight"] = head.T  # (C, V): our (in, out)
+    return _load(GPT(config), arrays, "load_hf_gpt2")
+
+
 def to_torch_state_dict(model: GPT) -> dict[str, np.ndarray]:
-    """Our weights under PyTorch/nanoGPT conventions: Linear weights as (out, in)."""
+    """Our weights under PyTorch/nanoGPT conventions: Linear weights (out, in), and
+    lm_head.weight (V, C) always present (a copy of wte when tied)."""
     linear = _linear_weight_names(model)
-    out = {k: (v.T if k in linear else v).copy() for k, v in model.state_dict().items()}
+    out = {k: np.ascontiguousarray(v.T) if k in linear else v.copy()
+           for k, v in model.state_dict().items()}
     if model.config.tie_weights:
         out["lm_head.weight"] = out["transformer.wte.weight"].copy()
     return out
 
 
 def from_torch_state_dict(state_dict, config: GPTConfig) -> GPT:
-    """A GPT from a PyTorch/nanoGPT state dict (Linear weights (out, in)). Keys ending in
-    `.attn.bias` (nanoGPT's mask buffer) are skipped."""
+    """A GPT from a PyTorch/nanoGPT state dict (Linear weights (out, in)). nanoGPT's mask
+    buffers (`.attn.bias`, 4-D) and torch.compile's `_orig_mod.` prefix are dropped. With
+    tie_weights, lm_head.weight must equal transformer.wte.weight (it is the same tensor)."""
     model = GPT(config)
     linear = _linear_weight_names(model)
     sd = {}
     for key, value in state_dict.items():
-        value = np.asarray(value)
+        key = key.removeprefix("_orig_mod.")
+        value = _numpy(value)
         if key.endswith(".attn.bias") and value.ndim == 4:
             continue
-        if key == "lm_head.weight" and config.tie_weights:
-            continue
-        sd[key] = value.T if key in linear else value
-    model.load_state_dict(sd)
-    return model
+        sd[key] = value
+    if config.tie_weights and "lm_head.weight" in sd:
+        head, wte = sd.pop("lm_head.weight"), sd.get("transformer.wte.weight")
+        if wte is not None and (head.shape != wte.shape or not np.array_equal(head, wte)):
+            raise ValueError("from_torch_state_dict: config.tie_weights is True but lm_head.weight"
+                             " differs from transformer.wte.weight; use tie_weights=False")
+    arrays = {k: v.T if k in linear else v for k, v in sd.items()}
+    return _load(model, arrays, "from_torch_state_dict")

@@ -1,4 +1,10 @@
-"""Layers and the GPT model."""
+"""Layers and the GPT model.
+
+module.py     Parameter, Module (parameters found by walking attributes; state dicts; modes)
+layers.py     Linear (weight stored (in, out)), Embedding, LayerNorm, Dropout, GELU, ReLU
+attention.py  CausalSelfAttention and the KVCache for incremental decoding
+gpt.py        MLP, Block (pre- or post-LN), GPTConfig, GPT
+"""
 
 from .attention import CausalSelfAttention, KVCache
 from .gpt import GPT, MLP, Block, GPTConfig

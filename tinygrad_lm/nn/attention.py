@@ -1,10 +1,12 @@
 """Causal multi-head self-attention and the KV cache for incremental decoding.
 
-    att = softmax(q k^T / sqrt(hs)  with keys j > i removed)      (B, nh, T, T)
-    y   = att v                                                     (B, nh, T, hs)
+    q, k, v = x Wq, x Wk, x Wv                  one fused projection c_attn, (B, T, 3C)
+    att = softmax(q k^T / sqrt(hs), keys j > i removed)                 (B, nh, T, T)
+    y   = att v                                                        (B, nh, T, hs)
 
-Each of the nh heads attends with its own slice of the q/k/v projection; their outputs are
-concatenated and mixed by the output projection.
+Each of the nh heads attends with its own hs = C / nh channels of q, k and v; the heads' outputs
+are put side by side again and mixed by the output projection c_proj. The 1/sqrt(hs) keeps the
+scores' variance near 1 whatever the head size, so the softmax does not saturate at init.
 """
 
 from __future__ import annotations
@@ -14,70 +16,141 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..autograd import is_grad_enabled, no_grad
 from ..tensor import Tensor
-from .layers import Dropout, Linear
+from .layers import Dropout, Linear, sub_seed
 from .module import Module
 
 
 class KVCache:
-    """Keys and values of positions already processed, per layer, so that decoding one more
+    """Keys and values of the positions already processed, per layer, so that decoding one more
     token costs one position's work instead of re-running the whole prefix.
 
-    Arrays are preallocated to block_size positions and filled in place: (L, B, nh, block, hs).
-    `length` counts the cached positions; GPT.forward advances it after all layers have run.
+    `k[layer]` and `v[layer]` are preallocated (B, nh, block_size, hs) arrays filled in place;
+    only the first `length` positions are valid (`keys(layer)` / `values(layer)` return those).
+    Preallocating beats concatenating a growing array at every step, which copies the whole
+    cache each time: O(T^2) copying over a generation instead of O(T).
+
+    Protocol: during one forward every layer calls `append(layer, k_new, v_new)`, which writes
+    after the cached positions and returns all keys and values so far; once every layer has run,
+    GPT.forward calls `advance(T_new)`. Until then `length` still describes the old prefix, so a
+    forward that fails half way leaves the cache as it was. Inference only: the arrays carry no
+    gradient.
     """
 
-    def __init__(self, n_layer, batch_size, n_head, block_size, head_size, dtype=np.float32):
-        shape = (n_layer, batch_size, n_head, block_size, head_size)
-        self.k = np.zeros(shape, dtype=dtype)
-        self.v = np.zeros(shape, dtype=dtype)
+    def __init__(self, n_layer: int, batch_size: int, n_head: int, block_size: int,
+                 head_size: int, dtype=np.float32):
+        for name, value in (("n_layer", n_layer), ("batch_size", batch_size),
+                            ("n_head", n_head), ("block_size", block_size),
+                            ("head_size", head_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"KVCache: {name} must be a positive int, got {value!r}")
+        shape = (batch_size, n_head, block_size, head_size)  # (B, nh, block_size, hs)
+        self.k = [np.zeros(shape, dtype=dtype) for _ in range(n_layer)]
+        self.v = [np.zeros(shape, dtype=dtype) for _ in range(n_layer)]
         self.block_size = block_size
         self.length = 0
 
     @property
+    def n_layer(self) -> int:
+        return len(self.k)
+
+    @property
     def batch_size(self) -> int:
-        return self.k.shape[1]
+        return self.k[0].shape[0]
+
+    def keys(self, layer: int) -> np.ndarray:
+        return self.k[layer][:, :, :self.length]  # (B, nh, length, hs)
+
+    def values(self, layer: int) -> np.ndarray:
+        return self.v[layer][:, :, :self.length]  # (B, nh, length, hs)
 
     def reset(self) -> None:
+        """Forget every position (the arrays are reused; stale entries past length are never
+        read)."""
         self.length = 0
 
     def crop(self, n: int) -> None:
-        """Keep only the first n cached positions."""
-        self.length = max(0, min(n, self.length))
+        """Keep only the first n cached positions (n >= length keeps everything)."""
+        if n < 0:
+            raise ValueError(f"KVCache.crop: n must be >= 0, got {n}")
+        self.length = min(int(n), self.length)
 
     def reorder(self, indices) -> None:
-        """Select/reorder batch rows (beam search keeps the cache of the surviving beams)."""
-        indices = np.asarray(indices, dtype=np.int64)
-        self.k = self.k[:, indices]
-        self.v = self.v[:, indices]
+        """Row i of the cache becomes old row indices[i]; the batch size becomes len(indices).
+        Beam search uses it to keep (and duplicate) the caches of the surviving beams."""
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"KVCache.reorder: indices must be a non-empty 1-D int array, got "
+                             f"shape {idx.shape} and dtype {idx.dtype}")
+        if idx.min() < 0 or idx.max() >= self.batch_size:
+            raise IndexError(f"KVCache.reorder: index {idx.min() if idx.min() < 0 else idx.max()}"
+                             f" is out of range for a cache of batch size {self.batch_size}")
+        n = self.length
+        for store in (self.k, self.v):
+            for layer, old in enumerate(store):
+                new = np.empty((len(idx),) + old.shape[1:], dtype=old.dtype)  # (B', nh, bs, hs)
+                new[:, :, :n] = old[idx, :, :n]  # only the valid positions are worth copying
+                store[layer] = new
 
     def append(self, layer: int, k: np.ndarray, v: np.ndarray):
         """Store k, v (B, nh, T_new, hs) after the cached positions; return all keys and values
-        so far, (B, nh, length + T_new, hs)."""
+        so far, each (B, nh, length + T_new, hs)."""
+        cache = self.k[layer]
+        if k.shape[0] != cache.shape[0] or k.shape[1] != cache.shape[1] \
+                or k.shape[3] != cache.shape[3]:
+            raise ValueError(f"KVCache.append: new keys {k.shape} do not fit a cache of "
+                             f"(B, nh, T, hs) = {cache.shape}; build the cache with "
+                             "model.new_kv_cache(batch_size) for this model and batch")
         # BEGIN ASSIGNMENT 5.5
         start, end = self.length, self.length + k.shape[2]
-        self.k[layer, :, :, start:end] = k
-        self.v[layer, :, :, start:end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+        if end > self.block_size:
+            raise ValueError(f"KVCache: {self.length} cached + {k.shape[2]} new positions exceed "
+                             f"block size {self.block_size}; crop or reset the cache")
+        self.k[layer][:, :, start:end] = k
+        self.v[layer][:, :, start:end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
         # END ASSIGNMENT 5.5
+
+    def advance(self, n: int) -> None:
+        """Count n more cached positions (after every layer has appended them)."""
+        self.length += n
+
+    def __repr__(self) -> str:
+        return (f"KVCache(n_layer={self.n_layer}, batch_size={self.batch_size}, "
+                f"length={self.length}, block_size={self.block_size})")
 
 
 class CausalSelfAttention(Module):
+    """Multi-head causal self-attention, (B, T, C) -> (B, T, C).
+
+    forward(x, kv_cache=None, layer=0, return_attention=False). With return_attention=True the
+    attention weights (B, nh, T, T_keys) are kept in `last_attention` (an ndarray) for plotting.
+    With a kv_cache, x holds only the new positions; keys and values of earlier positions come
+    from the cache (entry `layer`), and the causal mask aligns the queries to the END of the keys.
+    """
+
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True, *,
-                 rng: np.random.Generator | None = None, proj_std: float = 0.02, seed: int = 0):
-        if n_embd % n_head != 0:
+                 rng: np.random.Generator | None = None, proj_std: float = 0.02, seed=0):
+        if n_head < 1 or n_embd % n_head != 0:
             raise ValueError(f"CausalSelfAttention: n_embd={n_embd} is not divisible by "
                              f"n_head={n_head}; each head needs n_embd // n_head channels")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.n_embd, self.n_head = n_embd, n_head
         self.c_attn = Linear(n_embd, 3 * n_embd, bias, rng=rng)  # fused q, k, v projection
         self.c_proj = Linear(n_embd, n_embd, bias, rng=rng, std=proj_std)
-        self.attn_dropout = Dropout(dropout, seed=seed + 1)
-        self.resid_dropout = Dropout(dropout, seed=seed + 2)
+        self.attn_dropout = Dropout(dropout, seed=sub_seed(seed, 1))
+        self.resid_dropout = Dropout(dropout, seed=sub_seed(seed, 2))
         self.last_attention: np.ndarray | None = None
 
     def forward(self, x, kv_cache: KVCache | None = None, layer: int = 0,
                 return_attention: bool = False):
+        if kv_cache is not None and is_grad_enabled():
+            with no_grad():  # cached keys are plain arrays: no gradient could flow through them
+                return self.forward(x, kv_cache, layer, return_attention)
+        if x.ndim != 3 or x.shape[-1] != self.n_embd:
+            raise ValueError(f"CausalSelfAttention: expected input (B, T, C={self.n_embd}), got "
+                             f"{x.shape}")
         B, T, C = x.shape
         nh, hs = self.n_head, C // self.n_head
         # BEGIN ASSIGNMENT 4.2
@@ -85,14 +158,17 @@ class CausalSelfAttention(Module):
         q = q.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
         v = v.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        if kv_cache is not None:  # inference only: the cache holds plain arrays
+        if kv_cache is not None:
             keys, values = kv_cache.append(layer, k.data, v.data)
             k, v = Tensor(keys), Tensor(values)  # (B, nh, Tk, hs), Tk = cached + T
         # scale, causal mask and softmax in one fused op; the mask aligns queries to the end
         att = F.softmax(q @ k.transpose(-2, -1), scale=1.0 / math.sqrt(hs), causal=True)
-        if return_attention:
-            self.last_attention = att.data  # (B, nh, T, Tk)
+        # (B, nh, T, Tk)
+        self.last_attention = att.data if return_attention else None
         y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
-        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh * hs): heads side by side
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh * hs): heads side by side again
         # END ASSIGNMENT 4.2
-        return self.resid_dropout(self.c_proj(y))
+        return self.resid_dropout(self.c_proj(y))  # (B, T, C)
+
+    def extra_repr(self) -> str:
+        return f"n_embd={self.n_embd}, n_head={self.n_head}"

@@ -1,10 +1,17 @@
 """The GPT: token + position embeddings, a stack of Transformer blocks, a final LayerNorm and a
-language-model head giving P(x_t | x_<t) = softmax(W h_t + b).
+language-model head giving P(x_t | x_<t) = softmax(h_t W_head).
 
-State-dict names follow GPT-2/nanoGPT (transformer.wte.weight, transformer.h.0.attn.c_attn.weight,
-...). Our Linear weights are stored (in, out), as in GPT-2's original Conv1D layout; PyTorch's
-nn.Linear stores (out, in) (see interop.py). With tie_weights the head reuses wte.weight
-(V, C), computing logits = h @ wte.weight^T, and there is no separate lm_head.weight.
+State-dict names follow GPT-2 / nanoGPT: transformer.wte.weight, transformer.wpe.weight,
+transformer.h.{i}.ln_1.weight/bias, transformer.h.{i}.attn.c_attn.weight/bias,
+transformer.h.{i}.attn.c_proj.*, transformer.h.{i}.ln_2.*, transformer.h.{i}.mlp.c_fc.*,
+transformer.h.{i}.mlp.c_proj.*, transformer.ln_f.weight/bias, and lm_head.weight only when the
+head is not tied.
+
+Weight layout: our Linear weights are stored (in, out) (y = x @ W + b), as in GPT-2's original
+Conv1D; PyTorch's nn.Linear stores (out, in), so interop.py transposes them. Embeddings are
+(num, dim) in both. With tie_weights the head has no weight of its own: logits = h @ wte.weight^T,
+a matmul on the same Parameter, so the gradients of both uses add up in one array, and
+`lm_head` is None.
 """
 
 from __future__ import annotations
@@ -16,114 +23,157 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import functional as F
+from ..autograd import is_grad_enabled, no_grad
 from ..ops.nn import check_ids
 from ..tensor import Tensor
 from .attention import CausalSelfAttention, KVCache
-from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU
+from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, sub_seed
 from .module import Module
 
 ACTIVATIONS = {"gelu_tanh": lambda: GELU("tanh"), "gelu": lambda: GELU("none"), "relu": ReLU}
+NORM_POSITIONS = ("pre", "post")
 
 
 @dataclass
 class GPTConfig:
     vocab_size: int
-    block_size: int
+    block_size: int  # the longest sequence the model sees (number of learned positions)
     n_layer: int
     n_head: int
     n_embd: int
     dropout: float = 0.0
-    bias: bool = True
-    tie_weights: bool = True
-    norm_position: str = "pre"
-    activation: str = "gelu_tanh"
+    bias: bool = True  # biases in Linear and LayerNorm layers
+    tie_weights: bool = True  # the head reuses the token embedding (GPT-2)
+    norm_position: str = "pre"  # "pre": GPT-2; "post": the original Transformer
+    activation: str = "gelu_tanh"  # or "gelu" (exact erf form) or "relu"
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"GPTConfig.{name} must be an int, got {type(value).__name__} "
                                 f"{value!r}")
             if value <= 0:
                 raise ValueError(f"GPTConfig.{name} must be positive, got {value}")
+            setattr(self, name, int(value))  # a NumPy int would not survive json.dumps
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by "
-                             f"n_head={self.n_head}")
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"GPTConfig.dropout must be a float in [0, 1), got {self.dropout!r}")
-        if self.norm_position not in ("pre", "post"):
-            raise ValueError(f"GPTConfig.norm_position must be 'pre' or 'post', got "
-                             f"{self.norm_position!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"GPTConfig.activation must be one of {sorted(ACTIVATIONS)}, got "
-                             f"{self.activation!r}")
+                             f"n_head={self.n_head}; each head gets n_embd // n_head channels")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise TypeError(f"GPTConfig.dropout must be a float, got "
+                            f"{type(self.dropout).__name__} {self.dropout!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
+        self.dropout = float(self.dropout)
+        for name in ("bias", "tie_weights"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"GPTConfig.{name} must be True or False, got "
+                                f"{getattr(self, name)!r}")
+            setattr(self, name, bool(getattr(self, name)))
+        for name, choices in (("norm_position", NORM_POSITIONS),
+                              ("activation", tuple(ACTIVATIONS))):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"GPTConfig.{name} must be a string, one of {list(choices)}; got "
+                                f"{type(value).__name__} {value!r}")
+            if value not in choices:
+                raise ValueError(f"GPTConfig.{name} must be one of {list(choices)}, got "
+                                 f"{value!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> GPTConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ValueError(f"GPTConfig.from_dict: unknown fields {unknown}; the fields are "
+                             f"{names}")
+        return cls(**d)
 
 
 class MLP(Module):
-    def __init__(self, n_embd, dropout=0.0, bias=True, activation="gelu_tanh", *, rng=None,
-                 proj_std=0.02, seed=0):
+    """Position-wise feed-forward: expand to 4C, nonlinearity, project back to C."""
+
+    def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True,
+                 activation: str = "gelu_tanh", *, rng=None, proj_std: float = 0.02, seed=0):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"MLP: activation must be one of {list(ACTIVATIONS)}, got "
+                             f"{activation!r}")
         self.c_fc = Linear(n_embd, 4 * n_embd, bias, rng=rng)
         self.act = ACTIVATIONS[activation]()
         self.c_proj = Linear(4 * n_embd, n_embd, bias, rng=rng, std=proj_std)
-        self.dropout = Dropout(dropout, seed=seed)
+        self.dropout = Dropout(dropout, seed=sub_seed(seed, 3))
 
     def forward(self, x):
-        return self.dropout(self.c_proj(self.act(self.c_fc(x))))  # (B, T, C)
+        h = self.act(self.c_fc(x))  # (B, T, 4C)
+        return self.dropout(self.c_proj(h))  # (B, T, C)
 
 
 class Block(Module):
-    """pre-LN (GPT-2, the default): x + attn(ln_1(x)), then x + mlp(ln_2(x)).
-    post-LN (the seed article's code, the original Transformer): ln_1(x + attn(x)), then
-    ln_2(x + mlp(x)). Pre-LN keeps an identity path from output to input, which trains deeper
-    stacks without warmup tricks."""
+    """One Transformer block, (B, T, C) -> (B, T, C).
+
+    pre-LN (GPT-2, the default):  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x)).
+    post-LN (the original Transformer, and the code in the seed article):
+                                  x = ln_1(x + attn(x));  x = ln_2(x + mlp(x)).
+    Pre-LN leaves an un-normalised identity path from the output to the input, so gradients
+    reach the first layers unchanged and deep stacks train without learning-rate warmup tricks.
+    """
 
     def __init__(self, config: GPTConfig, *, rng=None, seed=0):
         c = config
-        proj_std = 0.02 / math.sqrt(2 * c.n_layer)  # GPT-2: residual projections scaled down
+        proj_std = 0.02 / math.sqrt(2 * c.n_layer)  # GPT-2: each residual branch is scaled
+        # down so that the sum of 2 * n_layer branches keeps the residual stream's variance
         self.norm_position = c.norm_position
         self.ln_1 = LayerNorm(c.n_embd, bias=c.bias)
         self.attn = CausalSelfAttention(c.n_embd, c.n_head, c.dropout, c.bias, rng=rng,
                                         proj_std=proj_std, seed=seed)
         self.ln_2 = LayerNorm(c.n_embd, bias=c.bias)
         self.mlp = MLP(c.n_embd, c.dropout, c.bias, c.activation, rng=rng, proj_std=proj_std,
-                       seed=seed + 3)
+                       seed=seed)
 
-    def forward(self, x, kv_cache=None, layer=0, return_attention=False):
+    def forward(self, x, kv_cache: KVCache | None = None, layer: int = 0,
+                return_attention: bool = False):
         # BEGIN ASSIGNMENT 4.3
         if self.norm_position == "pre":
-            x = x + self.attn(self.ln_1(x), kv_cache, layer, return_attention)
-            x = x + self.mlp(self.ln_2(x))
+            x = x + self.attn(self.ln_1(x), kv_cache, layer, return_attention)  # (B, T, C)
+            x = x + self.mlp(self.ln_2(x))  # (B, T, C)
         else:
-            x = self.ln_1(x + self.attn(x, kv_cache, layer, return_attention))
-            x = self.ln_2(x + self.mlp(x))
+            x = self.ln_1(x + self.attn(x, kv_cache, layer, return_attention))  # (B, T, C)
+            x = self.ln_2(x + self.mlp(x))  # (B, T, C)
         return x
         # END ASSIGNMENT 4.3
 
+    def extra_repr(self) -> str:
+        return f"norm_position={self.norm_position!r}"
+
 
 class Transformer(Module):
-    """The trunk, named as in GPT-2 so that state-dict keys read transformer.h.0...."""
+    """The trunk's modules, a container named as in GPT-2 so that state-dict keys read
+    transformer.h.0....; GPT.forward runs them."""
 
-    def __init__(self, config: GPTConfig, rng, seed):
+    def __init__(self, config: GPTConfig, rng: np.random.Generator, seed: int):
         c = config
-        self.wte = Embedding(c.vocab_size, c.n_embd, rng=rng)
-        self.wpe = Embedding(c.block_size, c.n_embd, rng=rng)
-        self.drop = Dropout(c.dropout, seed=seed)
-        self.h = [Block(c, rng=rng, seed=seed + 10 * (i + 1)) for i in range(c.n_layer)]
+        self.wte = Embedding(c.vocab_size, c.n_embd, rng=rng)  # token embedding (V, C)
+        self.wpe = Embedding(c.block_size, c.n_embd, rng=rng)  # learned positions (block, C)
+        self.drop = Dropout(c.dropout, seed=sub_seed(seed, 1))
+        self.h = [Block(c, rng=rng, seed=sub_seed(seed, i + 2)) for i in range(c.n_layer)]
         self.ln_f = LayerNorm(c.n_embd, bias=c.bias)
 
 
 class GPT(Module):
+    """GPT(config, seed=0): the same config and seed give the same weights and dropout masks.
+
+    forward(idx, targets=None, kv_cache=None, return_attention=False) -> (logits, loss).
+    """
+
     def __init__(self, config: GPTConfig, seed: int = 0):
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT: config must be a GPTConfig, got {type(config).__name__}; "
+                            "build one with GPTConfig(vocab_size=..., block_size=..., ...)")
         self.config = config
-        rng = np.random.default_rng(seed)  # same seed, same model
+        rng = np.random.default_rng(seed)  # one stream for every weight, in module order
         self.transformer = Transformer(config, rng, seed)
         self.lm_head = None if config.tie_weights else Linear(
             config.n_embd, config.vocab_size, bias=False, rng=rng)
@@ -131,7 +181,8 @@ class GPT(Module):
     def _check_idx(self, idx) -> np.ndarray:
         ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
         if ids.dtype.kind not in "iu":
-            raise TypeError(f"GPT: token ids must be integers, got dtype {ids.dtype}")
+            raise TypeError(f"GPT: token ids must be integers, got dtype {ids.dtype}; convert "
+                            "with .astype(np.int64)")
         if ids.ndim != 2:
             raise ValueError(f"GPT: idx must have shape (B, T), got {ids.shape}; use "
                              "idx[None, :] for a single sequence")
@@ -140,39 +191,79 @@ class GPT(Module):
         check_ids("GPT", ids, self.config.vocab_size, "token id")
         return ids
 
+    def _check_cache(self, cache: KVCache, B: int, T: int) -> None:
+        c, dtype = self.config, self.transformer.wte.weight.dtype
+        if cache.n_layer != c.n_layer or cache.batch_size != B or cache.k[0].dtype != dtype:
+            raise ValueError(f"GPT: the KV cache ({cache.n_layer} layers, batch {cache.batch_size}"
+                             f", {cache.k[0].dtype}) does not fit this model ({c.n_layer} layers,"
+                             f" {dtype}) and batch {B}; make it with model.new_kv_cache({B}) "
+                             "after any model.to(dtype)")
+        if cache.length + T > c.block_size:
+            raise ValueError(f"GPT: {cache.length} cached + {T} new positions exceed block size "
+                             f"{c.block_size}; crop or reset the cache (generation slides the "
+                             "window by resetting and prefilling again)")
+
     def forward(self, idx, targets=None, kv_cache: KVCache | None = None,
                 return_attention: bool = False):
-        """idx (B, T) int -> (logits (B, T, V), loss or None). With kv_cache, idx holds only the
-        new tokens, whose positions continue after the cached ones."""
+        """idx (B, T) int -> (logits (B, T, V), mean cross-entropy or None).
+
+        Targets equal to -1 are left out of the loss. With kv_cache, idx holds only the new
+        tokens, whose positions continue after the `kv_cache.length` cached ones; that is
+        inference: it runs without recording a graph. return_attention=True keeps every
+        layer's attention weights in transformer.h[i].attn.last_attention.
+        """
+        if kv_cache is not None and is_grad_enabled():
+            with no_grad():
+                return self.forward(idx, targets, kv_cache, return_attention)
         ids = self._check_idx(idx)
         B, T = ids.shape
-        start = kv_cache.length if kv_cache is not None else 0
-        if start + T > self.config.block_size:
-            if kv_cache is not None:
-                raise ValueError(f"GPT: {start} cached + {T} new positions exceed block size "
-                                 f"{self.config.block_size}; crop or reset the cache")
+        start = 0
+        if kv_cache is not None:
+            self._check_cache(kv_cache, B, T)
+            start = kv_cache.length
+        elif T > self.config.block_size:
             raise ValueError(f"cannot forward a sequence of length {T}, block size is only "
                              f"{self.config.block_size}")
         tr = self.transformer
-        pos = np.arange(start, start + T)
-        x = tr.drop(tr.wte(ids) + tr.wpe(pos))  # (B, T, C) + (T, C)
+        pos = np.arange(start, start + T)  # (T,)
+        x = tr.drop(tr.wte(ids) + tr.wpe(pos))  # (B, T, C) + (T, C) -> (B, T, C)
         for i, block in enumerate(tr.h):
             x = block(x, kv_cache, i, return_attention)  # (B, T, C)
-        x = tr.ln_f(x)
-        head = tr.wte.weight.T if self.lm_head is None else self.lm_head.weight  # (C, V)
-        logits = F.linear(x, head)  # (B, T, V)
+        x = tr.ln_f(x)  # (B, T, C)
+        if self.lm_head is None:
+            logits = F.linear(x, tr.wte.weight.T)  # (B, T, C) @ (C, V) -> (B, T, V)
+        else:
+            logits = self.lm_head(x)  # (B, T, V)
         if kv_cache is not None:
-            kv_cache.length += T
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits, targets, ignore_index=-1)
+            kv_cache.advance(T)
+        loss = None if targets is None else F.cross_entropy(logits, targets, ignore_index=-1)
         return logits, loss
 
     def new_kv_cache(self, batch_size: int) -> KVCache:
+        """An empty cache for `batch_size` sequences, with room for block_size positions."""
         c = self.config
-        dtype = self.transformer.wte.weight.dtype
         return KVCache(c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head,
-                       dtype)
+                       self.transformer.wte.weight.dtype)
+
+    def num_parameters(self, non_embedding: bool = False) -> int:
+        """Parameter count. non_embedding=True leaves out the position embeddings, as nanoGPT
+        does (the token embedding stays: tied, it is also the head's weight)."""
+        n = super().num_parameters()
+        return n - self.transformer.wpe.weight.size if non_embedding else n
+
+    def crop_block_size(self, block_size: int) -> None:
+        """Shrink the context window, keeping the first block_size learned positions (e.g. to
+        fine-tune a long-context model on short text). Build optimizers after this."""
+        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+                or not 0 < block_size <= self.config.block_size:
+            raise ValueError(f"crop_block_size: need an int 0 < block_size <= "
+                             f"{self.config.block_size}, got {block_size!r}")
+        wpe = self.transformer.wpe
+        wpe.weight.data = np.ascontiguousarray(wpe.weight.data[:block_size])  # (block_size, C)
+        wpe.weight.grad = None
+        wpe.weight._version += 1
+        wpe.num_embeddings = int(block_size)
+        self.config = dataclasses.replace(self.config, block_size=int(block_size))
 
     def save(self, path: str) -> None:
         """Weights and config to a .npz (or .safetensors) file; GPT.from_file reads it back."""
@@ -181,20 +272,9 @@ class GPT(Module):
 
     @classmethod
     def from_file(cls, path: str) -> GPT:
+        """The GPT saved by save(path) / save_weights(model, path), config included."""
         from ..serialization import load_model
         return load_model(path)
 
-    def num_parameters(self, non_embedding: bool = False) -> int:
-        """Parameter count; non_embedding leaves out the position embeddings (as nanoGPT)."""
-        n = super().num_parameters()
-        return n - self.transformer.wpe.weight.size if non_embedding else n
-
-    def crop_block_size(self, block_size: int) -> None:
-        """Shrink the context window (e.g. to fine-tune a long-context model on short text)."""
-        if not 0 < block_size <= self.config.block_size:
-            raise ValueError(f"crop_block_size: need 0 < {block_size} <= "
-                             f"{self.config.block_size}")
-        wpe = self.transformer.wpe.weight
-        wpe.data = np.ascontiguousarray(wpe.data[:block_size])
-        wpe.grad = None
-        self.config = dataclasses.replace(self.config, block_size=block_size)
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters()}"

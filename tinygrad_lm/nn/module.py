@@ -1,6 +1,21 @@
-"""Module and Parameter: containers of learnable tensors, found by walking attributes."""
+"""Module and Parameter: containers of learnable tensors, found by walking attributes.
+
+A Module needs no registration calls: whatever a layer stores as an attribute (a Parameter, a
+Module, or a list / tuple / dict of them) is found by walking `vars(self)`, so
+
+    class TwoLayer(Module):
+        def __init__(self):
+            self.fc1, self.fc2 = Linear(4, 8), Linear(8, 2)
+        def forward(self, x):
+            return self.fc2(self.fc1(x).relu())
+
+lists `fc1.weight, fc1.bias, fc2.weight, fc2.bias` in `named_parameters()`. A Parameter reached
+along two paths (weight tying) is listed once, under the first name found.
+"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,22 +28,33 @@ class Parameter(Tensor):
     def __init__(self, data, dtype=None):
         super().__init__(data, requires_grad=True, dtype=dtype)
 
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+class LoadResult(NamedTuple):
+    """What load_state_dict(strict=False) skipped (as PyTorch returns it)."""
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
 
 class Module:
     """Base class of every layer. Subclasses set attributes (Parameters, Modules, lists or dicts
-    of Modules) in __init__ and implement forward; everything else is found by walking them."""
+    of Modules) in __init__ and implement forward; everything else is found by walking them.
+    Calling super().__init__() is not required."""
 
-    training = True
+    training = True  # a class default, so subclasses work without calling Module.__init__
 
-    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
     # ---- walking ------------------------------------------------------------------------------
     def _children(self):
-        """(name, value) for attributes that are Parameters or Modules, lists and dicts expanded."""
+        """(name, value) for attributes that are Parameters or Modules, lists and dicts expanded
+        one level (`h.0`, `h.1`, ... as in PyTorch's ModuleList)."""
         for name, value in vars(self).items():
             if isinstance(value, (Parameter, Module)):
                 yield name, value
@@ -41,8 +67,12 @@ class Module:
                     if isinstance(v, (Parameter, Module)):
                         yield f"{name}.{k}", v
 
+    def named_children(self):
+        return [(n, m) for n, m in self._children() if isinstance(m, Module)]
+
     def named_modules(self, prefix: str = ""):
-        """This module and all submodules, depth first, each once."""
+        """This module and all submodules, depth first in attribute order, each once. An explicit
+        stack rather than recursion: a deep stack of blocks never hits Python's recursion limit."""
         seen, stack = set(), [(prefix, self)]
         while stack:
             name, module = stack.pop()
@@ -50,15 +80,15 @@ class Module:
                 continue
             seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{n}" if name else n, m) for n, m in module._children()
-                        if isinstance(m, Module)]
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
             stack.extend(reversed(children))
 
-    def modules(self):
+    def modules(self) -> list[Module]:
         return [m for _, m in self.named_modules()]
 
-    def named_parameters(self):
-        """Dotted names of every Parameter; a parameter shared by two modules is listed once."""
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """Dotted names of every Parameter; a parameter shared by two modules is listed once, so
+        an optimizer never updates it twice."""
         seen, out = set(), []
         for mod_name, module in self.named_modules():
             for name, value in module._children():
@@ -75,11 +105,13 @@ class Module:
 
     # ---- modes and dtypes ---------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active) for this module and every submodule."""
         for m in self.modules():
             m.training = mode
         return self
 
     def eval(self) -> Module:
+        """Evaluation mode: dropout becomes the identity, so forward is deterministic."""
         return self.train(False)
 
     def zero_grad(self) -> None:
@@ -87,31 +119,57 @@ class Module:
             p.grad = None
 
     def to(self, dtype) -> Module:
-        """Convert every parameter in place (same Parameter objects, new data arrays)."""
+        """Convert every parameter to `dtype` (float64 for gradchecks, float32 for training).
+        The Parameter objects stay the same (only their arrays change), so references held
+        elsewhere, such as a tied head or an optimizer's parameter list, stay valid."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, got "
+                            f"{dtype}; use np.float32 or np.float64")
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
+            if p.dtype != dtype:
+                p.data = p.data.astype(dtype)
+                p._version += 1
             p.grad = None
-            p._version += 1
         return self
 
     # ---- weights in and out -------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
+        """{dotted name: array}. The arrays ARE the parameters' data (as in PyTorch): an in-place
+        update changes them too, so copy them (`{k: v.copy() ...}`) to keep a snapshot."""
         return {name: p.data for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters, checking names and shapes first (nothing is changed
-        unless everything fits)."""
+    def load_state_dict(self, state, strict: bool = True) -> LoadResult:
+        """Copy arrays into the parameters (cast to each parameter's dtype). Names and shapes are
+        all checked first, so nothing changes unless everything fits. strict=False skips missing
+        and unexpected names (returned) but never a wrong shape."""
         own = dict(self.named_parameters())
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
+        arrays = {k: v.data if isinstance(v, Tensor) else np.asarray(v) for k, v in state.items()}
+        missing = [k for k in own if k not in arrays]
+        unexpected = [k for k in arrays if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}; was the state saved from a model with this config?")
+            found = [f"{what} keys {keys}" for what, keys in (("missing", missing),
+                                                               ("unexpected", unexpected)) if keys]
+            raise KeyError(f"load_state_dict: {', '.join(found)}; was the state saved from a "
+                           "model with this config? (strict=False loads the keys that match)")
+        wrong = [f"{k} has shape {arrays[k].shape} in the state dict but {p.shape} in the model"
+                 for k, p in own.items() if k in arrays and arrays[k].shape != p.shape]
+        if wrong:
+            raise ValueError("load_state_dict: " + "; ".join(wrong))
         for name, p in own.items():
-            if name in state and tuple(np.shape(state[name])) != p.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {tuple(np.shape(state[name]))}"
-                                 f" in the state dict but {p.shape} in the model")
-        for name, p in own.items():
-            if name in state:
-                p.data[...] = np.asarray(state[name], dtype=p.dtype)
+            if name in arrays:
+                p.data[...] = arrays[name]  # casts to the parameter's dtype
                 p._version += 1
+        return LoadResult(missing, unexpected)
+
+    # ---- printing -----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        children = self.named_children()
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not children:
+            return head + ")"
+        lines = [f"  ({n}): " + repr(m).replace("\n", "\n  ") for n, m in children]
+        return head + "\n" + "\n".join(lines) + "\n)"
