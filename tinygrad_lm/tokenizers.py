@@ -6,7 +6,7 @@ Every tokenizer has `vocab_size`, `encode(text) -> list[int]`, `decode(ids) -> s
 `"type"` field.
 
     tok = BPETokenizer.train(text, vocab_size=512)
-    ids = tok.encode("the dog runs .")      # [116, 104, 258, ...]
+    ids = tok.encode("the dog runs .")      # list[int]: fewer ids than bytes, once trained
     tok.decode(ids) == "the dog runs ."     # always: every byte is a token
 """
 
@@ -36,23 +36,11 @@ GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\
 
 
 class Tokenizer:
-    """The interface shared by every tokenizer. Subclasses set TYPE (the name saved in files)
-    and implement vocab_size, encode, decode and to_dict."""
+    """What every tokenizer shares. A subclass sets TYPE (the name saved in files) and defines
+    the `vocab_size` property, `encode(text) -> list[int]`, `decode(ids) -> str` and
+    `to_dict()`; saving, equality and printing come from here."""
 
     TYPE = ""
-
-    @property
-    def vocab_size(self) -> int:
-        raise NotImplementedError
-
-    def encode(self, text: str) -> list[int]:
-        raise NotImplementedError
-
-    def decode(self, ids) -> str:
-        raise NotImplementedError
-
-    def to_dict(self) -> dict:
-        raise NotImplementedError
 
     def save(self, path: str) -> None:
         """Write the tokenizer as JSON; `load_tokenizer(path)` reads it back."""
@@ -70,10 +58,10 @@ class Tokenizer:
         return f"{type(self).__name__}(vocab_size={self.vocab_size})"
 
 
-def _check_text(text, who: str) -> None:
+def _check_text(text, where: str) -> None:
     if not isinstance(text, str):
         hint = " (decode the bytes to str first)" if isinstance(text, bytes) else ""
-        raise TypeError(f"{who}.encode: expected a str, got {type(text).__name__}{hint}")
+        raise TypeError(f"{where}: expected a str, got {type(text).__name__}{hint}")
 
 
 def _id_list(ids, who: str) -> list[int]:
@@ -113,7 +101,7 @@ class CharTokenizer(Tokenizer):
     def from_text(cls, text: str, unk: str | None = None) -> CharTokenizer:
         """Vocabulary = the sorted distinct characters of `text`. With unk="?" (any single
         character), characters never seen in `text` encode to that token instead of raising."""
-        _check_text(text, "CharTokenizer")
+        _check_text(text, "CharTokenizer.from_text")
         if unk is not None and (not isinstance(unk, str) or len(unk) != 1):
             raise ValueError(f"CharTokenizer.from_text: unk must be a single character such as "
                              f"'?', got {unk!r}")
@@ -128,7 +116,7 @@ class CharTokenizer(Tokenizer):
         return len(self.chars)
 
     def encode(self, text: str) -> list[int]:
-        _check_text(text, "CharTokenizer")
+        _check_text(text, "CharTokenizer.encode")
         stoi = self.stoi
         if self.unk is not None:
             unk_id = stoi[self.unk]
@@ -272,18 +260,7 @@ class BPETokenizer(Tokenizer):
             if best is None:
                 break
             merges.append(best)
-            changed = set()
-            for w in where.pop(best):
-                seq, f = seqs[w], freqs[w]
-                for pair in zip(seq, seq[1:]):
-                    counts[pair] -= f
-                    changed.add(pair)
-                seqs[w] = seq = _merge(seq, best, new_id)
-                for pair in zip(seq, seq[1:]):
-                    counts[pair] += f
-                    where[pair].add(w)
-                    changed.add(pair)
-            for pair in changed:
+            for pair in _merge_in_words(best, new_id, seqs, freqs, counts, where):
                 if counts[pair] > 0:
                     heapq.heappush(heap, (-counts[pair], pair))
                 else:
@@ -308,7 +285,7 @@ class BPETokenizer(Tokenizer):
         return seq
 
     def encode(self, text: str) -> list[int]:
-        _check_text(text, "BPETokenizer")
+        _check_text(text, "BPETokenizer.encode")
         ids: list[int] = []
         for piece in self._regex.findall(text):
             ids.extend(self._encode_word(piece.encode("utf-8")))
@@ -346,19 +323,19 @@ class BPETokenizer(Tokenizer):
         vocab = {int(i): to_bytes(t, encoder_json_path) for t, i in encoder.items()}
         id_of = {b: i for i, b in vocab.items()}
         merges = []
-        for lineno, line in enumerate(_read_lines(vocab_bpe_path), start=1):
-            if lineno == 1 and line.startswith("#version") or not line.strip():
+        for lineno, line in enumerate(_read_text(vocab_bpe_path, "vocab.bpe").split("\n"), 1):
+            if (lineno == 1 and line.startswith("#version")) or not line.strip():
                 continue
             parts = line.split()
             where = f"{vocab_bpe_path!r} line {lineno}"
             if len(parts) != 2:
                 raise ValueError(f"{where}: expected two tokens separated by a space, got "
                                  f"{line!r}")
-            try:
-                merges.append(tuple(id_of[to_bytes(p, where)] for p in parts))
-            except KeyError:
-                raise ValueError(f"{where}: merge {line!r} uses a token missing from "
-                                 f"{encoder_json_path!r}") from None
+            left, right = (to_bytes(p, where) for p in parts)
+            if not {left, right, left + right} <= id_of.keys():
+                raise ValueError(f"{where}: merge {line!r} uses or makes a token missing from "
+                                 f"{encoder_json_path!r}")
+            merges.append((id_of[left], id_of[right]))
         return cls(merges, GPT2_PATTERN, vocab=vocab)
 
     def to_dict(self) -> dict:
@@ -378,6 +355,24 @@ def _pop_best(heap: list, counts: dict) -> tuple[int, int] | None:
     return None
 
 
+def _merge_in_words(best, new_id, seqs, freqs, counts, where) -> set:
+    """Merge `best` in every word that holds it, keeping the pair counts up to date; return the
+    pairs whose count changed. Only these words are touched, which is what makes training fast.
+    A word may stay listed under a pair it has lost; merging it again changes nothing."""
+    changed = set()
+    for w in where.pop(best):
+        seq, f = seqs[w], freqs[w]
+        for pair in zip(seq, seq[1:]):
+            counts[pair] -= f
+            changed.add(pair)
+        seqs[w] = seq = _merge(seq, best, new_id)
+        for pair in zip(seq, seq[1:]):
+            counts[pair] += f
+            where[pair].add(w)
+            changed.add(pair)
+    return changed
+
+
 def _merge(seq: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """Replace each non-overlapping occurrence of `pair`, scanning left to right."""
     out, i, n = [], 0, len(seq)
@@ -394,22 +389,21 @@ def _merge(seq: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
 
 # ---- saving and loading ------------------------------------------------------------------------
 
-def _read_json(path: str, what: str):
+def _read_text(path: str, what: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            return f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} file {path!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path!r} is not a valid JSON {what} file: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{what} file {path!r} is not UTF-8 text: {e}") from None
 
 
-def _read_lines(path: str) -> list[str]:
+def _read_json(path: str, what: str):
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().split("\n")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"vocab.bpe file {path!r} does not exist") from None
+        return json.loads(_read_text(path, what))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what} file {path!r} is not valid JSON: {e}") from None
 
 
 def tokenizer_from_dict(d: dict) -> Tokenizer:
