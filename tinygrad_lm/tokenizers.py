@@ -20,6 +20,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from .gpt2_files import bytes_to_unicode, read_gpt2_files, read_json  # noqa: F401
+
 FORMAT_VERSION = 1
 
 # Pre-tokenisation splits text into contractions, words, numbers, punctuation runs and
@@ -154,21 +156,6 @@ class CharTokenizer(Tokenizer):
 
 
 # ---- byte-level BPE ----------------------------------------------------------------------------
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible map from the 256 byte values to printable characters, used to write
-    byte strings in its files: printable Latin-1 bytes map to themselves, the others (controls,
-    space, ...) to code points 256, 257, ... in byte order. So a space is written "Ġ" (U+0120)."""
-    keep = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-            + list(range(ord("®"), ord("ÿ") + 1)))
-    chars, n = keep[:], 0
-    for b in range(256):
-        if b not in keep:
-            keep.append(b)
-            chars.append(256 + n)
-            n += 1
-    return dict(zip(keep, map(chr, chars)))
-
 
 class BPETokenizer(Tokenizer):
     """Byte-level byte-pair encoding. Text is UTF-8 bytes; the 256 byte values are the first
@@ -308,34 +295,7 @@ class BPETokenizer(Tokenizer):
         """Load OpenAI GPT-2's tokenizer: `encoder.json` maps token strings to ids and
         `vocab.bpe` lists the merges in rank order after a "#version" line. Both write bytes
         with `bytes_to_unicode()` characters, so "Ġthe" is b" the"."""
-        encoder = _read_json(encoder_json_path, "encoder.json")
-        byte_of = {c: b for b, c in bytes_to_unicode().items()}
-
-        def to_bytes(token: str, where: str) -> bytes:
-            try:
-                return bytes(byte_of[c] for c in token)
-            except KeyError as e:
-                raise ValueError(f"{where}: token {token!r} has character {e.args[0]!r}, which "
-                                 "is not in GPT-2's byte alphabet") from None
-
-        if not isinstance(encoder, dict):
-            raise ValueError(f"{encoder_json_path!r}: expected a JSON object token -> id")
-        vocab = {int(i): to_bytes(t, encoder_json_path) for t, i in encoder.items()}
-        id_of = {b: i for i, b in vocab.items()}
-        merges = []
-        for lineno, line in enumerate(_read_text(vocab_bpe_path, "vocab.bpe").split("\n"), 1):
-            if (lineno == 1 and line.startswith("#version")) or not line.strip():
-                continue
-            parts = line.split()
-            where = f"{vocab_bpe_path!r} line {lineno}"
-            if len(parts) != 2:
-                raise ValueError(f"{where}: expected two tokens separated by a space, got "
-                                 f"{line!r}")
-            left, right = (to_bytes(p, where) for p in parts)
-            if not {left, right, left + right} <= id_of.keys():
-                raise ValueError(f"{where}: merge {line!r} uses or makes a token missing from "
-                                 f"{encoder_json_path!r}")
-            merges.append((id_of[left], id_of[right]))
+        merges, vocab = read_gpt2_files(encoder_json_path, vocab_bpe_path)
         return cls(merges, GPT2_PATTERN, vocab=vocab)
 
     def to_dict(self) -> dict:
@@ -389,23 +349,6 @@ def _merge(seq: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
 
 # ---- saving and loading ------------------------------------------------------------------------
 
-def _read_text(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} file {path!r} does not exist") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{what} file {path!r} is not UTF-8 text: {e}") from None
-
-
-def _read_json(path: str, what: str):
-    try:
-        return json.loads(_read_text(path, what))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{what} file {path!r} is not valid JSON: {e}") from None
-
-
 def tokenizer_from_dict(d: dict) -> Tokenizer:
     """Rebuild a tokenizer from `tok.to_dict()` (e.g. the copy stored in a checkpoint)."""
     kinds = {cls.TYPE: cls for cls in (CharTokenizer, BPETokenizer)}
@@ -432,7 +375,7 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
 
 def load_tokenizer(path: str) -> Tokenizer:
     """Read a tokenizer written by `tok.save(path)`, whichever class it is."""
-    d = _read_json(path, "tokenizer")
+    d = read_json(path, "tokenizer")
     try:
         return tokenizer_from_dict(d)
     except ValueError as e:
