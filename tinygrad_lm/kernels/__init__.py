@@ -7,7 +7,8 @@ Two backends with identical function signatures:
 
 Ops call `current()` and never import Numba themselves, so the engine works (slower) without it.
 The backend is one of the two pieces of global state; change it with `set_backend` or, scoped,
-`with use_backend("numpy"): ...`.
+`with use_backend("numpy"): ...`. The Numba backend's thread count is the other knob,
+`set_num_threads(n)` or `with use_threads(n):` (threads.py; one per core by default).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import contextlib
 import importlib
 import importlib.util
 from types import ModuleType
+
+from .threads import num_threads, set_num_threads, use_threads  # noqa: F401  (re-exported)
 
 BACKENDS = {"numpy": "tinygrad_lm.kernels.reference", "numba": "tinygrad_lm.kernels.numba_cpu"}
 
@@ -36,6 +39,8 @@ def _load(name: str) -> ModuleType:
     if name == "numba" and not numba_available():
         raise RuntimeError("the 'numba' backend needs the numba package: pip install numba "
                            "(or use the 'numpy' backend)")
+    from .allocator import keep_freed_memory
+    keep_freed_memory()  # a training step's arrays are reused, not page-faulted in anew
     return importlib.import_module(BACKENDS[name])
 
 

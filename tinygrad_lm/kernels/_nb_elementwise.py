@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from . import reference
-from ._nb_math import PARALLEL, fast_exp
+from . import reference, threads
+from ._nb_math import fast_exp
 
 _FLOATS = (np.float32, np.float64)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -27,22 +27,22 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 # du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2), and sig (1 - sig) = e sig^2 with e = exp(-2u).
 # -2u is capped (`cap`) so that e stays finite and e sig^2 is not inf * 0; at the cap gelu and
 # its slope are below 1e-30 anyway.
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _gelu_tanh(x, k, cap, y):
     one = x.dtype.type(1)
     c = x.dtype.type(0.044715)
-    for i in prange(x.size):
+    for i in range(x.size):
         v = x[i]
         e = fast_exp(min(-k * (v + c * v * v * v), cap))  # k = 2 sqrt(2/pi)
         y[i] = v / (one + e)
 
 
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _gelu_tanh_backward(x, gy, k, cap, dx):
     one = x.dtype.type(1)
     c = x.dtype.type(0.044715)
     c3 = x.dtype.type(3 * 0.044715)
-    for i in prange(x.size):
+    for i in range(x.size):
         v = x[i]
         e = fast_exp(min(-k * (v + c * v * v * v), cap))
         sig = one / (one + e)
@@ -52,16 +52,16 @@ def _gelu_tanh_backward(x, gy, k, cap, dx):
 
 # erf form: gelu = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2, d/dx = Phi(x) + x phi(x).
 # erf is evaluated in float64 (as the reference does, through Python floats) and rounded once.
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _gelu_erf(x, y):
-    for i in prange(x.size):
+    for i in range(x.size):
         v = np.float64(x[i])
         y[i] = 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0)))
 
 
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _gelu_erf_backward(x, gy, dx):
-    for i in prange(x.size):
+    for i in range(x.size):
         v = np.float64(x[i])
         cdf = 0.5 * (1.0 + math.erf(v / math.sqrt(2.0)))
         pdf = math.exp(-0.5 * v * v) / math.sqrt(2.0 * math.pi)
@@ -84,10 +84,14 @@ def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
         return reference.gelu_forward(x, approximate)
     xf = _flat(x, x.dtype)
     y = np.empty_like(xf)
-    if approximate == "tanh":
-        _gelu_tanh(xf, *_tanh_constants(x.dtype), y)
-    else:
-        _gelu_erf(xf, y)
+    k, cap = _tanh_constants(x.dtype)
+
+    def part(lo, hi):
+        if approximate == "tanh":
+            _gelu_tanh(xf[lo:hi], k, cap, y[lo:hi])
+        else:
+            _gelu_erf(xf[lo:hi], y[lo:hi])
+    threads.run_chunks(part, threads.split_rows(xf.size, xf.size, threads.MIN_ELEMENTS, 64))
     return y.reshape(x.shape)
 
 
@@ -98,19 +102,23 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
     xf = _flat(x, x.dtype)
     gf = _flat(np.broadcast_to(gy, x.shape), x.dtype)
     dx = np.empty_like(xf)
-    if approximate == "tanh":
-        _gelu_tanh_backward(xf, gf, *_tanh_constants(x.dtype), dx)
-    else:
-        _gelu_erf_backward(xf, gf, dx)
+    k, cap = _tanh_constants(x.dtype)
+
+    def part(lo, hi):
+        if approximate == "tanh":
+            _gelu_tanh_backward(xf[lo:hi], gf[lo:hi], k, cap, dx[lo:hi])
+        else:
+            _gelu_erf_backward(xf[lo:hi], gf[lo:hi], dx[lo:hi])
+    threads.run_chunks(part, threads.split_rows(xf.size, xf.size, threads.MIN_ELEMENTS, 64))
     return dx.reshape(x.shape)
 
 
 # ---- AdamW ----------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _adamw(p, g, m, v, decay, beta1, one_m_beta1, beta2, one_m_beta2, step_size, bc2, eps):
     """In place, elementwise: p *= decay; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p -= step_size * m / (sqrt(v / bc2) + eps)."""
-    for i in prange(p.size):
+    for i in range(p.size):
         gi = g[i]
         mi = m[i] * beta1 + one_m_beta1 * gi
         vi = v[i] * beta2 + one_m_beta2 * (gi * gi)

@@ -9,15 +9,15 @@ Ids are checked before either kernel runs: Numba does no bounds checking.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import reference
-from ._nb_math import PARALLEL, check_ids
+from ._nb_math import check_ids
 
 
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _gather_rows(weight, ids, out):
-    for n in prange(ids.size):
+    for n in range(ids.size):
         row = ids[n]
         for j in range(weight.shape[1]):
             out[n, j] = weight[row, j]

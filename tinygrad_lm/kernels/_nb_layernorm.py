@@ -15,19 +15,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from . import reference
-from ._nb_math import PARALLEL, SUMS
+from . import reference, threads
+from ._nb_math import SUMS
 
 
-@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _layernorm_rows(x, w, b, eps, y, mean, rstd):
     # BEGIN ASSIGNMENT 3.3
     n, c = x.shape
     cc = x.dtype.type(c)
     one = x.dtype.type(1)
-    for r in prange(n):
+    for r in range(n):
         s = x.dtype.type(0)
         for j in range(c):
             s += x[r, j]
@@ -44,7 +44,7 @@ def _layernorm_rows(x, w, b, eps, y, mean, rstd):
     # END ASSIGNMENT 3.3
 
 
-@njit(cache=True, error_model="numpy", fastmath=SUMS)
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _layernorm_backward_rows(gy, x, w, mean, rstd, dx, dw, db):
     """dx row by row; dw and db accumulate over rows in row order (as NumPy's sum over axis 0),
     which is why this loop is serial."""
@@ -92,8 +92,11 @@ def layernorm_forward(x: np.ndarray, weight, bias, eps: float = 1e-5):
     y = np.empty_like(x2)
     mean = np.empty(x2.shape[0], dtype=x.dtype)
     rstd = np.empty(x2.shape[0], dtype=x.dtype)
-    _layernorm_rows(x2, _vector(weight, c, 1, x.dtype), _vector(bias, c, 0, x.dtype),
-                    x.dtype.type(eps), y, mean, rstd)
+    w, b, eps = _vector(weight, c, 1, x.dtype), _vector(bias, c, 0, x.dtype), x.dtype.type(eps)
+
+    def part(lo, hi):
+        _layernorm_rows(x2[lo:hi], w, b, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi])
+    threads.run_chunks(part, threads.split_rows(len(x2), x2.size, threads.MIN_ELEMENTS))
     return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
 
 
@@ -105,9 +108,19 @@ def layernorm_backward(gy: np.ndarray, x: np.ndarray, weight, mean, rstd):
     x2 = _rows(x, dt)  # (N, C)
     g2 = _rows(np.broadcast_to(gy, x.shape), dt)
     dx = np.empty_like(x2)
-    dw = np.zeros(c, dtype=dt)
-    db = np.zeros(c, dtype=dt)
-    _layernorm_backward_rows(g2, x2, _vector(weight, c, 1, dt),
-                             np.ascontiguousarray(mean, dtype=dt).reshape(-1),
-                             np.ascontiguousarray(rstd, dtype=dt).reshape(-1), dx, dw, db)
+    w = _vector(weight, c, 1, dt)
+    mean = np.ascontiguousarray(mean, dtype=dt).reshape(-1)
+    rstd = np.ascontiguousarray(rstd, dtype=dt).reshape(-1)
+    chunks = threads.split_rows(len(x2), x2.size, threads.MIN_ELEMENTS)
+    # each chunk sums its own rows' dweight, dbias; the partial sums are added in chunk order,
+    # so the result depends on the thread count but never on timing
+    dws = np.zeros((len(chunks), c), dtype=dt)
+    dbs = np.zeros((len(chunks), c), dtype=dt)
+
+    def part(lo, hi):
+        i = chunks.index((lo, hi))
+        _layernorm_backward_rows(g2[lo:hi], x2[lo:hi], w, mean[lo:hi], rstd[lo:hi], dx[lo:hi],
+                                 dws[i], dbs[i])
+    threads.run_chunks(part, chunks)
+    dw, db = dws.sum(axis=0), dbs.sum(axis=0)
     return dx.reshape(x.shape), (dw if weight is not None else None), db

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import reference
-from ._nb_math import PARALLEL, SUMS, check_ids, fast_exp, maximum
+from ._nb_math import SUMS, check_ids, fast_exp, maximum
 
 # 1024 float32 logits = 4 KiB: the chunk stays in L1 between its max pass and its exp-sum pass
 _CHUNK = 1024
@@ -48,11 +48,11 @@ def _row_lse(row):
     return m + math.log(s)
 
 
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _cross_entropy_rows(logits, targets, ignore_index, lse):
     """Fill lse (N,); return the sum over non-ignored rows of lse_n - logits[n, t_n]."""
     n = logits.shape[0]
-    for r in prange(n):
+    for r in range(n):
         lse[r] = _row_lse(logits[r])
     total = 0.0  # float64 running sum: the mean stays exact to float32 precision for any N
     for r in range(n):
@@ -62,12 +62,12 @@ def _cross_entropy_rows(logits, targets, ignore_index, lse):
     return total
 
 
-@njit(cache=True, error_model="numpy", parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", nogil=True)
 def _cross_entropy_backward_rows(logits, targets, lse, ignore_index, factor, d):
     """d[n] = (softmax(logits[n]) - onehot(t_n)) * factor; ignored rows get zeros."""
     n, v = logits.shape
     zero, one = logits.dtype.type(0), logits.dtype.type(1)
-    for r in prange(n):
+    for r in range(n):
         t = targets[r]
         if t == ignore_index:
             for j in range(v):

@@ -34,9 +34,9 @@ SUMS = {"reassoc", "nsz"}
 # ("python") checks each division to raise ZeroDivisionError, and that branch stops LLVM from
 # vectorising the loop (measured 10x on GELU and AdamW).
 
-# Kernels loop over rows with `prange`; this switch decides whether those loops use threads.
-# Off: next to OpenBLAS's spinning threads a parallel kernel was slower (see numba_cpu.py).
-PARALLEL = False
+# Every kernel is compiled with nogil=True: it releases the GIL, so the wrappers can split its
+# rows over the threads of threads.py and the shares really run at once. Numba's own `parallel=`
+# is not used: its threading layer and the engine's threads would fight over the same two cores.
 
 
 # ---- LLVM-level helpers ---------------------------------------------------------------------

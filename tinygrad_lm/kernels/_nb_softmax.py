@@ -11,16 +11,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from . import reference
-from ._nb_math import PARALLEL, SUMS, fast_exp, maximum
+from . import reference, threads
+from ._nb_math import SUMS, fast_exp, maximum
 
 _FLOATS = (np.float32, np.float64)
 
 
 # ---- kernels on contiguous (rows, cols) arrays ----------------------------------------------
-@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _softmax_rows(x, scale, tq, causal, y):
     """y = softmax(scale * x) for each row. Row r is query i = r % tq of a (tq, tk) score block;
     with `causal` it may see keys j <= i + (tk - tq), the first `valid` entries of the row."""
@@ -28,7 +28,7 @@ def _softmax_rows(x, scale, tq, causal, y):
     n, tk = x.shape
     zero, one = x.dtype.type(0), x.dtype.type(1)
     ninf = x.dtype.type(-np.inf)
-    for r in prange(n):
+    for r in range(n):
         valid = min(tk, r % tq + (tk - tq) + 1) if causal else tk
         if valid <= 0:  # every key masked (only possible when tq > tk): zeros, not 0/0
             y[r, :] = zero
@@ -58,12 +58,12 @@ def _softmax_rows(x, scale, tq, causal, y):
     # END ASSIGNMENT 3.1
 
 
-@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _softmax_backward_rows(y, gy, scale, dx):
     """dx = scale * y * (gy - sum_j gy_j y_j), the Jacobian-vector product of softmax."""
     # BEGIN ASSIGNMENT 3.2
     n, c = y.shape
-    for r in prange(n):
+    for r in range(n):
         dot = y.dtype.type(0)
         for j in range(c):
             dot += gy[r, j] * y[r, j]
@@ -72,11 +72,11 @@ def _softmax_backward_rows(y, gy, scale, dx):
     # END ASSIGNMENT 3.2
 
 
-@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _log_softmax_rows(x, y):
     """y = x - logsumexp(x) = x - (m + log sum exp(x - m)), m the row max."""
     n, c = x.shape
-    for r in prange(n):
+    for r in range(n):
         m = x[r, 0]
         for j in range(1, c):
             m = maximum(m, x[r, j])
@@ -88,11 +88,11 @@ def _log_softmax_rows(x, y):
             y[r, j] = x[r, j] - lse
 
 
-@njit(cache=True, error_model="numpy", fastmath=SUMS, parallel=PARALLEL)
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _log_softmax_backward_rows(y, gy, dx):
     """dx = gy - softmax(x) * sum(gy), and softmax(x) = exp(y)."""
     n, c = y.shape
-    for r in prange(n):
+    for r in range(n):
         total = y.dtype.type(0)
         for j in range(c):
             total += gy[r, j]
@@ -116,7 +116,11 @@ def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> 
     tq = x.shape[-2] if x.ndim >= 2 else 1
     x2 = _rows(x, x.dtype)  # (rows, Tk)
     y = np.empty_like(x2)
-    _softmax_rows(x2, x.dtype.type(scale), tq, bool(causal), y)
+    scale, causal = x.dtype.type(scale), bool(causal)
+
+    def part(lo, hi):  # chunks start on a multiple of tq, so row r is still query r % tq
+        _softmax_rows(x2[lo:hi], scale, tq, causal, y[lo:hi])
+    threads.run_chunks(part, threads.split_rows(len(x2), x2.size, threads.MIN_ELEMENTS, tq))
     return y.reshape(x.shape)
 
 
@@ -126,7 +130,11 @@ def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.nd
         return reference.softmax_backward(y, gy, scale)
     y2, g2 = _rows(y, y.dtype), _rows(np.broadcast_to(gy, y.shape), y.dtype)
     dx = np.empty_like(y2)
-    _softmax_backward_rows(y2, g2, y.dtype.type(scale), dx)
+    scale = y.dtype.type(scale)
+
+    def part(lo, hi):
+        _softmax_backward_rows(y2[lo:hi], g2[lo:hi], scale, dx[lo:hi])
+    threads.run_chunks(part, threads.split_rows(len(y2), y2.size, threads.MIN_ELEMENTS))
     return dx.reshape(y.shape)
 
 

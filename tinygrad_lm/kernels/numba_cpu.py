@@ -12,14 +12,9 @@ reference. The kernels live in one module per concept:
     _nb_elementwise.py  GELU and the AdamW update
     _nb_embedding.py    embedding gather and scatter-add
 
-Threads. The kernels run on one thread. On these 2-core machines a `prange` softmax on Numba's
-non-spinning 'workqueue' layer lost to the serial one, both timed alone after matmuls and in a
-loop alternating with BLAS matmuls as a training step does (benchmarks/kernels.py, "mixed loop"):
-after each matmul OpenBLAS's worker thread keeps spinning for about 0.1 s and holds the core the
-second kernel thread needs. (With OPENBLAS_THREAD_TIMEOUT=4 and OMP_WAIT_POLICY=PASSIVE set before
-NumPy loads, the parallel softmax was 1.5x faster instead.) One thread keeps BLAS and Numba from
-fighting, so no threading layer needs configuring. To experiment, set `PARALLEL = True` in
-`_nb_math.py` and delete `__pycache__`.
+Threads. Large calls are split over the cores by the wrappers, not by Numba or BLAS: every
+kernel releases the GIL (`nogil=True`), BLAS is held to one thread, and `threads.py` hands
+shares of rows to a small pool (why: see that module). `threads.set_num_threads(1)` turns it off.
 
 Compiled code is cached in `__pycache__`, so only the first import on a machine pays for
 compilation (see the benchmark's cold-cache column); importing this module compiles nothing.
@@ -29,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import threads
 from ._nb_elementwise import adamw_update_, gelu_backward, gelu_forward
 from ._nb_embedding import embedding_backward, embedding_forward
 from ._nb_layernorm import layernorm_backward, layernorm_forward
@@ -42,6 +38,9 @@ from ._nb_softmax import (
 from .reference import causal_mask
 
 NAME = "numba"
+_FLOATS = (np.float32, np.float64)
+# below ~4 MFLOP (20 us of BLAS) a hand-off to a worker costs about what it saves
+_MIN_MATMUL_FLOPS = 4e6
 
 __all__ = ["NAME", "matmul", "causal_mask", "softmax_forward", "softmax_backward",
            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
@@ -52,17 +51,38 @@ __all__ = ["NAME", "matmul", "causal_mask", "softmax_forward", "softmax_backward
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False):
     """op(a) @ op(b) over the last two axes, batch axes broadcast; op transposes when asked.
 
-    This stays NumPy's matmul (OpenBLAS) for every shape; the flags become transposed views,
-    which BLAS reads in place without a copy. Measured on the shapes a small GPT uses:
-      * 2-D, e.g. (768,128)@(128,384), (2048,192)@(192,768): OpenBLAS uses both cores,
-        ~200 GFLOP/s in float32. A Numba loop nest reached ~20.
-      * batched attention, e.g. (64,64,16)@(64,16,64): NumPy loops over the batch calling BLAS,
-        on one core at ~100 GFLOP/s float32. A Numba `prange` loop nest reached 15-30; splitting
-        the batch over two threads reached 180 alone but lost to NumPy in a training step, where
-        OpenBLAS's spinning worker thread takes the second core (see the module docstring).
+    NumPy's matmul (BLAS, held to one thread) does the arithmetic; the flags become transposed
+    views, which BLAS reads in place without a copy. Large products are split over threads
+    (threads.py): batched ones by batch entry, 2-D ones by output rows, or by output columns
+    when there are fewer rows than columns (a weight gradient x^T dy of shape (in, out)).
+    Measured on GPT shapes, float32, 2 cores: (4096,192)@(192,768) ~200 GFLOP/s either way;
+    attention's (32,6,128,32)@(32,6,32,128) 194 GFLOP/s split, 31 with OpenBLAS's own threads.
+    A Numba loop nest reached 15-30 on both.
     """
     if trans_a:
         a = np.swapaxes(a, -1, -2)
     if trans_b:
         b = np.swapaxes(b, -1, -2)
-    return np.matmul(a, b)
+    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.type not in _FLOATS:
+        return np.matmul(a, b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    out = np.empty(batch + (m, n), dtype=a.dtype)
+    flops = 2.0 * m * k * n * (out.size // max(m * n, 1))
+    if batch and batch[0] > 1:  # split the first batch axis; a size-1 axis broadcasts whole
+        a = a.reshape((1,) * (out.ndim - a.ndim) + a.shape)
+        b = b.reshape((1,) * (out.ndim - b.ndim) + b.shape)
+
+        def part(lo, hi):
+            np.matmul(a[lo:hi] if a.shape[0] > 1 else a, b[lo:hi] if b.shape[0] > 1 else b,
+                      out=out[lo:hi])
+        threads.run_chunks(part, threads.split_rows(batch[0], flops, _MIN_MATMUL_FLOPS))
+    elif m >= n:
+        def part(lo, hi):
+            np.matmul(a[..., lo:hi, :], b, out=out[..., lo:hi, :])
+        threads.run_chunks(part, threads.split_rows(m, flops, _MIN_MATMUL_FLOPS))
+    else:
+        def part(lo, hi):
+            np.matmul(a, b[..., lo:hi], out=out[..., lo:hi])
+        threads.run_chunks(part, threads.split_rows(n, flops, _MIN_MATMUL_FLOPS))
+    return out

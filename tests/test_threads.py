@@ -1,0 +1,123 @@
+"""The Numba backend's threading: split kernels give the reference's results, on every split.
+
+The kernels split only large work over threads; here the thresholds are lowered to nothing so
+that tiny arrays are cut into several chunks, including cuts that do not fall on even sizes.
+"""
+
+import numpy as np
+import pytest
+
+from tinygrad_lm.kernels import reference as R
+from tinygrad_lm.kernels import threads
+
+N = pytest.importorskip("tinygrad_lm.kernels.numba_cpu")
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+def dt(request):
+    return request.param
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Three threads (more than the chunks of some inputs) and no minimum work per thread."""
+    monkeypatch.setattr(threads, "MIN_ELEMENTS", 1)
+    monkeypatch.setattr(N, "_MIN_MATMUL_FLOPS", 1)
+    with threads.use_threads(3):
+        yield
+
+
+def close(got, want, dt):
+    scale = max(1.0, float(np.max(np.abs(want))))
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL[dt] * scale * 10)
+
+
+def test_split_rows_cuts_whole_blocks_and_covers_everything():
+    with threads.use_threads(3):
+        chunks = threads.split_rows(10, work=1e9, min_work=1, align=3)
+        assert chunks[0][0] == 0 and chunks[-1][1] == 10
+        assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+        assert all(lo % 3 == 0 for lo, _ in chunks)
+        assert len(chunks) == 3
+        # too little work for a second thread, or fewer blocks than threads
+        assert threads.split_rows(10, work=5, min_work=4) == [(0, 10)]
+        assert len(threads.split_rows(4, work=1e9, min_work=1, align=2)) == 2
+    with threads.use_threads(1):
+        assert threads.split_rows(100, work=1e9, min_work=1) == [(0, 100)]
+
+
+def test_set_num_threads_checks_and_restores():
+    before = threads.num_threads()
+    with threads.use_threads(2):
+        assert threads.num_threads() == 2
+    assert threads.num_threads() == before
+    for bad in (0, -1, 2.5, "2"):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            threads.set_num_threads(bad)
+
+
+def test_an_error_in_a_worker_chunk_reaches_the_caller():
+    def fn(lo, hi):
+        if lo == 0:
+            raise KeyError("first chunk")
+    with threads.use_threads(2), pytest.raises(KeyError, match="first chunk"):
+        threads.run_chunks(fn, [(0, 1), (1, 2)])
+
+
+@pytest.mark.parametrize("a_shape,b_shape,ta,tb", [
+    ((7, 5), (5, 3), False, False),          # rows split
+    ((3, 5), (5, 11), False, False),         # more columns than rows: columns split
+    ((5, 7), (5, 3), True, False),           # weight gradient x^T dy
+    ((7, 5), (3, 5), False, True),           # input gradient dy W^T
+    ((5, 2, 4, 3), (5, 2, 3, 6), False, False),  # attention-like batch
+    ((5, 2, 4, 3), (1, 2, 6, 3), False, True),   # broadcast batch axis on the right
+    ((2, 4, 3), (5, 2, 3, 6), False, False),      # fewer batch axes on the left
+])
+def test_split_matmul_matches_reference(split_everything, dt, a_shape, b_shape, ta, tb):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(a_shape).astype(dt)
+    b = rng.standard_normal(b_shape).astype(dt)
+    close(N.matmul(a, b, ta, tb), R.matmul(a, b, ta, tb), dt)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("shape", [(7, 3, 3), (7, 3, 5)])  # 21 rows: even cuts miss multiples of 3
+def test_split_softmax_matches_reference(split_everything, dt, causal, shape):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(dt)
+    g = rng.standard_normal(x.shape).astype(dt)
+    y = N.softmax_forward(x, 0.5, causal)
+    close(y, R.softmax_forward(x, 0.5, causal), dt)
+    close(N.softmax_backward(y, g, 0.5), R.softmax_backward(y, g, 0.5), dt)
+
+
+def test_split_layernorm_and_gelu_match_reference(split_everything, dt):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((11, 6)).astype(dt)
+    g = rng.standard_normal(x.shape).astype(dt)
+    w, b = rng.standard_normal(6).astype(dt), rng.standard_normal(6).astype(dt)
+    got, want = N.layernorm_forward(x, w, b), R.layernorm_forward(x, w, b)
+    for u, v in zip(got, want):
+        close(u, v, dt)
+    for u, v in zip(N.layernorm_backward(g, x, w, *got[1:]), R.layernorm_backward(g, x, w,
+                                                                              *want[1:])):
+        close(u, v, dt)
+    for approximate in ("tanh", "none"):
+        close(N.gelu_forward(x, approximate), R.gelu_forward(x, approximate), dt)
+        close(N.gelu_backward(x, g, approximate), R.gelu_backward(x, g, approximate), dt)
+
+
+def test_split_results_do_not_depend_on_timing(split_everything):
+    """Same inputs, same thread count: bit-identical results (resumed training relies on it)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 16)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    w = np.ones(16, np.float32)
+    _, mean, rstd = N.layernorm_forward(x, w, None)
+    first = N.layernorm_backward(g, x, w, mean, rstd)
+    for _ in range(5):
+        again = N.layernorm_backward(g, x, w, mean, rstd)
+        assert all(np.array_equal(u, v) for u, v in zip(first, again) if u is not None)

@@ -1,0 +1,131 @@
+"""The Numba backend's threads: one pool of workers, and BLAS held to one thread.
+
+Why the engine splits work itself instead of letting OpenBLAS thread each matmul. Measured on
+these 2-core machines, float32:
+
+* Attention's batched matmul, (32, 6, 128, 32) @ (32, 6, 32, 128): NumPy calls BLAS once per
+  128x128 matrix; with OpenBLAS's own threads each call paid more to wake and join its worker
+  than it saved, 31 GFLOP/s. With BLAS on one thread it ran at 92, and with the batch split over
+  two threads of ours at 194.
+* 2-D matmuls of a GPT's Linear layers, e.g. (4096, 192) @ (192, 768): OpenBLAS's two threads
+  ran at ~200 GFLOP/s; two threads of ours, each running single-threaded BLAS on half the rows,
+  also ~200.
+* After every threaded call OpenBLAS's worker keeps spinning for about 0.1 s, holding the second
+  core, so any other parallel work (a split softmax, a second matmul) stalled behind it.
+
+So with one owner for both cores, every large kernel (matmuls, softmax, LayerNorm, GELU,
+cross-entropy, AdamW) runs split over `num_threads()` threads: the caller's thread does one
+share and pool workers do the others. NumPy's BLAS and the Numba kernels release the GIL
+(`nogil=True`), so the shares really run at once. Work too small to repay the ~20 us of handing
+it to a worker runs on the caller's thread alone.
+
+BLAS is held to one thread (through threadpoolctl, which knows OpenBLAS, MKL and BLIS) the first
+time work is split, not at import; `set_num_threads(1)` gives BLAS its own threads back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+# below ~32k elements (tens of microseconds of a kernel) a hand-off costs about what it saves
+MIN_ELEMENTS = 1 << 15
+
+_num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
+_pool: ThreadPoolExecutor | None = None
+_blas_limit = None  # the threadpoolctl limiter while BLAS is held to one thread
+
+
+def default_num_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def num_threads() -> int:
+    return _num_threads if _num_threads is not None else default_num_threads()
+
+
+def set_num_threads(n: int | None) -> None:
+    """Threads the Numba backend splits large kernels over; None means one per core.
+
+    With 1, kernels run on the caller's thread and BLAS gets its own threading back."""
+    global _num_threads, _pool, _blas_limit
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_num_threads: need a positive int or None, got {n!r}")
+    _num_threads = n
+    if _pool is not None and _pool._max_workers != num_threads() - 1:
+        _pool.shutdown(wait=True)
+        _pool = None
+    if num_threads() == 1 and _blas_limit is not None:
+        _blas_limit.restore_original_limits()
+        _blas_limit = None
+
+
+@contextlib.contextmanager
+def use_threads(n: int | None):
+    """`with use_threads(1): ...` run kernels with n threads, then restore the previous count."""
+    previous = _num_threads
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
+
+
+def _hold_blas_to_one_thread() -> bool:
+    """Limit BLAS to one thread; False if no BLAS library could be found to limit."""
+    global _blas_limit
+    if _blas_limit is None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return False
+        limiter = threadpool_limits(limits=1, user_api="blas")
+        if not limiter.get_original_num_threads().get("blas"):
+            return False  # no BLAS seen: leave NumPy's threading alone, split nothing
+        _blas_limit = limiter
+    return True
+
+
+def _workers() -> ThreadPoolExecutor | None:
+    global _pool
+    n = num_threads()
+    if n == 1 or not _hold_blas_to_one_thread():
+        return None
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="tinygrad_lm")
+    return _pool
+
+
+def split_rows(n: int, work: float, min_work: float, align: int = 1) -> list[tuple[int, int]]:
+    """Cut range(n) into up to num_threads() contiguous [lo, hi) chunks of whole `align` blocks.
+
+    `work` is the cost of all n rows in any unit and `min_work` the least worth a thread: small
+    jobs get one chunk, so they never pay for a hand-off."""
+    threads = min(num_threads(), int(work // max(min_work, 1e-12)), n // max(align, 1))
+    if threads <= 1:
+        return [(0, n)]
+    blocks = n // align
+    cuts = [align * (blocks * i // threads) for i in range(threads)] + [n]
+    return [(cuts[i], cuts[i + 1]) for i in range(threads) if cuts[i] < cuts[i + 1]]
+
+
+def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) -> None:
+    """fn(lo, hi) for every chunk: the last on this thread, the others on pool workers.
+
+    fn must write disjoint outputs per chunk; exceptions from any chunk are raised here."""
+    pool = _workers() if len(chunks) > 1 else None
+    if pool is None:
+        for lo, hi in chunks:
+            fn(lo, hi)
+        return
+    futures = [pool.submit(fn, lo, hi) for lo, hi in chunks[:-1]]
+    try:
+        fn(*chunks[-1])
+    finally:
+        for f in futures:
+            f.result()
