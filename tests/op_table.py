@@ -102,6 +102,8 @@ CASES = [
      [r(2, 4, 4)]),
     ("softmax_causal_kv", {"softmax"}, lambda a: F.softmax(a, scale=0.7, causal=True),
      [r(2, 2, 5)]),
+    ("causal_attention", {"causalattention"}, lambda x: F.causal_attention(x, 2),
+     [r(2, 4, 12)]),
     ("log_softmax", {"logsoftmax"}, lambda a: a.log_softmax(), [r(3, 5)]),
     ("cross_entropy", {"crossentropy"}, lambda a, t: F.cross_entropy(a, t),
      [r(6, 5), ints(5, 6)]),

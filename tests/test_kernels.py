@@ -217,6 +217,22 @@ def test_gelu(dt, rng, approximate, shape):
         assert_close(N.gelu_backward(v, g, approximate), R.gelu_backward(v, g, approximate), dt)
 
 
+# ---- fused causal self-attention ------------------------------------------------------------
+# (B, T, n_head, hs): B=1 makes the kernel split by heads instead of batch entries
+@pytest.mark.parametrize("shape", [(2, 5, 3, 4), (1, 7, 2, 3), (3, 1, 1, 2), (4, 16, 4, 8)])
+def test_attention(dt, rng, shape):
+    B, T, nh, hs = shape
+    qkv = randn(rng, (B, T, 3 * nh * hs), dt)
+    gy = randn(rng, (B, T, nh * hs), dt)
+    (y, att), (y_ref, att_ref) = N.attention_forward(qkv, nh), R.attention_forward(qkv, nh)
+    assert_close(y, y_ref, dt)
+    assert_close(att, att_ref, dt)
+    assert np.all(att[..., np.triu(np.ones((T, T), bool), 1)] == 0)  # no key from the future
+    for g in views(gy):
+        assert_close(N.attention_backward(qkv, att, g, nh),
+                     R.attention_backward(qkv, att_ref, g, nh), dt, scale=np.abs(qkv).max() * 4)
+
+
 # ---- embedding ------------------------------------------------------------------------------
 @pytest.mark.parametrize("ids_shape", [(1,), (1, 1), (3, 5), (2, 3, 4)])
 def test_embedding(dt, rng, ids_shape):

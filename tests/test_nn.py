@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lm as tg
+import tinygrad_lm.functional as F
 from tinygrad_lm.nn.attention import CausalSelfAttention, KVCache
 from tinygrad_lm.nn.gpt import MLP, Block, GPTConfig
 from tinygrad_lm.nn.layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU
@@ -235,6 +236,7 @@ def naive_attention(attn, x):
 @pytest.mark.a4_2
 def test_attention_matches_naive_loops():
     attn = perturb(CausalSelfAttention(12, 3, rng=np.random.default_rng(0))).to(np.float64)
+    attn.fused = False  # the spelled-out path; the fused op is checked against it below
     x = x64(2, 5, 12)
     np.testing.assert_allclose(attn(x).data, naive_attention(attn, x.data), rtol=1e-10,
                                atol=1e-12)
@@ -244,7 +246,43 @@ def test_attention_matches_naive_loops():
 @pytest.mark.parametrize("bias", [True, False])
 def test_attention_gradcheck(bias):
     attn = perturb(CausalSelfAttention(8, 2, bias=bias, rng=np.random.default_rng(0)))
+    attn.fused = False
     check_module(attn, x64(2, 4, 8))
+
+
+def test_fused_attention_matches_the_spelled_out_path(backend):
+    attn = perturb(CausalSelfAttention(12, 3, rng=np.random.default_rng(0))).to(np.float64)
+    x = x64(2, 5, 12)
+    results = []
+    for fused in (True, False):
+        attn.fused = fused
+        x.grad = None
+        for p in attn.parameters():
+            p.grad = None
+        y = attn(x)
+        (y * y).sum().backward()
+        results.append([y.data, x.grad] + [p.grad for p in attn.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    attn.fused = True
+    check_module(attn, x64(2, 4, 12))
+
+
+def test_fused_attention_steps_aside_when_its_result_would_differ(monkeypatch):
+    """Attention weights, attention dropout and the KV cache need the spelled-out path."""
+    calls = []
+    real = F.causal_attention
+    monkeypatch.setattr(F, "causal_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
+    attn = CausalSelfAttention(8, 2, dropout=0.1, rng=np.random.default_rng(0))
+    x = tg.randn(2, 3, 8, seed=0)
+    attn(x)  # training with dropout
+    attn.eval()
+    attn(x, return_attention=True)
+    with tg.no_grad():
+        attn(x, kv_cache=KVCache(1, 2, 2, 8, 4), layer=0)
+    assert calls == []
+    attn(x)
+    assert calls == [1]
 
 
 @pytest.mark.a4_1

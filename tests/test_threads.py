@@ -43,7 +43,8 @@ def test_split_rows_cuts_whole_blocks_and_covers_everything():
         assert all(lo % 3 == 0 for lo, _ in chunks)
         assert len(chunks) == 3
         # too little work for a second thread, or fewer blocks than threads
-        assert threads.split_rows(10, work=5, min_work=4) == [(0, 10)]
+        assert threads.split_rows(10, work=3, min_work=4) == [(0, 10)]
+        assert len(threads.split_rows(10, work=5, min_work=4)) == 2
         assert len(threads.split_rows(4, work=1e9, min_work=1, align=2)) == 2
     with threads.use_threads(1):
         assert threads.split_rows(100, work=1e9, min_work=1) == [(0, 100)]
@@ -108,6 +109,18 @@ def test_split_layernorm_and_gelu_match_reference(split_everything, dt):
     for approximate in ("tanh", "none"):
         close(N.gelu_forward(x, approximate), R.gelu_forward(x, approximate), dt)
         close(N.gelu_backward(x, g, approximate), R.gelu_backward(x, g, approximate), dt)
+
+
+@pytest.mark.parametrize("B", [5, 1])  # 1: split by heads
+def test_split_attention_matches_reference(split_everything, dt, B):
+    rng = np.random.default_rng(4)
+    nh, T, hs = 3, 4, 2
+    qkv = rng.standard_normal((B, T, 3 * nh * hs)).astype(dt)
+    gy = rng.standard_normal((B, T, nh * hs)).astype(dt)
+    (y, att), (y_ref, att_ref) = N.attention_forward(qkv, nh), R.attention_forward(qkv, nh)
+    close(y, y_ref, dt)
+    close(att, att_ref, dt)
+    close(N.attention_backward(qkv, att, gy, nh), R.attention_backward(qkv, att_ref, gy, nh), dt)
 
 
 def test_split_results_do_not_depend_on_timing(split_everything):

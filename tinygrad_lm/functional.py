@@ -24,6 +24,12 @@ def softmax(x, axis: int = -1, *, scale: float = 1.0, causal: bool = False) -> T
     return x.softmax(axis)
 
 
+def causal_attention(qkv, n_head: int) -> Tensor:
+    """Causal multi-head self-attention of a fused (B, T, 3C) q|k|v projection -> (B, T, C),
+    in one op (see ops.nn.CausalAttention); CausalSelfAttention spells out the same math."""
+    return N.CausalAttention.apply(qkv, n_head=n_head)
+
+
 def log_softmax(x, axis: int = -1) -> Tensor:
     return as_tensor(x).log_softmax(axis)
 

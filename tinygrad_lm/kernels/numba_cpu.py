@@ -10,6 +10,7 @@ reference. The kernels live in one module per concept:
     _nb_loss.py         cross-entropy with one-pass log-sum-exp
     _nb_layernorm.py    LayerNorm
     _nb_elementwise.py  GELU and the AdamW update
+    _nb_attention.py    causal self-attention fused from the projection to the merged heads
     _nb_embedding.py    embedding gather and scatter-add
 
 Threads. Large calls are split over the cores by the wrappers, not by Numba or BLAS: every
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import threads
+from ._nb_attention import attention_backward, attention_forward
 from ._nb_elementwise import adamw_update_, gelu_backward, gelu_forward
 from ._nb_embedding import embedding_backward, embedding_forward
 from ._nb_layernorm import layernorm_backward, layernorm_forward
@@ -35,17 +37,18 @@ from ._nb_softmax import (
     softmax_backward,
     softmax_forward,
 )
-from .reference import causal_mask
+from .reference import causal_mask, qkv_heads
 
 NAME = "numba"
 _FLOATS = (np.float32, np.float64)
-# below ~4 MFLOP (20 us of BLAS) a hand-off to a worker costs about what it saves
-_MIN_MATMUL_FLOPS = 4e6
+# below ~16 MFLOP (160 us of one-thread BLAS) a hand-off to a worker (threads.py) barely pays
+_MIN_MATMUL_FLOPS = 1.6e7
 
 __all__ = ["NAME", "matmul", "causal_mask", "softmax_forward", "softmax_backward",
            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
            "cross_entropy_backward", "layernorm_forward", "layernorm_backward", "gelu_forward",
-           "gelu_backward", "embedding_forward", "embedding_backward", "adamw_update_"]
+           "gelu_backward", "attention_forward", "attention_backward", "qkv_heads",
+           "embedding_forward", "embedding_backward", "adamw_update_"]
 
 
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False):

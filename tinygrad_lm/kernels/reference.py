@@ -169,6 +169,40 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
     return (gy * d).astype(x.dtype, copy=False)
 
 
+# ---- fused causal self-attention ------------------------------------------------------------
+def qkv_heads(qkv: np.ndarray, n_head: int):
+    """Views q, k, v, each (B, nh, T, hs), of a fused (B, T, 3C) projection; no copies."""
+    B, T, C3 = qkv.shape
+    C = C3 // 3
+    return tuple(qkv[..., i * C:(i + 1) * C].reshape(B, T, n_head, C // n_head)
+                 .transpose(0, 2, 1, 3) for i in range(3))  # 3 x (B, nh, T, hs)
+
+
+def attention_forward(qkv: np.ndarray, n_head: int):
+    """Causal self-attention of q|k|v = qkv (B, T, 3C) with n_head heads of hs = C / n_head:
+    att = softmax(q k^T / sqrt(hs), keys j > i removed), y = att v, heads merged to (B, T, C).
+    Returns (y, att); backward needs att (B, nh, T, T)."""
+    B, T, C3 = qkv.shape
+    q, k, v = qkv_heads(qkv, n_head)
+    att = softmax_forward(q @ k.swapaxes(-1, -2), 1.0 / math.sqrt(q.shape[-1]), True)
+    y = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, C)
+    return y, att
+
+
+def attention_backward(qkv: np.ndarray, att: np.ndarray, gy: np.ndarray, n_head: int):
+    """d qkv (B, T, 3C) from dy (B, T, C), by the chain rule through y = att v, the softmax and
+    s = q k^T / sqrt(hs):  dv = att^T dy,  datt = dy v^T,  ds = softmax backward of datt,
+    dq = ds k / sqrt(hs),  dk = ds^T q / sqrt(hs)  (the softmax backward applies the scale)."""
+    B, T, C3 = qkv.shape
+    q, k, v = qkv_heads(qkv, n_head)
+    dy = gy.reshape(B, T, n_head, -1).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
+    dv = att.swapaxes(-1, -2) @ dy
+    ds = softmax_backward(att, dy @ v.swapaxes(-1, -2), 1.0 / math.sqrt(q.shape[-1]))
+    dq, dk = ds @ k, ds.swapaxes(-1, -2) @ q
+    return np.concatenate([d.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3) for d in (dq, dk, dv)],
+                          axis=-1)  # (B, T, 3C)
+
+
 # ---- embedding ------------------------------------------------------------------------------
 def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Row gather: out[..., :] = weight[ids[...], :]. Ids are validated by the op beforehand."""

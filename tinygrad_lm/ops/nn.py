@@ -80,6 +80,31 @@ class Softmax(Function):
         return kernels().softmax_backward(y, g, ctx.scale)
 
 
+class CausalAttention(Function):
+    """Causal multi-head self-attention from a fused q|k|v projection, (B, T, 3C) -> (B, T, C):
+    att = softmax(q k^T / sqrt(hs), keys j > i removed), y = att v, heads merged.
+
+    One op instead of split, head reshapes, two matmuls, a softmax and a merge, so the kernel
+    can keep each head's (T, T) block in cache and write results in place. Backward:
+    dv = att^T dy,  ds = softmax'(dy v^T),  dq = ds k / sqrt(hs),  dk = ds^T q / sqrt(hs).
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, n_head):
+        if qkv.ndim != 3 or qkv.shape[-1] % 3 or (qkv.shape[-1] // 3) % n_head:
+            raise ValueError(f"causal_attention: expected a (B, T, 3C) projection with C "
+                             f"divisible by n_head={n_head}, got {qkv.shape}")
+        y, att = kernels().attention_forward(qkv, n_head)
+        ctx.save_for_backward(qkv, att)
+        ctx.n_head = n_head
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        qkv, att = ctx.saved
+        return kernels().attention_backward(qkv, att, g, ctx.n_head)
+
+
 class LogSoftmax(Function):
     """x - logsumexp(x) over the last axis.  d/dx: g - softmax(x) * sum(g)."""
 
