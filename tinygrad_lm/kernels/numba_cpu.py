@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import threads
+from . import reference, threads
 from ._nb_attention import attention_backward, attention_forward
 from ._nb_elementwise import adamw_update_, gelu_backward, gelu_forward
 from ._nb_embedding import embedding_backward, embedding_forward
@@ -44,7 +44,8 @@ _FLOATS = (np.float32, np.float64)
 # below ~16 MFLOP (160 us of one-thread BLAS) a hand-off to a worker (threads.py) barely pays
 _MIN_MATMUL_FLOPS = 1.6e7
 
-__all__ = ["NAME", "matmul", "causal_mask", "softmax_forward", "softmax_backward",
+__all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "causal_mask", "softmax_forward",
+           "softmax_backward",
            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
            "cross_entropy_backward", "layernorm_forward", "layernorm_backward", "gelu_forward",
            "gelu_backward", "attention_forward", "attention_backward", "qkv_heads",
@@ -89,3 +90,44 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = 
             np.matmul(a, b[..., lo:hi], out=out[..., lo:hi])
         threads.run_chunks(part, threads.split_rows(n, flops, _MIN_MATMUL_FLOPS))
     return out
+
+
+def linear_forward(x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
+    """y = x w + b; each thread adds the bias to its own rows while they are still in cache."""
+    if x.ndim != 2 or w.ndim != 2 or x.dtype != w.dtype or x.dtype.type not in _FLOATS:
+        return reference.linear_forward(x, w, b)
+    y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+
+    def part(lo, hi):
+        np.matmul(x[lo:hi], w, out=y[lo:hi])
+        if b is not None:
+            y[lo:hi] += b
+    threads.run_chunks(part, threads.split_rows(len(x), 2.0 * y.size * x.shape[1],
+                                                _MIN_MATMUL_FLOPS))
+    return y
+
+
+def linear_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, need_x: bool = True,
+                    need_w: bool = True, need_b: bool = True):
+    """(dx, dw, db) in one hand-off: share i computes rows i of dx = gy w^T and columns i of
+    dw = x^T gy and db (x has more rows than dw, dw usually as many columns as dx)."""
+    if (x.ndim != 2 or w.ndim != 2 or not x.dtype == w.dtype == gy.dtype
+            or x.dtype.type not in _FLOATS):
+        return reference.linear_backward(x, w, gy, need_x, need_w, need_b)
+    (n, d_in), d_out = x.shape, w.shape[1]
+    dx = np.empty((n, d_in), dtype=x.dtype) if need_x else None
+    dw = np.empty((d_in, d_out), dtype=x.dtype) if need_w else None
+    db = np.empty(d_out, dtype=x.dtype) if need_b else None
+    rows = threads.split_rows(n, 2.0 * n * d_in * d_out * (need_x + need_w), _MIN_MATMUL_FLOPS)
+    cols = [(d_out * lo // n, d_out * hi // n) for lo, hi in rows]  # the same shares of columns
+
+    def part(lo, hi):
+        c0, c1 = cols[rows.index((lo, hi))]
+        if need_x:
+            np.matmul(gy[lo:hi], w.T, out=dx[lo:hi])
+        if need_w:
+            np.matmul(x.T, gy[:, c0:c1], out=dw[:, c0:c1])
+        if need_b:
+            np.sum(gy[:, c0:c1], axis=0, out=db[c0:c1])
+    threads.run_chunks(part, rows)
+    return dx, dw, db

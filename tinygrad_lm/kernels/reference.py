@@ -27,6 +27,24 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = 
     return np.matmul(a, b)
 
 
+# ---- linear layer ---------------------------------------------------------------------------
+def linear_forward(x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
+    """y = x w + b for rows x (N, in), weight w (in, out) and bias b (out,) or None."""
+    y = x @ w
+    if b is not None:
+        y += b
+    return y
+
+
+def linear_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, need_x: bool = True,
+                    need_w: bool = True, need_b: bool = True):
+    """(dx = gy w^T, dw = x^T gy, db = sum of gy over rows), each None when not needed."""
+    dx = gy @ w.T if need_x else None
+    dw = x.T @ gy if need_w else None
+    db = gy.sum(axis=0) if need_b else None
+    return dx, dw, db
+
+
 # ---- softmax --------------------------------------------------------------------------------
 def causal_mask(tq: int, tk: int) -> np.ndarray:
     """True where query i may NOT attend key j. Queries are the last tq of tk positions, so with

@@ -40,9 +40,7 @@ class Linear(Function):
             raise ValueError(f"linear: input {x.shape} @ weight {w.shape}: input features "
                              f"{x.shape[-1]} and weight rows {w.shape[0]} differ")
         x2 = x.reshape(-1, x.shape[-1])  # (N, in)
-        y = kernels().matmul(x2, w)  # (N, out)
-        if b is not None:
-            y += b
+        y = kernels().linear_forward(x2, w, b)  # (N, out)
         ctx.save_for_backward(x2, w)
         ctx.x_shape = x.shape
         return y.reshape(*x.shape[:-1], w.shape[1])
@@ -50,14 +48,10 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x2, w = ctx.saved
-        k = kernels()
+        needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
         g2 = g.reshape(-1, w.shape[1])  # (N, out)
-        gx = k.matmul(g2, w, trans_b=True).reshape(ctx.x_shape) if ctx.needs_input_grad[0] \
-            else None
-        gw = k.matmul(x2, g2, trans_a=True) if ctx.needs_input_grad[1] else None
-        gb = g2.sum(axis=0) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] \
-            else None
-        return gx, gw, gb
+        gx, gw, gb = kernels().linear_backward(x2, w, g2, *needs)
+        return (gx.reshape(ctx.x_shape) if gx is not None else None), gw, gb
 
 
 class Softmax(Function):
