@@ -286,6 +286,38 @@ def test_matmul(dt, rng, sa, sb, ta, tb):
     assert_close(N.matmul(a, b, ta, tb), R.matmul(a, b, ta, tb), dt)
 
 
+NEEDS = [(True, True, True), (True, False, False), (False, True, True), (False, False, True)]
+
+
+@pytest.mark.parametrize("needs", NEEDS)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(dt, rng, needs, bias):
+    x, w, gy = randn(rng, (9, 5), dt), randn(rng, (5, 4), dt), randn(rng, (9, 4), dt)
+    b = randn(rng, 4, dt) if bias else None
+    assert_close(N.linear_forward(x, w, b), R.linear_forward(x, w, b), dt)
+    for got, want in zip(N.linear_backward(x, w, gy, *needs), R.linear_backward(x, w, gy,
+                                                                                 *needs)):
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert_close(got, want, dt)
+
+
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+@pytest.mark.parametrize("needs", NEEDS)
+def test_linear_gelu(dt, rng, approximate, needs):
+    x, w, b = randn(rng, (9, 5), dt), randn(rng, (5, 4), dt), randn(rng, 4, dt)
+    gy = randn(rng, (9, 4), dt)
+    (y, h), (y_ref, h_ref) = (N.linear_gelu_forward(x, w, b, approximate),
+                              R.linear_gelu_forward(x, w, b, approximate))
+    assert_close(h, h_ref, dt)
+    assert_close(y, y_ref, dt)
+    for got, want in zip(N.linear_gelu_backward(x, w, h, gy, *needs, approximate),
+                         R.linear_gelu_backward(x, w, h_ref, gy, *needs, approximate)):
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert_close(got, want, dt)
+
+
 # ---- the vectorised exp ---------------------------------------------------------------------
 def test_exp32_accuracy_and_limits():
     from numba import njit

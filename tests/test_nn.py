@@ -268,6 +268,23 @@ def test_fused_attention_matches_the_spelled_out_path(backend):
     check_module(attn, x64(2, 4, 12))
 
 
+@pytest.mark.parametrize("activation", ["gelu_tanh", "gelu"])
+def test_fused_mlp_matches_the_spelled_out_path(backend, activation):
+    mlp = perturb(MLP(6, activation=activation, rng=np.random.default_rng(0))).to(np.float64)
+    x = x64(2, 3, 6)
+    results = []
+    for fused in (True, False):
+        mlp.fused = fused
+        x.grad = None
+        for p in mlp.parameters():
+            p.grad = None
+        y = mlp(x)
+        (y * y).sum().backward()
+        results.append([y.data, x.grad] + [p.grad for p in mlp.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_fused_attention_steps_aside_when_its_result_would_differ(monkeypatch):
     """Attention weights, attention dropout and the KV cache need the spelled-out path."""
     calls = []

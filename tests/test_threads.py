@@ -87,6 +87,27 @@ def test_split_matmul_matches_reference(split_everything, dt, a_shape, b_shape, 
     close(N.matmul(a, b, ta, tb), R.matmul(a, b, ta, tb), dt)
 
 
+@pytest.mark.parametrize("gelu", [None, "tanh", "none"])
+def test_split_linear_matches_reference(split_everything, dt, gelu):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((11, 4)).astype(dt)
+    w = rng.standard_normal((4, 6)).astype(dt)
+    b = rng.standard_normal(6).astype(dt)
+    gy = rng.standard_normal((11, 6)).astype(dt)
+    if gelu is None:
+        close(N.linear_forward(x, w, b), R.linear_forward(x, w, b), dt)
+        got, want = N.linear_backward(x, w, gy), R.linear_backward(x, w, gy)
+    else:
+        (y, h), (y_ref, h_ref) = (N.linear_gelu_forward(x, w, b, gelu),
+                                  R.linear_gelu_forward(x, w, b, gelu))
+        close(y, y_ref, dt)
+        close(h, h_ref, dt)
+        got = N.linear_gelu_backward(x, w, h, gy, approximate=gelu)
+        want = R.linear_gelu_backward(x, w, h_ref, gy, approximate=gelu)
+    for u, v in zip(got, want):
+        close(u, v, dt)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("shape", [(7, 3, 3), (7, 3, 5)])  # 21 rows: even cuts miss multiples of 3
 def test_split_softmax_matches_reference(split_everything, dt, causal, shape):

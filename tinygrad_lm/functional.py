@@ -14,6 +14,11 @@ def linear(x, weight, bias=None) -> Tensor:
     return N.Linear.apply(x, weight, bias)
 
 
+def linear_gelu(x, weight, bias=None, approximate: str = "tanh") -> Tensor:
+    """gelu(x @ weight + bias) in one op (see ops.nn.LinearGelu): the MLP's expansion."""
+    return N.LinearGelu.apply(x, weight, bias, approximate=approximate)
+
+
 def softmax(x, axis: int = -1, *, scale: float = 1.0, causal: bool = False) -> Tensor:
     """softmax(scale * x) over `axis`; `causal=True` removes keys j > i (attention scores)."""
     x = as_tensor(x)

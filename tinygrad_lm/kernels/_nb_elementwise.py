@@ -78,6 +78,28 @@ def _tanh_constants(dtype):
     return k, cap
 
 
+def gelu_forward_rows(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
+    """gelu of a C-contiguous float array on the calling thread (the fused linear's share)."""
+    xf = x.reshape(-1)
+    y = np.empty_like(xf)
+    if approximate == "tanh":
+        _gelu_tanh(xf, *_tanh_constants(x.dtype), y)
+    else:
+        _gelu_erf(xf, y)
+    return y.reshape(x.shape)
+
+
+def gelu_backward_rows(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> np.ndarray:
+    """gy * gelu'(x) for C-contiguous float arrays of one shape, on the calling thread."""
+    xf, gf = x.reshape(-1), gy.reshape(-1)
+    dx = np.empty_like(xf)
+    if approximate == "tanh":
+        _gelu_tanh_backward(xf, gf, *_tanh_constants(x.dtype), dx)
+    else:
+        _gelu_erf_backward(xf, gf, dx)
+    return dx.reshape(x.shape)
+
+
 def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
     """gelu(x) = x * Phi(x), "tanh" (GPT-2) or exact "none" (erf)."""
     if x.dtype.type not in _FLOATS or x.size == 0:

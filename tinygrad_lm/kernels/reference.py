@@ -187,6 +187,20 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
     return (gy * d).astype(x.dtype, copy=False)
 
 
+# ---- linear layer and GELU, fused ---------------------------------------------------------
+def linear_gelu_forward(x: np.ndarray, w: np.ndarray, b=None, approximate: str = "tanh"):
+    """h = x w + b, y = gelu(h): returns (y, h); backward needs the pre-activation h."""
+    h = linear_forward(x, w, b)
+    return gelu_forward(h, approximate), h
+
+
+def linear_gelu_backward(x: np.ndarray, w: np.ndarray, h: np.ndarray, gy: np.ndarray,
+                         need_x: bool = True, need_w: bool = True, need_b: bool = True,
+                         approximate: str = "tanh"):
+    """(dx, dw, db) of y = gelu(x w + b): the linear backward of dh = gy * gelu'(h)."""
+    return linear_backward(x, w, gelu_backward(h, gy, approximate), need_x, need_w, need_b)
+
+
 # ---- fused causal self-attention ------------------------------------------------------------
 def qkv_heads(qkv: np.ndarray, n_head: int):
     """Views q, k, v, each (B, nh, T, hs), of a fused (B, T, 3C) projection; no copies."""

@@ -54,6 +54,35 @@ class Linear(Function):
         return (gx.reshape(ctx.x_shape) if gx is not None else None), gw, gb
 
 
+class LinearGelu(Function):
+    """y = gelu(x W + b), the MLP's expansion, as one op: each thread applies GELU to its rows
+    of x W + b while they are in cache, and backward forms dh = dy * gelu'(h) the same way
+    before the linear backward (dx = dh W^T, dW = x^T dh, db = sum of dh over rows).
+    Saves the pre-activation h = x W + b, as a separate GELU op would."""
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, approximate="tanh"):
+        if x.shape[-1] != w.shape[0]:
+            raise ValueError(f"linear_gelu: input {x.shape} @ weight {w.shape}: input features "
+                             f"{x.shape[-1]} and weight rows {w.shape[0]} differ")
+        if approximate not in ("tanh", "none"):
+            raise ValueError(f"linear_gelu: approximate must be 'tanh' or 'none', got "
+                             f"{approximate!r}")
+        x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+        y, h = kernels().linear_gelu_forward(x2, w, b, approximate)  # 2 x (N, out)
+        ctx.save_for_backward(x2, w, h)
+        ctx.x_shape, ctx.approximate = x.shape, approximate
+        return y.reshape(*x.shape[:-1], w.shape[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w, h = ctx.saved
+        needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
+        g2 = g.reshape(-1, w.shape[1])  # (N, out)
+        gx, gw, gb = kernels().linear_gelu_backward(x2, w, h, g2, *needs, ctx.approximate)
+        return (gx.reshape(ctx.x_shape) if gx is not None else None), gw, gb
+
+
 class Softmax(Function):
     """softmax over the last axis, optionally fused with a scale and a causal mask
     (attention: softmax(q k^T / sqrt(hs)) with future keys removed).
