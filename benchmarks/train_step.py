@@ -82,7 +82,14 @@ def build_torch(c: dict):
     return (lambda: train_step(model, opt, x, y)), forward
 
 
-def time_rounds(fns: dict, rounds: int, warmup: int) -> dict[str, float]:
+def time_rounds(fns: dict, rounds: int, warmup: int, block: int = 3) -> dict[str, float]:
+    """Median seconds per call of each fn, measured interleaved in this one process.
+
+    Each round runs every fn `block` times back to back, in an order rotated round by round.
+    Blocks rather than single calls: each framework leaves its threads spinning for a moment
+    after its last call (PyTorch's OpenMP pool, for instance), which slows whatever runs next;
+    a block lets that fall on one call in `block` for both sides alike, and the median keeps it
+    out of the result."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -90,9 +97,10 @@ def time_rounds(fns: dict, rounds: int, warmup: int) -> dict[str, float]:
     names = list(fns)
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            fns[name]()
-            samples[name].append(time.perf_counter() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fns[name]()
+                samples[name].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -157,7 +165,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(os.cpu_count() or 1)
     except ImportError:
         torch = None
-    rounds, warmup = (3, 1) if args.quick else (9, 2)
+    rounds, warmup = (2, 1) if args.quick else (5, 2)
     results = {"torch": torch.__version__ if torch else None, "configs": {}}
     header = (f"{'cfg':<4}{'what':<9}{'ours ms':>9}{'torch ms':>10}{'ours/torch':>11}"
               f"{'ours tok/s':>12}{'torch tok/s':>12}{'GFLOP/s':>9}")

@@ -318,6 +318,15 @@ def test_linear_gelu(dt, rng, approximate, needs):
             assert_close(got, want, dt)
 
 
+@pytest.mark.parametrize("shape", [(1,), (7, 3), (1000,)])
+def test_sum_squares(dt, rng, shape):
+    x = randn(rng, shape, dt, scale=3.0)
+    assert N.sum_squares(x) == pytest.approx(R.sum_squares(x), rel=1e-12)
+    assert N.sum_squares(x[::2]) == pytest.approx(R.sum_squares(x[::2]), rel=1e-12)
+    big = np.full(4, 1e30 if dt == np.float32 else 1e150, dt)
+    assert N.sum_squares(big) == R.sum_squares(big)  # float64 sums: no float32 overflow
+
+
 # ---- the vectorised exp ---------------------------------------------------------------------
 def test_exp32_accuracy_and_limits():
     from numba import njit

@@ -181,7 +181,7 @@ def clip_grad_norm_(params, max_norm: float) -> float:
     Returns the norm before clipping (computed in float64); a non-finite norm is returned
     without scaling, for the caller to report."""
     grads = [p.grad for p in params if p.grad is not None]
-    norm = math.sqrt(sum(float(np.dot(g.ravel().astype(np.float64), g.ravel())) for g in grads))
+    norm = math.sqrt(sum(kernels().sum_squares(g) for g in grads))
     if math.isfinite(norm) and norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for g in grads:

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from . import reference, threads
-from ._nb_math import fast_exp
+from ._nb_math import SUMS, fast_exp
 
 _FLOATS = (np.float32, np.float64)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -133,6 +133,23 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
             _gelu_erf_backward(xf[lo:hi], gf[lo:hi], dx[lo:hi])
     threads.run_chunks(part, threads.split_rows(xf.size, 8 * xf.size, threads.MIN_ELEMENTS, 64))
     return dx.reshape(x.shape)
+
+
+# ---- sum of squares (gradient clipping) -----------------------------------------------------
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
+def _sum_squares(x):
+    total = 0.0  # float64 whatever x is: a norm over millions of elements keeps its precision
+    for i in range(x.size):
+        v = np.float64(x[i])
+        total += v * v
+    return total
+
+
+def sum_squares(x: np.ndarray) -> float:
+    """sum(x^2) in float64 without the float64 copy of x the reference makes."""
+    if x.dtype.type not in _FLOATS or x.size == 0:
+        return reference.sum_squares(x)
+    return float(_sum_squares(_flat(x, x.dtype)))
 
 
 # ---- AdamW ----------------------------------------------------------------------------------

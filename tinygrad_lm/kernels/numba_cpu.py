@@ -33,6 +33,7 @@ from ._nb_elementwise import (
     gelu_backward_rows,
     gelu_forward,
     gelu_forward_rows,
+    sum_squares,
 )
 from ._nb_embedding import embedding_backward, embedding_forward
 from ._nb_layernorm import layernorm_backward, layernorm_forward
@@ -56,7 +57,7 @@ __all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "linear_gelu_f
            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
            "cross_entropy_backward", "layernorm_forward", "layernorm_backward", "gelu_forward",
            "gelu_backward", "attention_forward", "attention_backward", "qkv_heads",
-           "embedding_forward", "embedding_backward", "adamw_update_"]
+           "embedding_forward", "embedding_backward", "sum_squares", "adamw_update_"]
 
 
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False):

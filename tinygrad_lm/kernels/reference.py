@@ -249,6 +249,12 @@ def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> 
 
 
 # ---- optimizer ------------------------------------------------------------------------------
+def sum_squares(x: np.ndarray) -> float:
+    """sum(x^2) over every element, accumulated in float64 (for a gradient's norm)."""
+    flat = x.ravel()
+    return float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))
+
+
 def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
     """In place: p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p -= lr * mhat / (sqrt(vhat) + eps) with mhat = m / (1 - b1^step), vhat = v / (1 - b2^step)."""
