@@ -15,6 +15,7 @@ column measures kernels and not framework overhead. Results go to benchmarks/res
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -211,6 +212,30 @@ MATMULS = [("matmul x@W", (768, 128), (128, 384), False, False),
            ("matmul batched q@k^T", (64, 128, 32), (64, 32, 128), False, False)]
 
 
+def _numpy_matmul_child(dtype: str, quick: bool) -> None:
+    """Run in a subprocess: time NumPy's matmul on each MATMULS case with BLAS's own threads,
+    print the seconds as JSON. NumPy as it ships is timed apart from the engine because the
+    engine holds BLAS to one thread and splits matmuls itself, and switching OpenBLAS between
+    its own threads and ours in one process left it slower for both (measured 100 GFLOP/s
+    instead of 200 on the engine's side after a few calls of BLAS's own threading)."""
+    rng = np.random.default_rng(0)
+    rounds, target = (3, 0.01) if quick else (11, 0.03)
+    out = []
+    for _, sa, sb, ta, tb in MATMULS:
+        a = rng.standard_normal(sa).astype(dtype)
+        b = rng.standard_normal(sb).astype(dtype)
+        fn = functools.partial(R.matmul, a, b, ta, tb)
+        out.append(time_interleaved({"numpy": fn}, rounds=rounds, target_s=target)["numpy"])
+    print(json.dumps(out))
+
+
+def _numpy_matmul_times(dtype, quick: bool) -> list[float]:
+    args = [sys.executable, __file__, "--numpy-matmul-child", np.dtype(dtype).name]
+    proc = subprocess.run(args + (["--quick"] if quick else []), capture_output=True, text=True,
+                          check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 # ---- mixed loop: BLAS and Numba alternating ---------------------------------------------------
 def _mixed_loop(N, rng, dt, rounds):
     """Time a BLAS matmul and a Numba kernel alone and alternating in one loop. A ratio near 1
@@ -293,6 +318,17 @@ def _compile_times() -> dict:
     return out
 
 
+def _time(fns: dict, rounds: int, target: float) -> dict:
+    """Reference and Numba interleaved; PyTorch after them, on its own. Interleaved with
+    PyTorch, whose OpenMP threads linger after each call, the engine's two threads ran at half
+    speed (a split matmul at 110 GFLOP/s instead of 200)."""
+    own = {k: v for k, v in fns.items() if k != "torch"}
+    t = time_interleaved(own, rounds=rounds, target_s=target)
+    if "torch" in fns:
+        t.update(time_interleaved({"torch": fns["torch"]}, rounds=rounds, target_s=target))
+    return t
+
+
 # ---- driver ----------------------------------------------------------------------------------
 def run(quick: bool = False, dtype=np.float32) -> dict:
     from tinygrad_lm.kernels import numba_cpu as N
@@ -305,13 +341,16 @@ def run(quick: bool = False, dtype=np.float32) -> dict:
         for args in shapes:
             shape, parts = case(torch, rng, dtype, *args)
             for part, fns in parts.items():
-                t = time_interleaved(fns, rounds=rounds, target_s=target)
+                t = _time(fns, rounds, target)
                 name = f"{kernel} {part}".strip()
                 records.append({"kernel": name, "shape": shape, "seconds": t})
     mm = []
-    for kernel, *args in MATMULS:
+    numpy_s = _numpy_matmul_times(dtype, quick)
+    for i, (kernel, *args) in enumerate(MATMULS):
         shape, fns, flops = _matmul(torch, rng, dtype, *args)
-        t = time_interleaved(fns, rounds=rounds, target_s=target, settle_s=0.15)
+        del fns["reference"]  # timed in its own process: see _numpy_matmul_times
+        t = _time(fns, rounds, target)
+        t["reference"] = numpy_s[i]
         mm.append({"kernel": kernel, "shape": shape, "seconds": t, "flops": flops,
                    "gflops": {k: flops / v / 1e9 for k, v in t.items()}})
     mixed = _mixed_loop(N, rng, dtype, rounds)
@@ -336,7 +375,8 @@ def report(res: dict) -> None:
         rows.append([r["kernel"], r["shape"], f"{g['reference']:.0f}", f"{g['numba']:.0f}",
                      f"{g['torch']:.0f}" if "torch" in g else "-",
                      fmt_ratio(g["numba"] / g["reference"])])
-    print_table("Matmul: GFLOP/s (numba = the backend's dispatch)",
+    print_table("Matmul: GFLOP/s (numba = the backend's dispatch; numpy = NumPy as it ships, "
+                "BLAS's own threads, timed in a separate process)",
                 ["kernel", "shape", "numpy", "numba", "torch", "numba/numpy"], rows)
     rows = [[m["kernel"], fmt_us(m["matmul_s"]), fmt_us(m["kernel_s"]),
              fmt_us(m["matmul_s"] + m["kernel_s"]), fmt_us(m["mixed_s"]), fmt_ratio(m["ratio"])]
@@ -356,9 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--out", type=Path, default=None, help="directory for kernels.json")
     ap.add_argument("--compile-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--numpy-matmul-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.compile_child:
         _compile_child()
+        return 0
+    if args.numpy_matmul_child:
+        _numpy_matmul_child(args.numpy_matmul_child, args.quick)
         return 0
     try:
         import numba  # noqa: F401

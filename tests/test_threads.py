@@ -63,6 +63,24 @@ def test_set_num_threads_checks_and_restores():
             threads.set_num_threads(bad)
 
 
+def test_blas_is_held_to_one_thread_while_the_engine_splits_work():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    with threads.use_threads(2):
+        threads.run_chunks(lambda lo, hi: None, [(0, 1), (1, 2)])
+        assert set(blas_threads()) == {1}
+        with threads.blas_own_threads():
+            own = blas_threads()
+        assert set(blas_threads()) == {1}
+    with threads.use_threads(1):
+        assert blas_threads() == own  # one thread for kernels: BLAS threads itself again
+
+
 def test_an_error_in_a_worker_chunk_reaches_the_caller():
     def fn(lo, hi):
         if lo == 0:

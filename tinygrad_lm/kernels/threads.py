@@ -39,7 +39,8 @@ MIN_ELEMENTS = 1 << 19
 
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
 _pool: ThreadPoolExecutor | None = None
-_blas_limit = None  # the threadpoolctl limiter while BLAS is held to one thread
+_blas: list | None = None  # [(threadpoolctl library controller, its own thread count)]
+_blas_held = False
 
 
 def default_num_threads() -> int:
@@ -57,16 +58,15 @@ def set_num_threads(n: int | None) -> None:
     """Threads the Numba backend splits large kernels over; None means one per core.
 
     With 1, kernels run on the caller's thread and BLAS gets its own threading back."""
-    global _num_threads, _pool, _blas_limit
+    global _num_threads, _pool
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"set_num_threads: need a positive int or None, got {n!r}")
     _num_threads = n
     if _pool is not None and _pool._max_workers != num_threads() - 1:
         _pool.shutdown(wait=True)
         _pool = None
-    if num_threads() == 1 and _blas_limit is not None:
-        _blas_limit.restore_original_limits()
-        _blas_limit = None
+    if num_threads() == 1:
+        _set_blas_threads(hold=False)
 
 
 @contextlib.contextmanager
@@ -80,26 +80,46 @@ def use_threads(n: int | None):
         set_num_threads(previous)
 
 
-def _hold_blas_to_one_thread() -> bool:
-    """Limit BLAS to one thread; False if no BLAS library could be found to limit."""
-    global _blas_limit
-    if _blas_limit is None:
+def _blas_libraries() -> list:
+    """The BLAS libraries loaded in this process, with their own thread counts (found once,
+    the first time work is split, so after NumPy has loaded its BLAS)."""
+    global _blas
+    if _blas is None:
         try:
-            from threadpoolctl import threadpool_limits
+            from threadpoolctl import ThreadpoolController
         except ImportError:
-            return False
-        limiter = threadpool_limits(limits=1, user_api="blas")
-        if not limiter.get_original_num_threads().get("blas"):
-            return False  # no BLAS seen: leave NumPy's threading alone, split nothing
-        _blas_limit = limiter
-    return True
+            return []
+        libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        _blas = [(lib, lib.num_threads) for lib in libs]
+    return _blas
+
+
+def _set_blas_threads(hold: bool) -> None:
+    global _blas_held
+    if hold != _blas_held:
+        for lib, own in _blas_libraries():
+            lib.set_num_threads(1 if hold else own)  # one C call each: microseconds
+        _blas_held = hold
+
+
+@contextlib.contextmanager
+def blas_own_threads():
+    """`with blas_own_threads(): ...` give BLAS its own threading back for a while, for heavy
+    NumPy work outside the engine (or to time NumPy as it ships, as the benchmarks do)."""
+    held = _blas_held
+    _set_blas_threads(hold=False)
+    try:
+        yield
+    finally:
+        _set_blas_threads(hold=held)
 
 
 def _workers() -> ThreadPoolExecutor | None:
     global _pool
     n = num_threads()
-    if n == 1 or not _hold_blas_to_one_thread():
-        return None
+    if n == 1 or not _blas_libraries():
+        return None  # no BLAS found to hold: leave NumPy's threading alone, split nothing
+    _set_blas_threads(hold=True)
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="tinygrad_lm")
     return _pool
