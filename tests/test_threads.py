@@ -24,9 +24,8 @@ def dt(request):
 @pytest.fixture
 def split_everything(monkeypatch):
     """Three threads (more than the chunks of some inputs) and no minimum work per thread."""
-    monkeypatch.setattr(threads, "MIN_ELEMENTS", 1)
-    monkeypatch.setattr(N, "_MIN_MATMUL_FLOPS", 1)
-    monkeypatch.setattr(_nb_attention, "_MIN_FLOPS", 1)
+    monkeypatch.setattr(threads, "MIN_SPLIT", 1e-30)
+    monkeypatch.setattr(threads, "HANDOFF", 0.0)
     monkeypatch.setattr(_nb_attention, "_TILE_BYTES", 1)  # one batch entry per tile
     with threads.use_threads(3):
         yield
@@ -38,19 +37,27 @@ def close(got, want, dt):
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL[dt] * scale * 10)
 
 
-def test_split_rows_cuts_whole_blocks_and_covers_everything():
+def test_split_rows_cuts_whole_blocks_and_covers_everything(monkeypatch):
+    monkeypatch.setattr(threads, "HANDOFF", 0.0)
     with threads.use_threads(3):
-        chunks = threads.split_rows(10, work=1e9, min_work=1, align=3)
+        chunks = threads.split_rows(10, seconds=1.0, align=3)
         assert chunks[0][0] == 0 and chunks[-1][1] == 10
         assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
         assert all(lo % 3 == 0 for lo, _ in chunks)
         assert len(chunks) == 3
         # too little work for a second thread, or fewer blocks than threads
-        assert threads.split_rows(10, work=3, min_work=4) == [(0, 10)]
-        assert len(threads.split_rows(10, work=5, min_work=4)) == 2
-        assert len(threads.split_rows(4, work=1e9, min_work=1, align=2)) == 2
+        assert threads.split_rows(10, seconds=threads.MIN_SPLIT / 2) == [(0, 10)]
+        assert len(threads.split_rows(10, seconds=threads.MIN_SPLIT * 1.5)) == 2
+        assert len(threads.split_rows(4, seconds=1.0, align=2)) == 2
     with threads.use_threads(1):
-        assert threads.split_rows(100, work=1e9, min_work=1) == [(0, 100)]
+        assert threads.split_rows(100, seconds=1.0) == [(0, 100)]
+
+
+def test_the_callers_share_makes_up_for_the_workers_late_start(monkeypatch):
+    monkeypatch.setattr(threads, "HANDOFF", 50e-6)
+    with threads.use_threads(2):
+        # 1 ms of work: the worker starts 50 us late, so it gets (1000 - 50) / 2 us of it
+        assert threads.split_rows(1000, seconds=1e-3) == [(0, 475), (475, 1000)]
 
 
 def test_set_num_threads_checks_and_restores():

@@ -25,8 +25,6 @@ from . import reference, threads
 from ._nb_softmax import _softmax_backward_rows, _softmax_rows
 
 _FLOATS = (np.float32, np.float64)
-# below ~8 MFLOP of attention a hand-off to a worker (threads.py) barely pays
-_MIN_FLOPS = 8e6
 _TILE_BYTES = 1 << 20
 
 
@@ -36,7 +34,7 @@ def _shares(B: int, n_head: int, T: int, itemsize: int, flops: float):
     a core's L2 cache (1 MB measured best, against 256 KB and 2 MB). Untiled, the (B, nh, T, T)
     temporaries of config B (12 MB each) streamed through memory: 30% slower."""
     by_batch = B >= threads.num_threads()
-    chunks = threads.split_rows(B if by_batch else n_head, flops, _MIN_FLOPS)
+    chunks = threads.split_rows(B if by_batch else n_head, flops * threads.FLOP)
     per_entry = (n_head if by_batch else 1) * T * T * itemsize
     tile = max(1, _TILE_BYTES // per_entry)
     return [[(slice(t, min(t + tile, hi)),) if by_batch else (slice(None), slice(t, min(t + tile,

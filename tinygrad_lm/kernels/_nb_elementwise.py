@@ -113,7 +113,7 @@ def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
             _gelu_tanh(xf[lo:hi], k, cap, y[lo:hi])
         else:
             _gelu_erf(xf[lo:hi], y[lo:hi])
-    threads.run_chunks(part, threads.split_rows(xf.size, 8 * xf.size, threads.MIN_ELEMENTS, 64))
+    threads.run_chunks(part, threads.split_rows(xf.size, 2 * xf.size * threads.ELEMENT, 64))
     return y.reshape(x.shape)
 
 
@@ -131,7 +131,7 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
             _gelu_tanh_backward(xf[lo:hi], gf[lo:hi], k, cap, dx[lo:hi])
         else:
             _gelu_erf_backward(xf[lo:hi], gf[lo:hi], dx[lo:hi])
-    threads.run_chunks(part, threads.split_rows(xf.size, 8 * xf.size, threads.MIN_ELEMENTS, 64))
+    threads.run_chunks(part, threads.split_rows(xf.size, 2 * xf.size * threads.ELEMENT, 64))
     return dx.reshape(x.shape)
 
 

@@ -120,7 +120,7 @@ def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> 
 
     def part(lo, hi):  # chunks start on a multiple of tq, so row r is still query r % tq
         _softmax_rows(x2[lo:hi], scale, tq, causal, y[lo:hi])
-    threads.run_chunks(part, threads.split_rows(len(x2), 4 * x2.size, threads.MIN_ELEMENTS, tq))
+    threads.run_chunks(part, threads.split_rows(len(x2), 1.2 * x2.size * threads.ELEMENT, tq))
     return y.reshape(x.shape)
 
 
@@ -134,7 +134,7 @@ def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.nd
 
     def part(lo, hi):
         _softmax_backward_rows(y2[lo:hi], g2[lo:hi], scale, dx[lo:hi])
-    threads.run_chunks(part, threads.split_rows(len(y2), 2 * y2.size, threads.MIN_ELEMENTS))
+    threads.run_chunks(part, threads.split_rows(len(y2), 0.5 * y2.size * threads.ELEMENT))
     return dx.reshape(y.shape)
 
 

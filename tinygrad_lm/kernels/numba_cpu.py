@@ -48,8 +48,6 @@ from .reference import causal_mask, qkv_heads
 
 NAME = "numba"
 _FLOATS = (np.float32, np.float64)
-# below ~16 MFLOP (160 us of one-thread BLAS) a hand-off to a worker (threads.py) barely pays
-_MIN_MATMUL_FLOPS = 1.6e7
 
 __all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "linear_gelu_forward",
            "linear_gelu_backward", "causal_mask", "softmax_forward",
@@ -88,15 +86,15 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = 
         def part(lo, hi):
             np.matmul(a[lo:hi] if a.shape[0] > 1 else a, b[lo:hi] if b.shape[0] > 1 else b,
                       out=out[lo:hi])
-        threads.run_chunks(part, threads.split_rows(batch[0], flops, _MIN_MATMUL_FLOPS))
+        threads.run_chunks(part, threads.split_rows(batch[0], flops * threads.FLOP))
     elif m >= n:
         def part(lo, hi):
             np.matmul(a[..., lo:hi, :], b, out=out[..., lo:hi, :])
-        threads.run_chunks(part, threads.split_rows(m, flops, _MIN_MATMUL_FLOPS))
+        threads.run_chunks(part, threads.split_rows(m, flops * threads.FLOP))
     else:
         def part(lo, hi):
             np.matmul(a, b[..., lo:hi], out=out[..., lo:hi])
-        threads.run_chunks(part, threads.split_rows(n, flops, _MIN_MATMUL_FLOPS))
+        threads.run_chunks(part, threads.split_rows(n, flops * threads.FLOP))
     return out
 
 
@@ -146,8 +144,7 @@ def _linear_forward(x, w, b, gelu):
             h[lo:hi] += b
         if gelu:
             y[lo:hi] = gelu_forward_rows(h[lo:hi], gelu)
-    threads.run_chunks(part, threads.split_rows(len(x), 2.0 * y.size * x.shape[1],
-                                                _MIN_MATMUL_FLOPS))
+    threads.run_chunks(part, threads.split_rows(len(x), 2.0 * y.size * x.shape[1] * threads.FLOP))
     return y, h
 
 
@@ -157,7 +154,7 @@ def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
     The partials are added in share order (so results depend on the thread count, never on
     timing): measured 4-5% faster than splitting dw by columns, which rereads all of dh."""
     (n, d_in), d_out = x.shape, w.shape[1]
-    rows = threads.split_rows(n, 2.0 * n * d_in * d_out * (need_x + need_w), _MIN_MATMUL_FLOPS)
+    rows = threads.split_rows(n, 2.0 * n * d_in * d_out * (need_x + need_w) * threads.FLOP)
     dx = np.empty((n, d_in), dtype=x.dtype) if need_x else None
     dws = np.empty((len(rows), d_in, d_out), dtype=x.dtype) if need_w else None
     dbs = np.empty((len(rows), d_out), dtype=x.dtype) if need_b else None

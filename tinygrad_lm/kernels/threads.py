@@ -30,12 +30,17 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-# Handing a share to a worker costs 30-50 us here (waking a thread on a virtual machine), so a
-# split pays only for work of a few hundred microseconds. Wrappers count work in elements of a
-# cheap one-pass kernel (LayerNorm: 0.05 ns each on one core); costlier kernels count each element
-# several times (GELU, with an exp per element and 4x more data, as 8). Measured: LayerNorm of
-# (1024, 128) 39 us alone, 83 us split; of (4096, 192) 177 us alone, 151 split.
-MIN_ELEMENTS = 1 << 19
+# Cost model, from measurements on these 2-core machines. Call sites estimate the one-thread
+# time of a job as FLOP seconds per matmul flop (BLAS on one core: ~100 GFLOP/s) or ELEMENT
+# seconds per element of a one-pass kernel (LayerNorm: 39 us for 131k elements), times a
+# factor for costlier kernels (GELU 2).
+FLOP = 1e-11
+ELEMENT = 2.5e-10
+# Handing a share to a sleeping worker costs about HANDOFF seconds before it starts (waking a
+# thread on a virtual machine, then the GIL): a split pays only for jobs of a few times that,
+# and the caller's own share is made that much larger so both finish together.
+HANDOFF = 45e-6
+MIN_SPLIT = 150e-6
 
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
 _pool: ThreadPoolExecutor | None = None
@@ -125,17 +130,19 @@ def _workers() -> ThreadPoolExecutor | None:
     return _pool
 
 
-def split_rows(n: int, work: float, min_work: float, align: int = 1) -> list[tuple[int, int]]:
-    """Cut range(n) into up to num_threads() contiguous [lo, hi) chunks of whole `align` blocks.
+def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
+    """Cut range(n) into up to num_threads() contiguous [lo, hi) chunks of whole `align` blocks,
+    for a job estimated to take `seconds` on one thread (see FLOP and ELEMENT).
 
-    `work` is the cost of all n rows in any unit and `min_work` the least worth splitting (each
-    further multiple of it earns one more thread): smaller jobs get one chunk, so they never pay
-    for a hand-off."""
-    threads = min(num_threads(), 1 + int(work // max(min_work, 1e-12)), n // max(align, 1))
+    Jobs under MIN_SPLIT get one chunk, so they never pay for a hand-off; longer ones one more
+    thread per MIN_SPLIT. Workers start HANDOFF late, so the last chunk, which run_chunks runs
+    on the calling thread, gets HANDOFF more work than each of the others."""
+    threads = min(num_threads(), 1 + int(seconds // MIN_SPLIT), n // max(align, 1))
     if threads <= 1:
         return [(0, n)]
     blocks = n // align
-    cuts = [align * (blocks * i // threads) for i in range(threads)] + [n]
+    worker_share = max(0.0, (seconds - HANDOFF) / threads) / seconds  # of the whole job
+    cuts = [0] + [align * round(blocks * worker_share * i) for i in range(1, threads)] + [n]
     return [(cuts[i], cuts[i + 1]) for i in range(threads) if cuts[i] < cuts[i + 1]]
 
 
