@@ -138,6 +138,23 @@ def own_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def numpy_blas_gflops() -> float:
+    """GFLOP/s of NumPy's float32 matmul as it ships (BLAS's own threads), on 2048^3, measured
+    in a fresh process: the yardstick of the 'matmul at >= 50% of the BLAS rate' target."""
+    code = ("import time, numpy as np; a = np.ones((2048, 2048), np.float32); a @ a; "
+            "t = []\nfor _ in range(7):\n t0 = time.perf_counter(); a @ a; "
+            "t.append(time.perf_counter() - t0)\n"
+            "print(2 * 2048 ** 3 / sorted(t)[3] / 1e9)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
+
+
+def git_commit() -> str | None:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=HERE)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
 def start_time(cold: bool) -> float:
     """Seconds from launching `tinygrad-lm train` to the end of its first training step."""
     env = dict(os.environ)
@@ -166,8 +183,11 @@ def main(argv=None) -> int:
     except ImportError:
         torch = None
     rounds, warmup = (2, 1) if args.quick else (5, 2)
-    results = {"torch": torch.__version__ if torch else None, "configs": {}}
-    header = (f"{'cfg':<4}{'what':<9}{'ours ms':>9}{'torch ms':>10}{'ours/torch':>11}"
+    from tinygrad_lm.kernels import threads
+    results = {"commit": git_commit(), "torch": torch.__version__ if torch else None,
+               "threads": threads.num_threads(), "numpy_blas_gflops": numpy_blas_gflops(),
+               "configs": {}}
+    header = (f"{'cfg':<4}{'what':<9}{'ours ms':>9}{'torch ms':>10}{'speedup':>9}"
               f"{'ours tok/s':>12}{'torch tok/s':>12}{'GFLOP/s':>9}")
     print(header)
     print("-" * len(header))
@@ -183,9 +203,9 @@ def main(argv=None) -> int:
         row = {"times_s": times, "tokens_per_step": tokens}
         for what, flops in (("step", 3 * matmul_flops(c)), ("fwd", matmul_flops(c))):
             ours, theirs = times[f"ours_{what}"], times.get(f"torch_{what}")
-            ratio = f"{ours / theirs:.2f}" if theirs else "-"
+            ratio = f"{theirs / ours:.2f}x" if theirs else "-"  # throughput, ours/torch
             print(f"{name:<4}{what:<9}{ours * 1e3:>9.1f}"
-                  f"{(theirs or float('nan')) * 1e3:>10.1f}{ratio:>11}{tokens / ours:>12.0f}"
+                  f"{(theirs or float('nan')) * 1e3:>10.1f}{ratio:>9}{tokens / ours:>12.0f}"
                   f"{(tokens / theirs if theirs else float('nan')):>12.0f}"
                   f"{flops / ours / 1e9:>9.1f}")
             row[f"{what}_speedup_vs_torch"] = theirs / ours if theirs else None
@@ -203,6 +223,11 @@ def main(argv=None) -> int:
         if "peak_rss_mb" in row:
             print("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in
                                                  row["peak_rss_mb"].items()))
+    blas = results["numpy_blas_gflops"]
+    for name, row in results["configs"].items():
+        print(f"config {name}: matmul {row['step_gflops']:.0f} GFLOP/s over the training step = "
+              f"{row['step_gflops'] / blas:.0%} of NumPy's BLAS rate ({blas:.0f} GFLOP/s, "
+              "2048^3 float32)")
     if not args.quick:
         results["start_s"] = {"cold": start_time(True), "warm": start_time(False)}
         print(f"\nstart to first step: cold {results['start_s']['cold']:.1f} s, "

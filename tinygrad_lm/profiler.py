@@ -17,7 +17,8 @@ from collections import defaultdict
 from . import autograd
 
 OP_CLASSES = {
-    "MatMul": "matmul", "Linear": "matmul",
+    "MatMul": "matmul", "Linear": "matmul", "LinearGelu": "matmul (+ fused GELU)",
+    "CausalAttention": "attention (matmuls + softmax)",
     "Softmax": "softmax", "LogSoftmax": "softmax", "CrossEntropy": "cross-entropy",
     "LayerNorm": "layernorm", "Embedding": "embedding", "Dropout": "dropout", "Gelu": "gelu",
     "Reshape": "movement", "Permute": "movement", "Expand": "movement", "GetItem": "movement",
