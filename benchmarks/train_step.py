@@ -2,10 +2,12 @@
 
 For config A (vocab 65, block 64, 4 layers, 4 heads, n_embd 128, batch 16) and config B
 (vocab 65, block 128, 6 layers, 6 heads, n_embd 192, batch 32): a full training step (forward,
-backward, clip, AdamW) and a forward pass, float32, interleaved rounds after warm-up, medians.
-Also: tokens/s, matmul GFLOP/s, the share of time per op class (tinygrad_lm's profiler), peak
-resident memory of each (measured in a fresh subprocess), and cold/warm start of
-`tinygrad-lm train` to its first step.
+backward, clip, AdamW) and a forward pass, float32, in one process, interleaved in blocks of
+steps after warm-up, medians. "speedup" is the throughput ratio ours/PyTorch (PyTorch's ms over
+ours). Also: tokens/s, matmul GFLOP/s against NumPy's own BLAS rate, the share of time per op
+class (tinygrad_lm's profiler), peak resident memory of each (VmHWM of a fresh subprocess), and
+cold/warm start of `tinygrad-lm train` to its first step. PyTorch runs with one thread per core
+(torch.set_num_threads), as tinygrad_lm does.
 
     python benchmarks/train_step.py [--quick] [--configs A,B]
 """

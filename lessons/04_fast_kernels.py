@@ -84,9 +84,48 @@ fig.savefig(figure_path("04_softmax_times.png"), dpi=110)
 plt.close(fig)
 
 # %% [markdown]
+# ## Where a training step's time goes
+# `tg.profile()` times the forward and backward of every op and groups them by class; whatever
+# is left of the wall time is Python, autograd bookkeeping and the optimizer. Matmuls dominate,
+# which is why the engine fuses what it can around them (attention in one op, the MLP's
+# expansion with its GELU) and splits them over the cores itself: it holds NumPy's BLAS to one
+# thread and hands shares of each large kernel to a pool of its own. `use_threads(1)` shows
+# what that is worth (BLAS then threads each matmul its own way).
+
+# %%
+from tinygrad_lm import optim  # noqa: E402
+
+cfg = tg.GPTConfig(vocab_size=65, block_size=32 if QUICK else 64, n_layer=2 if QUICK else 4,
+                   n_head=4, n_embd=64 if QUICK else 128)
+model = tg.GPT(cfg, seed=0)
+opt = optim.AdamW(model.parameters(), lr=1e-3)
+ids = rng.integers(0, 65, (8 if QUICK else 16, cfg.block_size))  # (B, T)
+
+
+def train_step():
+    _, loss = model(ids, ids)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+train_step()  # warm up: compiles or loads the kernels
+with tg.profile() as prof:
+    for _ in range(3):
+        train_step()
+print(prof.table())
+step_ms = {}
+for n in (1, tg.kernels.num_threads()):
+    with tg.kernels.use_threads(n):
+        train_step()
+        step_ms[n] = best_time(train_step, repeats) * 1e3
+print("training step:", ", ".join(f"{ms:.1f} ms on {n} thread(s)" for n, ms in step_ms.items()))
+
+# %% [markdown]
 # ## Check
 
 # %%
 assert np.all(np.isfinite(stable)) and not np.all(np.isfinite(naive))
 assert np.allclose(fast, slow, atol=1e-6)
+assert prof.by_class()["matmul"] > 0 and prof.wall > 0
 print(f"numba softmax equals the reference and runs {t_ref / t_nb:.1f}x faster. Lesson 4 done.")
