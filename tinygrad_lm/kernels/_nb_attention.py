@@ -26,6 +26,7 @@ from ._nb_softmax import _softmax_backward_rows, _softmax_rows
 
 _FLOATS = (np.float32, np.float64)
 _TILE_BYTES = 1 << 20
+_QUERY_BLOCK = 64
 
 
 def _shares(B: int, n_head: int, T: int, itemsize: int, flops: float):
@@ -49,8 +50,17 @@ def _run(part, shares):
     threads.run_chunks(run, [(i, i + 1) for i in range(len(shares))])
 
 
+def _query_blocks(T: int):
+    """[(first query, end query)]: blocks of _QUERY_BLOCK queries. Block i needs only the keys
+    before its end, so a causal product skips the key blocks after it: for T = 2 blocks the
+    score and att @ v matmuls do 3/4 of the full T x T work."""
+    return [(r0, min(T, r0 + _QUERY_BLOCK)) for r0 in range(0, T, _QUERY_BLOCK)]
+
+
 def attention_forward(qkv: np.ndarray, n_head: int):
-    """(y (B, T, C), att (B, nh, T, T)): see reference.attention_forward."""
+    """(y (B, T, C), att): see reference.attention_forward. att is kept as a tuple of causal
+    query blocks (see _query_blocks and reference.attention_weights): the masked keys after
+    each block are never computed, stored or read back."""
     if qkv.dtype.type not in _FLOATS or qkv.size == 0:
         return reference.attention_forward(qkv, n_head)
     B, T, C3 = qkv.shape
@@ -58,35 +68,42 @@ def attention_forward(qkv: np.ndarray, n_head: int):
     q, k, v = reference.qkv_heads(qkv, n_head)  # 3 x (B, nh, T, hs), views
     hs = q.shape[-1]
     scale = qkv.dtype.type(1.0 / math.sqrt(hs))
-    att = np.empty((B, n_head, T, T), dtype=qkv.dtype)
+    blocks = _query_blocks(T)
+    att = tuple(np.empty((B, n_head, r1 - r0, r1), dtype=qkv.dtype) for r0, r1 in blocks)
     y = np.empty((B, T, C3 // 3), dtype=qkv.dtype)
     y_heads = y.reshape(B, T, n_head, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs) view of y
 
     def part(sl):
-        # contiguous copies of the share's q and k^T (cheap: T x hs each) run the matmul at
-        # 100 GFLOP/s per core instead of 70 on the strided views
-        scores = np.matmul(np.ascontiguousarray(q[sl]),
-                           np.ascontiguousarray(k[sl].swapaxes(-1, -2)))  # (b, h, T, T)
-        # not in place: with input and output aliased, LLVM's overlap check sends the softmax
-        # loop down its scalar path (measured 3.7x slower)
-        a = att[sl]  # a share of heads is not contiguous: softmax into a copy
-        probs = a if a.flags.c_contiguous else np.empty_like(scores)
-        _softmax_rows(scores.reshape(-1, T), scale, T, True, probs.reshape(-1, T))
-        if probs is not a:
-            a[...] = probs
-        np.matmul(probs, np.ascontiguousarray(v[sl]), out=y_heads[sl])
+        # contiguous copies of the share's q, k^T and v (cheap: T x hs each) run the matmuls
+        # at 100 GFLOP/s per core instead of 70 on the strided views
+        qc, kt, vc = (np.ascontiguousarray(a) for a in (q[sl], k[sl].swapaxes(-1, -2), v[sl]))
+        ys = y_heads[sl]
+        for (r0, r1), block in zip(blocks, att):  # queries r0:r1 see keys :r1
+            scores = np.matmul(qc[:, :, r0:r1], kt[..., :r1])  # (b, h, r1 - r0, r1)
+            # not in place: with input and output aliased, LLVM's overlap check sends the
+            # softmax loop down its scalar path (measured 3.7x slower). A share of heads is
+            # not contiguous in the block: softmax into a copy then.
+            probs = block[sl] if block[sl].flags.c_contiguous else np.empty_like(scores)
+            _softmax_rows(scores.reshape(-1, r1), scale, r1 - r0, True, probs.reshape(-1, r1))
+            if not block[sl].flags.c_contiguous:
+                block[sl] = probs
+            np.matmul(probs, vc[:, :, :r1], out=ys[:, :, r0:r1])
     _run(part, _shares(B, n_head, T, qkv.itemsize, 4.0 * B * n_head * T * T * hs))
     return y, att
 
 
-def attention_backward(qkv: np.ndarray, att: np.ndarray, gy: np.ndarray, n_head: int):
+def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
     """d qkv (B, T, 3C): see reference.attention_backward."""
     if qkv.dtype.type not in _FLOATS or qkv.size == 0:
         return reference.attention_backward(qkv, att, gy, n_head)
     B, T, C3 = qkv.shape
     dt = qkv.dtype
     qkv = np.ascontiguousarray(qkv)
-    att = np.ascontiguousarray(att, dtype=dt)
+    blocks = _query_blocks(T)
+    if isinstance(att, np.ndarray) or [b.shape[2:] for b in att] != [(r1 - r0, r1)
+                                                                     for r0, r1 in blocks]:
+        full = reference.attention_weights(att)  # another backend's, or other blocks
+        att = tuple(full[:, :, r0:r1, :r1] for r0, r1 in blocks)
     q, k, v = reference.qkv_heads(qkv, n_head)
     hs = q.shape[-1]
     scale = dt.type(1.0 / math.sqrt(hs))
@@ -95,13 +112,27 @@ def attention_backward(qkv: np.ndarray, att: np.ndarray, gy: np.ndarray, n_head:
     dq, dk, dv = reference.qkv_heads(dqkv, n_head)  # views: results land in place
 
     def part(sl):
-        a = np.ascontiguousarray(att[sl])  # a view already when split by batch
-        g = np.ascontiguousarray(dy[sl])  # contiguous operands: see forward
-        np.matmul(a.swapaxes(-1, -2), g, out=dv[sl])
-        datt = np.matmul(g, np.ascontiguousarray(v[sl].swapaxes(-1, -2)))  # (b, h, T, T)
-        ds = np.empty_like(datt)  # not in place, as in forward
-        _softmax_backward_rows(a.reshape(-1, T), datt.reshape(-1, T), scale, ds.reshape(-1, T))
-        np.matmul(ds, np.ascontiguousarray(k[sl]), out=dq[sl])
-        np.matmul(ds.swapaxes(-1, -2), np.ascontiguousarray(q[sl]), out=dk[sl])
+        g, qc, kc, vt = (np.ascontiguousarray(a) for a in (dy[sl], q[sl], k[sl],
+                                                           v[sl].swapaxes(-1, -2)))
+        dqs = dq[sl]
+        # keys get gradient from every query block at or after them: accumulate, last block
+        # (all keys) first so that it can initialise the sums
+        dv_sum = dk_sum = None
+        for (r0, r1), block in zip(reversed(blocks), reversed(att)):
+            a = np.ascontiguousarray(block[sl], dtype=dt)  # (b, h, r1 - r0, r1)
+            gi = g[:, :, r0:r1]
+            dv_i = np.matmul(a.swapaxes(-1, -2), gi)  # (b, h, r1, hs)
+            datt = np.matmul(gi, vt[..., :r1])
+            ds = np.empty_like(datt)  # not in place, as in forward
+            _softmax_backward_rows(a.reshape(-1, r1), datt.reshape(-1, r1), scale,
+                                   ds.reshape(-1, r1))
+            np.matmul(ds, kc[:, :, :r1], out=dqs[:, :, r0:r1])
+            dk_i = np.matmul(ds.swapaxes(-1, -2), qc[:, :, r0:r1])  # (b, h, r1, hs)
+            if dv_sum is None:
+                dv_sum, dk_sum = dv_i, dk_i
+            else:
+                dv_sum[:, :, :r1] += dv_i
+                dk_sum[:, :, :r1] += dk_i
+        dv[sl], dk[sl] = dv_sum, dk_sum
     _run(part, _shares(B, n_head, T, qkv.itemsize, 8.0 * B * n_head * T * T * hs))
     return dqkv

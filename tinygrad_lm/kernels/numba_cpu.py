@@ -44,7 +44,7 @@ from ._nb_softmax import (
     softmax_backward,
     softmax_forward,
 )
-from .reference import causal_mask, qkv_heads
+from .reference import attention_weights, causal_mask, qkv_heads
 
 NAME = "numba"
 _FLOATS = (np.float32, np.float64)
@@ -54,7 +54,8 @@ __all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "linear_gelu_f
            "softmax_backward",
            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
            "cross_entropy_backward", "layernorm_forward", "layernorm_backward", "gelu_forward",
-           "gelu_backward", "attention_forward", "attention_backward", "qkv_heads",
+           "gelu_backward", "attention_forward", "attention_backward", "attention_weights",
+           "qkv_heads",
            "embedding_forward", "embedding_backward", "sum_squares", "adamw_update_"]
 
 

@@ -213,7 +213,8 @@ def qkv_heads(qkv: np.ndarray, n_head: int):
 def attention_forward(qkv: np.ndarray, n_head: int):
     """Causal self-attention of q|k|v = qkv (B, T, 3C) with n_head heads of hs = C / n_head:
     att = softmax(q k^T / sqrt(hs), keys j > i removed), y = att v, heads merged to (B, T, C).
-    Returns (y, att); backward needs att (B, nh, T, T)."""
+    Returns (y, att); backward needs att (B, nh, T, T), which attention_weights reads out of
+    whatever form a backend keeps it in."""
     B, T, C3 = qkv.shape
     q, k, v = qkv_heads(qkv, n_head)
     att = softmax_forward(q @ k.swapaxes(-1, -2), 1.0 / math.sqrt(q.shape[-1]), True)
@@ -221,10 +222,28 @@ def attention_forward(qkv: np.ndarray, n_head: int):
     return y, att
 
 
-def attention_backward(qkv: np.ndarray, att: np.ndarray, gy: np.ndarray, n_head: int):
+def attention_weights(saved) -> np.ndarray:
+    """The (B, nh, T, T) attention weights from what attention_forward returned: the array
+    itself here; the Numba kernel returns a tuple of causal query blocks instead, block i of
+    shape (B, nh, rows_i, keys up to its last row), which this puts back in place with zeros
+    for the masked keys."""
+    if isinstance(saved, np.ndarray):
+        return saved
+    B, nh, _, T = saved[-1].shape
+    att = np.zeros((B, nh, T, T), dtype=saved[-1].dtype)
+    r0 = 0
+    for block in saved:
+        r1 = r0 + block.shape[2]
+        att[:, :, r0:r1, :block.shape[3]] = block
+        r0 = r1
+    return att
+
+
+def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
     """d qkv (B, T, 3C) from dy (B, T, C), by the chain rule through y = att v, the softmax and
     s = q k^T / sqrt(hs):  dv = att^T dy,  datt = dy v^T,  ds = softmax backward of datt,
     dq = ds k / sqrt(hs),  dk = ds^T q / sqrt(hs)  (the softmax backward applies the scale)."""
+    att = attention_weights(att)
     B, T, C3 = qkv.shape
     q, k, v = qkv_heads(qkv, n_head)
     dy = gy.reshape(B, T, n_head, -1).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
