@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from . import reference, threads
-from ._nb_math import SUMS, fast_exp
+from ._nb_math import SUMS, VEXP_FLAGS, vexp
 
 _FLOATS = (np.float32, np.float64)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -27,24 +27,24 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 # du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2), and sig (1 - sig) = e sig^2 with e = exp(-2u).
 # -2u is capped (`cap`) so that e stays finite and e sig^2 is not inf * 0; at the cap gelu and
 # its slope are below 1e-30 anyway.
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", fastmath=VEXP_FLAGS, nogil=True)
 def _gelu_tanh(x, k, cap, y):
     one = x.dtype.type(1)
     c = x.dtype.type(0.044715)
     for i in range(x.size):
         v = x[i]
-        e = fast_exp(min(-k * (v + c * v * v * v), cap))  # k = 2 sqrt(2/pi)
+        e = vexp(min(-k * (v + c * v * v * v), cap))  # k = 2 sqrt(2/pi)
         y[i] = v / (one + e)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", fastmath=VEXP_FLAGS, nogil=True)
 def _gelu_tanh_backward(x, gy, k, cap, dx):
     one = x.dtype.type(1)
     c = x.dtype.type(0.044715)
     c3 = x.dtype.type(3 * 0.044715)
     for i in range(x.size):
         v = x[i]
-        e = fast_exp(min(-k * (v + c * v * v * v), cap))
+        e = vexp(min(-k * (v + c * v * v * v), cap))
         sig = one / (one + e)
         # 2 x sig(1-sig) du/dx with k = 2 sqrt(2/pi) absorbing the 2
         dx[i] = gy[i] * (sig + v * e * sig * sig * k * (one + c3 * v * v))
