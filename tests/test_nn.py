@@ -250,39 +250,32 @@ def test_attention_gradcheck(bias):
     check_module(attn, x64(2, 4, 8))
 
 
-def test_fused_attention_matches_the_spelled_out_path(backend):
-    attn = perturb(CausalSelfAttention(12, 3, rng=np.random.default_rng(0))).to(np.float64)
-    x = x64(2, 5, 12)
+def assert_fused_path_matches(module, x):
+    """Output and every gradient agree with module.fused on and off (float64)."""
     results = []
     for fused in (True, False):
-        attn.fused = fused
+        module.fused = fused
         x.grad = None
-        for p in attn.parameters():
+        for p in module.parameters():
             p.grad = None
-        y = attn(x)
+        y = module(x)
         (y * y).sum().backward()
-        results.append([y.data, x.grad] + [p.grad for p in attn.parameters()])
+        results.append([y.data, x.grad] + [p.grad for p in module.parameters()])
+    module.fused = True
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    attn.fused = True
+
+
+def test_fused_attention_matches_the_spelled_out_path(backend):
+    attn = perturb(CausalSelfAttention(12, 3, rng=np.random.default_rng(0))).to(np.float64)
+    assert_fused_path_matches(attn, x64(2, 5, 12))
     check_module(attn, x64(2, 4, 12))
 
 
 @pytest.mark.parametrize("activation", ["gelu_tanh", "gelu"])
 def test_fused_mlp_matches_the_spelled_out_path(backend, activation):
     mlp = perturb(MLP(6, activation=activation, rng=np.random.default_rng(0))).to(np.float64)
-    x = x64(2, 3, 6)
-    results = []
-    for fused in (True, False):
-        mlp.fused = fused
-        x.grad = None
-        for p in mlp.parameters():
-            p.grad = None
-        y = mlp(x)
-        (y * y).sum().backward()
-        results.append([y.data, x.grad] + [p.grad for p in mlp.parameters()])
-    for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert_fused_path_matches(mlp, x64(2, 3, 6))
 
 
 def test_fused_attention_steps_aside_when_its_result_would_differ(monkeypatch):

@@ -141,24 +141,23 @@ def fast_exp(x):
     return math.exp(x)
 
 
-@overload(fast_exp, inline="always")
-def _fast_exp_impl(x):
-    if x == types.float32:
-        return lambda x: exp32(x)
-    return lambda x: math.exp(x)
-
-
 def vexp(x):
     """exp for loops that should vectorise: `exp32_inline` for float32, math.exp for float64.
     Only in kernels compiled with fastmath=VEXP_FLAGS (see above)."""
     return math.exp(x)
 
 
-@overload(vexp, inline="always")
-def _vexp_impl(x):
-    if x == types.float32:
-        return lambda x: exp32_inline(x)
-    return lambda x: math.exp(x)
+def _exp_for(float32_exp):
+    """A Numba implementation choosing `float32_exp` for float32 and math.exp otherwise."""
+    def impl(x):
+        if x == types.float32:
+            return lambda x: float32_exp(x)
+        return lambda x: math.exp(x)
+    return impl
+
+
+overload(fast_exp, inline="always")(_exp_for(exp32))
+overload(vexp, inline="always")(_exp_for(exp32_inline))
 
 
 # ---- id validation --------------------------------------------------------------------------
