@@ -66,7 +66,7 @@ def test_set_num_threads_checks_and_restores():
     with threads.use_threads(2):
         assert threads.num_threads() == 2
     assert threads.num_threads() == before
-    for bad in (0, -1, 2.5, "2"):
+    for bad in (0, -1, 2.5, "2", True):
         with pytest.raises(ValueError, match="set_num_threads"):
             threads.set_num_threads(bad)
 

@@ -2,14 +2,16 @@
 
 The same math as `reference.attention_forward/backward`, organised for speed:
 
-* q, k, v stay strided views into the fused (B, T, 3C) projection, and the results are written
-  straight into (B, T, C) and (B, T, 3C) arrays through strided views: no split, head
-  transpose or merge copies, and no zero-filled gradient for each of q, k, v to be added up.
+* No split, head-transpose or merge ops: each tile reads its q, k^T and v straight out of the
+  fused (B, T, 3C) projection into small contiguous copies (T x hs each; BLAS runs 100 GFLOP/s
+  per core on those, 70 on the strided views), and writes y and d qkv straight into (B, T, C)
+  and (B, T, 3C) arrays through strided views, so q, k and v get no zero-filled gradients to
+  be added up.
 * Each thread takes whole batch entries (or heads, when the batch is smaller than the thread
-  count) and runs all the steps for them, so a (T, T) score block is still in cache when the
-  softmax and the next matmul read it, and one hand-off to a worker covers five matmuls and
-  a softmax. Unfused, each of those was a separate op with its own hand-off and its own pass
-  over memory.
+  count) in tiles that fit in L2, and runs every step for them while the (T, T) scores are in
+  cache: one hand-off to a worker covers the matmuls and the softmax of a whole layer.
+* Queries go in causal blocks (`_query_blocks`): keys after a block are masked for all its
+  queries, so their scores are never computed, stored or read back.
 
 The matmuls are NumPy's (BLAS, one thread per share, see threads.py); the softmax is the row
 kernel of _nb_softmax.py.
@@ -38,9 +40,10 @@ def _shares(B: int, n_head: int, T: int, itemsize: int, flops: float):
     chunks = threads.split_rows(B if by_batch else n_head, flops * threads.FLOP)
     per_entry = (n_head if by_batch else 1) * T * T * itemsize
     tile = max(1, _TILE_BYTES // per_entry)
-    return [[(slice(t, min(t + tile, hi)),) if by_batch else (slice(None), slice(t, min(t + tile,
-                                                                                     hi)))
-             for t in range(lo, hi, tile)] for lo, hi in chunks]
+
+    def index(lo, hi):  # batch entries lo:hi, or heads lo:hi of every entry
+        return (slice(lo, hi),) if by_batch else (slice(None), slice(lo, hi))
+    return [[index(t, min(t + tile, hi)) for t in range(lo, hi, tile)] for lo, hi in chunks]
 
 
 def _run(part, shares):

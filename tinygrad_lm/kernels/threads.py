@@ -13,11 +13,11 @@ these 2-core machines, float32:
 * After every threaded call OpenBLAS's worker keeps spinning for about 0.1 s, holding the second
   core, so any other parallel work (a split softmax, a second matmul) stalled behind it.
 
-So with one owner for both cores, every large kernel (matmuls, softmax, LayerNorm, GELU,
-cross-entropy, AdamW) runs split over `num_threads()` threads: the caller's thread does one
-share and pool workers do the others. NumPy's BLAS and the Numba kernels release the GIL
-(`nogil=True`), so the shares really run at once. Work too small to repay the ~20 us of handing
-it to a worker runs on the caller's thread alone.
+So with one owner for both cores, every large kernel (matmuls, the fused linear and attention
+kernels, softmax, LayerNorm, GELU) runs split over `num_threads()` threads: the caller's thread
+does one share and pool workers do the others. NumPy's BLAS and the Numba kernels release the
+GIL (`nogil=True`), so the shares really run at once. Work too small to repay handing it to a
+worker (HANDOFF below) runs on the caller's thread alone.
 
 BLAS is held to one thread (through threadpoolctl, which knows OpenBLAS, MKL and BLIS) the first
 time work is split, not at import; `set_num_threads(1)` gives BLAS its own threads back.
@@ -44,6 +44,7 @@ MIN_SPLIT = 150e-6
 
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
 _pool: ThreadPoolExecutor | None = None
+_pool_workers = 0
 _blas: list | None = None  # [(threadpoolctl library controller, its own thread count)]
 _blas_held = False
 
@@ -64,10 +65,10 @@ def set_num_threads(n: int | None) -> None:
 
     With 1, kernels run on the caller's thread and BLAS gets its own threading back."""
     global _num_threads, _pool
-    if n is not None and (not isinstance(n, int) or n < 1):
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise ValueError(f"set_num_threads: need a positive int or None, got {n!r}")
     _num_threads = n
-    if _pool is not None and _pool._max_workers != num_threads() - 1:
+    if _pool is not None and _pool_workers != num_threads() - 1:
         _pool.shutdown(wait=True)
         _pool = None
     if num_threads() == 1:
@@ -120,13 +121,14 @@ def blas_own_threads():
 
 
 def _workers() -> ThreadPoolExecutor | None:
-    global _pool
+    global _pool, _pool_workers
     n = num_threads()
     if n == 1 or not _blas_libraries():
         return None  # no BLAS found to hold: leave NumPy's threading alone, split nothing
     _set_blas_threads(hold=True)
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="tinygrad_lm")
+        _pool_workers = n - 1
     return _pool
 
 
