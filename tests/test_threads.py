@@ -89,6 +89,33 @@ def test_blas_is_held_to_one_thread_while_the_engine_splits_work():
         assert blas_threads() == own  # one thread for kernels: BLAS threads itself again
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_splits_work_with_a_pool_of_its_own():
+    import os
+    with threads.use_threads(2):
+        threads.run_chunks(lambda lo, hi: None, [(0, 1), (1, 2)])  # the parent's pool exists
+        pid = os.fork()
+        if pid == 0:  # child: would hang on the parent's (absent) worker without the reset
+            try:
+                out = []
+                threads.run_chunks(lambda lo, hi: out.append(lo), [(0, 1), (1, 2)])
+                os._exit(0 if sorted(out) == [0, 1] else 1)
+            except BaseException:
+                os._exit(2)
+        import time
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.01)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the parent's thread pool")
+        assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_an_error_in_a_worker_chunk_reaches_the_caller():
     def fn(lo, hi):
         if lo == 0:

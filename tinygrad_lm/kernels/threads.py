@@ -49,6 +49,17 @@ _blas: list | None = None  # [(threadpoolctl library controller, its own thread 
 _blas_held = False
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of the parent's threads: its first split starts a new pool
+    (submitting to the inherited one would wait forever for a worker that does not exist)."""
+    global _pool, _pool_workers
+    _pool, _pool_workers = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def default_num_threads() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
