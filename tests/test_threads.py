@@ -116,6 +116,24 @@ def test_a_forked_child_splits_work_with_a_pool_of_its_own():
         assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_a_share_that_splits_again_does_not_deadlock():
+    out = []
+
+    def inner(lo, hi):
+        out.append((lo, hi))
+
+    def outer(lo, hi):
+        threads.run_chunks(inner, [(10 * lo, 10 * lo + 1), (10 * lo + 1, 10 * lo + 2)])
+    import threading
+    with threads.use_threads(2):
+        runner = threading.Thread(target=threads.run_chunks, args=(outer, [(0, 1), (1, 2)]),
+                                  daemon=True)
+        runner.start()
+        runner.join(10)
+        assert not runner.is_alive(), "a nested split deadlocked on the one-worker pool"
+    assert sorted(out) == [(0, 1), (1, 2), (10, 11), (11, 12)]
+
+
 def test_an_error_in_a_worker_chunk_reaches_the_caller():
     def fn(lo, hi):
         if lo == 0:

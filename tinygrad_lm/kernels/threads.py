@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +43,7 @@ ELEMENT = 2.5e-10
 HANDOFF = 45e-6
 MIN_SPLIT = 150e-6
 
+_THREAD_PREFIX = "tinygrad_lm-kernels"
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
@@ -138,7 +140,7 @@ def _workers() -> ThreadPoolExecutor | None:
         return None  # no BLAS found to hold: leave NumPy's threading alone, split nothing
     _set_blas_threads(hold=True)
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="tinygrad_lm")
+        _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix=_THREAD_PREFIX)
         _pool_workers = n - 1
     return _pool
 
@@ -163,7 +165,10 @@ def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) 
     """fn(lo, hi) for every chunk: the last on this thread, the others on pool workers.
 
     fn must write disjoint outputs per chunk; exceptions from any chunk are raised here."""
-    pool = _workers() if len(chunks) > 1 else None
+    # a share that splits again runs its pieces itself: queued behind the share that waits for
+    # them, they would never start
+    nested = threading.current_thread().name.startswith(_THREAD_PREFIX)
+    pool = _workers() if len(chunks) > 1 and not nested else None
     if pool is None:
         for lo, hi in chunks:
             fn(lo, hi)
