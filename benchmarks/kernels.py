@@ -178,6 +178,53 @@ def _adamw(torch, rng, dt, rows, cols):
     return f"({rows},{cols})", {"step": fns}
 
 
+def _attention(torch, rng, dt, B, T, nh, hs):
+    """The fused causal attention op's kernels, forward then backward, on configs A and B."""
+    C = nh * hs
+    qkv = rng.standard_normal((B, T, 3 * C)).astype(dt)
+    gy = rng.standard_normal((B, T, C)).astype(dt)
+
+    def ours(k):
+        y, att = k.attention_forward(qkv, nh)
+        return k.attention_backward(qkv, att, gy, nh)
+    parts = {"fwd+bwd": _both(ours)}
+    if torch is not None:
+        import torch.nn.functional as TF
+        gt = torch.from_numpy(gy)
+
+        def theirs():  # PyTorch's own fused attention, through autograd
+            x = torch.from_numpy(qkv).requires_grad_()
+            q, k, v = (t.view(B, T, nh, hs).transpose(1, 2) for t in x.split(C, dim=2))
+            y = TF.scaled_dot_product_attention(q, k, v, is_causal=True)
+            y.transpose(1, 2).reshape(B, T, C).backward(gt)
+            return x.grad
+        parts["fwd+bwd"]["torch"] = theirs
+    return f"({B},{T},{3 * C}) nh={nh}", parts
+
+
+def _linear_gelu(torch, rng, dt, n, c):
+    """The MLP's expansion, gelu(x W + b) to 4C, forward then backward."""
+    x = rng.standard_normal((n, c)).astype(dt)
+    w = (rng.standard_normal((c, 4 * c)) * 0.02).astype(dt)
+    b = np.zeros(4 * c, dt)
+    gy = rng.standard_normal((n, 4 * c)).astype(dt)
+
+    def ours(k):
+        y, h = k.linear_gelu_forward(x, w, b)
+        return k.linear_gelu_backward(x, w, h, gy)
+    parts = {"fwd+bwd": _both(ours)}
+    if torch is not None:
+        import torch.nn.functional as TF
+        xt, wt, bt, gt = (torch.from_numpy(a) for a in (x, np.ascontiguousarray(w.T), b, gy))
+
+        def theirs():
+            xg, wg, bg = (a.detach().requires_grad_() for a in (xt, wt, bt))
+            TF.gelu(TF.linear(xg, wg, bg), approximate="tanh").backward(gt)
+            return xg.grad
+        parts["fwd+bwd"]["torch"] = theirs
+    return f"({n},{c})->{4 * c}", parts
+
+
 CASES = [
     ("softmax causal", _softmax, [(64,), (128,), (256,)]),
     ("", _log_softmax_ce, [(768, 65), (2048, 4096)]),
@@ -185,6 +232,8 @@ CASES = [
     ("gelu tanh", _gelu, [(768, 512), (2048, 768)]),  # the MLP's hidden width 4C
     ("embedding", _embedding, [(65, 128, 768), (4096, 192, 2048)]),
     ("adamw", _adamw, [(128, 512), (1536, 1152)]),
+    ("causal attention", _attention, [(16, 64, 4, 32), (32, 128, 6, 32)]),  # configs A, B
+    ("linear+gelu", _linear_gelu, [(1024, 128), (4096, 192)]),
 ]
 
 
