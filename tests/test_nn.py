@@ -278,6 +278,25 @@ def test_fused_mlp_matches_the_spelled_out_path(backend, activation):
     assert_fused_path_matches(mlp, x64(2, 3, 6))
 
 
+def test_fused_mlp_leaves_a_customised_activation_alone():
+    class DoubledGELU(GELU):
+        def forward(self, x):
+            return super().forward(x) * 2.0
+    mlp = MLP(4, rng=np.random.default_rng(0))
+    mlp.act = DoubledGELU()
+    x = tg.randn(2, 3, 4, seed=0)
+    fused = mlp(x).data
+    mlp.fused = False
+    np.testing.assert_array_equal(fused, mlp(x).data)
+
+
+def test_fused_attention_checks_its_head_count():
+    qkv = tg.randn(2, 3, 12, seed=0)
+    for bad in (0, -1, 5):
+        with pytest.raises(ValueError, match="n_head"):
+            F.causal_attention(qkv, bad)
+
+
 def test_fused_attention_steps_aside_when_its_result_would_differ(monkeypatch):
     """Attention weights, attention dropout and the KV cache need the spelled-out path."""
     calls = []

@@ -134,6 +134,55 @@ def test_a_share_that_splits_again_does_not_deadlock():
     assert sorted(out) == [(0, 1), (1, 2), (10, 11), (11, 12)]
 
 
+def test_changing_the_thread_count_while_other_threads_split_work():
+    import threading
+    a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    want = a @ a
+    errors, stop = [], threading.Event()
+
+    def compute():
+        while not stop.is_set():
+            try:
+                np.testing.assert_allclose(N.matmul(a, a), want, rtol=1e-4, atol=1e-3)
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+                return
+
+    def toggle():
+        while not stop.is_set():
+            with threads.use_threads(1):
+                pass
+            with threads.use_threads(3):
+                pass
+    workers = [threading.Thread(target=compute) for _ in range(2)] + [threading.Thread(
+        target=toggle)]
+    with threads.use_threads(2):
+        for t in workers:
+            t.start()
+        threading.Event().wait(1.0)
+        stop.set()
+        for t in workers:
+            t.join(10)
+    assert not errors, errors[0]
+
+
+def test_every_share_finishes_before_an_error_is_raised_and_the_callers_wins():
+    import time
+    finished = []
+
+    def fn(lo, hi):
+        if lo == 0:
+            raise KeyError("worker")
+        if lo == 1:
+            time.sleep(0.05)
+            finished.append(lo)
+            return
+        raise IndexError("caller")
+    with threads.use_threads(3), pytest.raises(IndexError, match="caller"):
+        threads.run_chunks(fn, [(0, 1), (1, 2), (2, 3)])
+    assert finished == [1]  # the slow share was waited for
+
+
 def test_an_error_in_a_worker_chunk_reaches_the_caller():
     def fn(lo, hi):
         if lo == 0:

@@ -38,7 +38,7 @@ def _shares(B: int, n_head: int, T: int, itemsize: int, flops: float):
     temporaries of config B (12 MB each) streamed through memory: 30% slower."""
     by_batch = B >= threads.num_threads()
     chunks = threads.split_rows(B if by_batch else n_head, flops * threads.FLOP)
-    per_entry = (n_head if by_batch else 1) * T * T * itemsize
+    per_entry = (n_head if by_batch else B) * T * T * itemsize  # scores of one tile index
     tile = max(1, _TILE_BYTES // per_entry)
 
     def index(lo, hi):  # batch entries lo:hi, or heads lo:hi of every entry
@@ -55,8 +55,8 @@ def _run(part, shares):
 
 def _query_blocks(T: int):
     """[(first query, end query)]: blocks of _QUERY_BLOCK queries. Block i needs only the keys
-    before its end, so a causal product skips the key blocks after it: for T = 2 blocks the
-    score and att @ v matmuls do 3/4 of the full T x T work."""
+    before its end, so a causal product skips the key blocks after it: for T = 128 (two blocks)
+    the score and att @ v matmuls do 3/4 of the full T x T work."""
     return [(r0, min(T, r0 + _QUERY_BLOCK)) for r0 in range(0, T, _QUERY_BLOCK)]
 
 

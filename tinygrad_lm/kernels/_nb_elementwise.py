@@ -78,10 +78,11 @@ def _tanh_constants(dtype):
     return k, cap
 
 
-def gelu_forward_rows(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
-    """gelu of a C-contiguous float array on the calling thread (the fused linear's share)."""
+def gelu_forward_rows(x: np.ndarray, approximate: str = "tanh", out=None) -> np.ndarray:
+    """gelu of a C-contiguous float array on the calling thread (the fused linear's share),
+    into `out` (C-contiguous, x's shape) when given."""
     xf = x.reshape(-1)
-    y = np.empty_like(xf)
+    y = np.empty_like(xf) if out is None else out.reshape(-1)
     if approximate == "tanh":
         _gelu_tanh(xf, *_tanh_constants(x.dtype), y)
     else:

@@ -23,7 +23,7 @@ def _gather_rows(weight, ids, out):
             out[n, j] = weight[row, j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _scatter_add_rows(gy, ids, gw):
     """gw[ids[n]] += gy[n]; serial, so that two rows with the same id never race."""
     for n in range(ids.size):

@@ -161,7 +161,7 @@ overload(vexp, inline="always")(_exp_for(exp32_inline))
 
 
 # ---- id validation --------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def scan_ids(ids, size, ignore):
     """One pass over 1-D int64 ids: (position of the first id outside [0, size) that is not
     `ignore`, or -1; count of ids not equal to `ignore`). Kernels index with these ids unchecked,

@@ -118,9 +118,10 @@ def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> 
     y = np.empty_like(x2)
     scale, causal = x.dtype.type(scale), bool(causal)
 
-    def part(lo, hi):  # chunks start on a multiple of tq, so row r is still query r % tq
+    def part(lo, hi):  # causal chunks start on a multiple of tq: row r is still query r % tq
         _softmax_rows(x2[lo:hi], scale, tq, causal, y[lo:hi])
-    threads.run_chunks(part, threads.split_rows(len(x2), 1.2 * x2.size * threads.ELEMENT, tq))
+    align = tq if causal else 1
+    threads.run_chunks(part, threads.split_rows(len(x2), 1.2 * x2.size * threads.ELEMENT, align))
     return y.reshape(x.shape)
 
 

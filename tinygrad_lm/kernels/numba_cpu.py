@@ -144,7 +144,7 @@ def _linear_forward(x, w, b, gelu):
         if b is not None:
             h[lo:hi] += b
         if gelu:
-            y[lo:hi] = gelu_forward_rows(h[lo:hi], gelu)
+            gelu_forward_rows(h[lo:hi], gelu, out=y[lo:hi])
     threads.run_chunks(part, threads.split_rows(len(x), 2.0 * y.size * x.shape[1] * threads.FLOP))
     return y, h
 

@@ -17,10 +17,12 @@ So with one owner for both cores, every large kernel (matmuls, the fused linear 
 kernels, softmax, LayerNorm, GELU) runs split over `num_threads()` threads: the caller's thread
 does one share and pool workers do the others. NumPy's BLAS and the Numba kernels release the
 GIL (`nogil=True`), so the shares really run at once. Work too small to repay handing it to a
-worker (HANDOFF below) runs on the caller's thread alone.
+worker (under MIN_SPLIT below) runs on the caller's thread alone.
 
 BLAS is held to one thread (through threadpoolctl, which knows OpenBLAS, MKL and BLIS) the first
-time work is split, not at import; `set_num_threads(1)` gives BLAS its own threads back.
+time work is split, not at import; `set_num_threads(1)` gives BLAS its own threads back. The
+BLAS libraries are looked up then, once: one loaded later (PyTorch's, say) is left alone. Where
+threadpoolctl finds no BLAS, nothing is split and NumPy threads its own matmuls.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 # Cost model, from measurements on these 2-core machines. Call sites estimate the one-thread
 # time of a job as FLOP seconds per matmul flop (BLAS on one core: ~100 GFLOP/s) or ELEMENT
@@ -44,6 +46,7 @@ HANDOFF = 45e-6
 MIN_SPLIT = 150e-6
 
 _THREAD_PREFIX = "tinygrad_lm-kernels"
+_lock = threading.Lock()  # guards the pool and BLAS settings against concurrent callers
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
@@ -54,8 +57,9 @@ _blas_held = False
 def _forget_pool_after_fork() -> None:
     """A forked child has none of the parent's threads: its first split starts a new pool
     (submitting to the inherited one would wait forever for a worker that does not exist)."""
-    global _pool, _pool_workers
+    global _pool, _pool_workers, _lock
     _pool, _pool_workers = None, 0
+    _lock = threading.Lock()  # another parent thread may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):
@@ -76,21 +80,25 @@ def num_threads() -> int:
 def set_num_threads(n: int | None) -> None:
     """Threads the Numba backend splits large kernels over; None means one per core.
 
-    With 1, kernels run on the caller's thread and BLAS gets its own threading back."""
+    With 1, kernels run on the caller's thread and BLAS gets its own threading back. The count
+    is one setting for the whole process, not one per thread."""
     global _num_threads, _pool
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise ValueError(f"set_num_threads: need a positive int or None, got {n!r}")
-    _num_threads = n
-    if _pool is not None and _pool_workers != num_threads() - 1:
-        _pool.shutdown(wait=True)
-        _pool = None
-    if num_threads() == 1:
-        _set_blas_threads(hold=False)
+    with _lock:
+        _num_threads = n
+        if _pool is not None and _pool_workers != num_threads() - 1:
+            # not shut down: another thread may be handing it work right now. Its idle
+            # workers exit once the last reference to it is gone.
+            _pool = None
+        if num_threads() == 1:
+            _set_blas_threads(hold=False)
 
 
 @contextlib.contextmanager
 def use_threads(n: int | None):
-    """`with use_threads(1): ...` run kernels with n threads, then restore the previous count."""
+    """`with use_threads(1): ...` run kernels with n threads, then restore the previous count
+    (process-wide: two threads nesting these out of order restore each other's counts)."""
     previous = _num_threads
     set_num_threads(n)
     try:
@@ -124,25 +132,33 @@ def _set_blas_threads(hold: bool) -> None:
 @contextlib.contextmanager
 def blas_own_threads():
     """`with blas_own_threads(): ...` give BLAS its own threading back for a while, for heavy
-    NumPy work outside the engine (or to time NumPy as it ships, as the benchmarks do)."""
-    held = _blas_held
-    _set_blas_threads(hold=False)
+    NumPy work outside the engine. Process-wide: the engine's next split, in any thread,
+    holds BLAS to one thread again."""
+    with _lock:
+        held = _blas_held
+        _set_blas_threads(hold=False)
     try:
         yield
     finally:
-        _set_blas_threads(hold=held)
+        with _lock:
+            _set_blas_threads(hold=held)
 
 
 def _workers() -> ThreadPoolExecutor | None:
     global _pool, _pool_workers
     n = num_threads()
-    if n == 1 or not _blas_libraries():
-        return None  # no BLAS found to hold: leave NumPy's threading alone, split nothing
-    _set_blas_threads(hold=True)
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix=_THREAD_PREFIX)
-        _pool_workers = n - 1
-    return _pool
+    if n == 1:
+        return None
+    with _lock:
+        if not _blas_libraries():
+            # no BLAS that threadpoolctl can hold (Apple's Accelerate, say): leave NumPy's own
+            # threading alone and split nothing, so the two never compete for the cores
+            return None
+        _set_blas_threads(hold=True)
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix=_THREAD_PREFIX)
+            _pool_workers = n - 1
+        return _pool
 
 
 def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
@@ -177,5 +193,8 @@ def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) 
     try:
         fn(*chunks[-1])
     finally:
-        for f in futures:
-            f.result()
+        # every share has finished before this returns or raises; the caller's own error,
+        # if any, is the one that propagates (worker errors are raised only without it)
+        wait(futures)
+    for f in futures:
+        f.result()

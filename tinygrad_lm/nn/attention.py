@@ -129,8 +129,8 @@ class CausalSelfAttention(Module):
     With a kv_cache, x holds only the new positions; keys and values of earlier positions come
     from the cache (entry `layer`), and the causal mask aligns the queries to the END of the keys.
 
-    Training runs the fused op `F.causal_attention` (one kernel from the q|k|v projection to the
-    merged heads) unless the module is set `fused = False` or the step needs what only the
+    forward runs the fused op `F.causal_attention` (one kernel from the q|k|v projection to the
+    merged heads) unless the module is set `fused = False` or the call needs what only the
     spelled-out path below gives: a KV cache, the attention weights, or attention dropout.
     """
 

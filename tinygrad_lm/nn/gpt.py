@@ -94,7 +94,12 @@ class GPTConfig:
 
 
 class MLP(Module):
-    """Position-wise feed-forward: expand to 4C, nonlinearity, project back to C."""
+    """Position-wise feed-forward: expand to 4C, nonlinearity, project back to C.
+
+    With a GELU, c_fc and the activation run as one fused op, `F.linear_gelu`, unless the
+    module is set `fused = False`."""
+
+    fused = True  # a class default: set False on an instance to run c_fc and act separately
 
     def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True,
                  activation: str = "gelu_tanh", *, rng=None, proj_std: float = 0.02, seed=0):
@@ -106,10 +111,9 @@ class MLP(Module):
         self.c_proj = Linear(4 * n_embd, n_embd, bias, rng=rng, std=proj_std)
         self.dropout = Dropout(dropout, seed=sub_seed(seed, 3))
 
-    fused = True  # a class default: set False on an instance to run c_fc and act separately
-
     def forward(self, x):
-        if self.fused and isinstance(self.act, GELU):  # the same math in one op, faster
+        # the same math in one op, faster; only for the stock layers, whose math it knows
+        if self.fused and type(self.act) is GELU and type(self.c_fc) is Linear:
             h = F.linear_gelu(x, self.c_fc.weight, self.c_fc.bias, self.act.approximate)
         else:
             h = self.act(self.c_fc(x))  # (B, T, 4C)

@@ -114,7 +114,8 @@ class CausalAttention(Function):
 
     @staticmethod
     def forward(ctx, qkv, n_head):
-        if qkv.ndim != 3 or qkv.shape[-1] % 3 or (qkv.shape[-1] // 3) % n_head:
+        if (not isinstance(n_head, int) or n_head < 1 or qkv.ndim != 3 or qkv.shape[-1] % 3
+                or (qkv.shape[-1] // 3) % n_head):
             raise ValueError(f"causal_attention: expected a (B, T, 3C) projection with C "
                              f"divisible by n_head={n_head}, got {qkv.shape}")
         y, att = kernels().attention_forward(qkv, n_head)
