@@ -47,10 +47,8 @@ def _shares(B: int, n_head: int, T: int, itemsize: int, flops: float):
 
 
 def _run(part, shares):
-    def run(i, _):
-        for sl in shares[i]:
-            part(sl)
-    threads.run_chunks(run, [(i, i + 1) for i in range(len(shares))])
+    """part(index) for every tile, each thread's tiles in turn."""
+    threads.run_tasks(lambda i: [part(sl) for sl in shares[i]], len(shares))
 
 
 def _query_blocks(T: int):
@@ -86,10 +84,11 @@ def attention_forward(qkv: np.ndarray, n_head: int):
             # not in place: with input and output aliased, LLVM's overlap check sends the
             # softmax loop down its scalar path (measured 3.7x slower). A share of heads is
             # not contiguous in the block: softmax into a copy then.
-            probs = block[sl] if block[sl].flags.c_contiguous else np.empty_like(scores)
+            target = block[sl]
+            probs = target if target.flags.c_contiguous else np.empty_like(scores)
             _softmax_rows(scores.reshape(-1, r1), scale, r1 - r0, True, probs.reshape(-1, r1))
-            if not block[sl].flags.c_contiguous:
-                block[sl] = probs
+            if probs is not target:
+                target[...] = probs
             np.matmul(probs, vc[:, :, :r1], out=ys[:, :, r0:r1])
     _run(part, _shares(B, n_head, T, qkv.itemsize, 4.0 * B * n_head * T * T * hs))
     return y, att

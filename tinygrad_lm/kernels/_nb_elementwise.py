@@ -90,10 +90,12 @@ def gelu_forward_rows(x: np.ndarray, approximate: str = "tanh", out=None) -> np.
     return y.reshape(x.shape)
 
 
-def gelu_backward_rows(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> np.ndarray:
-    """gy * gelu'(x) for C-contiguous float arrays of one shape, on the calling thread."""
+def gelu_backward_rows(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh",
+                       out=None) -> np.ndarray:
+    """gy * gelu'(x) for C-contiguous float arrays of one shape, on the calling thread, into
+    `out` when given."""
     xf, gf = x.reshape(-1), gy.reshape(-1)
-    dx = np.empty_like(xf)
+    dx = np.empty_like(xf) if out is None else out.reshape(-1)
     if approximate == "tanh":
         _gelu_tanh_backward(xf, gf, *_tanh_constants(x.dtype), dx)
     else:
@@ -107,13 +109,9 @@ def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
         return reference.gelu_forward(x, approximate)
     xf = _flat(x, x.dtype)
     y = np.empty_like(xf)
-    k, cap = _tanh_constants(x.dtype)
 
     def part(lo, hi):
-        if approximate == "tanh":
-            _gelu_tanh(xf[lo:hi], k, cap, y[lo:hi])
-        else:
-            _gelu_erf(xf[lo:hi], y[lo:hi])
+        gelu_forward_rows(xf[lo:hi], approximate, out=y[lo:hi])
     threads.run_chunks(part, threads.split_rows(xf.size, 2 * xf.size * threads.ELEMENT, 64))
     return y.reshape(x.shape)
 
@@ -125,13 +123,9 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
     xf = _flat(x, x.dtype)
     gf = _flat(np.broadcast_to(gy, x.shape), x.dtype)
     dx = np.empty_like(xf)
-    k, cap = _tanh_constants(x.dtype)
 
     def part(lo, hi):
-        if approximate == "tanh":
-            _gelu_tanh_backward(xf[lo:hi], gf[lo:hi], k, cap, dx[lo:hi])
-        else:
-            _gelu_erf_backward(xf[lo:hi], gf[lo:hi], dx[lo:hi])
+        gelu_backward_rows(xf[lo:hi], gf[lo:hi], approximate, out=dx[lo:hi])
     threads.run_chunks(part, threads.split_rows(xf.size, 2 * xf.size * threads.ELEMENT, 64))
     return dx.reshape(x.shape)
 

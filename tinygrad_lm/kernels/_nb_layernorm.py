@@ -117,10 +117,10 @@ def layernorm_backward(gy: np.ndarray, x: np.ndarray, weight, mean, rstd):
     dws = np.zeros((len(chunks), c), dtype=dt)
     dbs = np.zeros((len(chunks), c), dtype=dt)
 
-    def part(lo, hi):
-        i = chunks.index((lo, hi))
+    def part(i):
+        lo, hi = chunks[i]
         _layernorm_backward_rows(g2[lo:hi], x2[lo:hi], w, mean[lo:hi], rstd[lo:hi], dx[lo:hi],
                                  dws[i], dbs[i])
-    threads.run_chunks(part, chunks)
+    threads.run_tasks(part, len(chunks))
     dw, db = dws.sum(axis=0), dbs.sum(axis=0)
     return dx.reshape(x.shape), (dw if weight is not None else None), db

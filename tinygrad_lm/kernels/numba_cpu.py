@@ -160,8 +160,8 @@ def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
     dws = np.empty((len(rows), d_in, d_out), dtype=x.dtype) if need_w else None
     dbs = np.empty((len(rows), d_out), dtype=x.dtype) if need_b else None
 
-    def part(lo, hi):
-        i = rows.index((lo, hi))
+    def part(i):
+        lo, hi = rows[i]
         g = gy[lo:hi] if h is None else gelu_backward_rows(h[lo:hi], gy[lo:hi], gelu)
         if need_x:
             np.matmul(g, w.T, out=dx[lo:hi])
@@ -169,7 +169,7 @@ def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
             np.matmul(x[lo:hi].T, g, out=dws[i])
         if need_b:
             np.sum(g, axis=0, out=dbs[i])
-    threads.run_chunks(part, rows)
+    threads.run_tasks(part, len(rows))
     dw = (dws[0] if len(rows) == 1 else dws.sum(axis=0)) if need_w else None
     db = (dbs[0] if len(rows) == 1 else dbs.sum(axis=0)) if need_b else None
     return dx, dw, db

@@ -270,8 +270,8 @@ def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> 
 # ---- optimizer ------------------------------------------------------------------------------
 def sum_squares(x: np.ndarray) -> float:
     """sum(x^2) over every element, accumulated in float64 (for a gradient's norm)."""
-    flat = x.ravel()
-    return float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))
+    flat = x.ravel().astype(np.float64)
+    return float(np.dot(flat, flat))
 
 
 def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):

@@ -129,21 +129,6 @@ def _set_blas_threads(hold: bool) -> None:
         _blas_held = hold
 
 
-@contextlib.contextmanager
-def blas_own_threads():
-    """`with blas_own_threads(): ...` give BLAS its own threading back for a while, for heavy
-    NumPy work outside the engine. Process-wide: the engine's next split, in any thread,
-    holds BLAS to one thread again."""
-    with _lock:
-        held = _blas_held
-        _set_blas_threads(hold=False)
-    try:
-        yield
-    finally:
-        with _lock:
-            _set_blas_threads(hold=held)
-
-
 def _workers() -> ThreadPoolExecutor | None:
     global _pool, _pool_workers
     n = num_threads()
@@ -177,24 +162,28 @@ def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
     return [(cuts[i], cuts[i + 1]) for i in range(threads) if cuts[i] < cuts[i + 1]]
 
 
-def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) -> None:
-    """fn(lo, hi) for every chunk: the last on this thread, the others on pool workers.
+def run_tasks(fn: Callable[[int], object], n: int) -> None:
+    """fn(i) for i in range(n): the last on this thread, the others on pool workers.
 
-    fn must write disjoint outputs per chunk; exceptions from any chunk are raised here."""
-    # a share that splits again runs its pieces itself: queued behind the share that waits for
+    The tasks must write disjoint outputs; every task has finished when this returns, and an
+    error is raised here (this thread's own first, otherwise the first worker's)."""
+    # a task that splits again runs its pieces itself: queued behind the task that waits for
     # them, they would never start
     nested = threading.current_thread().name.startswith(_THREAD_PREFIX)
-    pool = _workers() if len(chunks) > 1 and not nested else None
+    pool = _workers() if n > 1 and not nested else None
     if pool is None:
-        for lo, hi in chunks:
-            fn(lo, hi)
+        for i in range(n):
+            fn(i)
         return
-    futures = [pool.submit(fn, lo, hi) for lo, hi in chunks[:-1]]
+    futures = [pool.submit(fn, i) for i in range(n - 1)]
     try:
-        fn(*chunks[-1])
+        fn(n - 1)
     finally:
-        # every share has finished before this returns or raises; the caller's own error,
-        # if any, is the one that propagates (worker errors are raised only without it)
         wait(futures)
     for f in futures:
         f.result()
+
+
+def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) -> None:
+    """fn(lo, hi) for every chunk of split_rows, as run_tasks runs its tasks."""
+    run_tasks(lambda i: fn(*chunks[i]), len(chunks))

@@ -27,6 +27,23 @@ def check_ids(op: str, ids: np.ndarray, size: int, what: str = "id",
                          "); check the tokenizer's vocab_size against the model's")
 
 
+def _linear_rows(op: str, x, w):
+    """x with its leading axes flattened into rows (N, in), after checking it fits w (in, out)."""
+    if x.shape[-1] != w.shape[0]:
+        raise ValueError(f"{op}: input {x.shape} @ weight {w.shape}: input features "
+                         f"{x.shape[-1]} and weight rows {w.shape[0]} differ")
+    return x.reshape(-1, x.shape[-1])
+
+
+def _needs3(ctx):
+    """needs_input_grad for (x, w, b), b counted as not needed when it was not passed."""
+    return tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
+
+
+def _shaped_like_input(ctx, gx, gw, gb):
+    return (gx.reshape(ctx.x_shape) if gx is not None else None), gw, gb
+
+
 class Linear(Function):
     """y = x W + b with W of shape (in, out), over the last axis of x.
 
@@ -36,10 +53,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None):
-        if x.shape[-1] != w.shape[0]:
-            raise ValueError(f"linear: input {x.shape} @ weight {w.shape}: input features "
-                             f"{x.shape[-1]} and weight rows {w.shape[0]} differ")
-        x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+        x2 = _linear_rows("linear", x, w)  # (N, in)
         y = kernels().linear_forward(x2, w, b)  # (N, out)
         ctx.save_for_backward(x2, w)
         ctx.x_shape = x.shape
@@ -48,10 +62,8 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x2, w = ctx.saved
-        needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
-        g2 = g.reshape(-1, w.shape[1])  # (N, out)
-        gx, gw, gb = kernels().linear_backward(x2, w, g2, *needs)
-        return (gx.reshape(ctx.x_shape) if gx is not None else None), gw, gb
+        grads = kernels().linear_backward(x2, w, g.reshape(-1, w.shape[1]), *_needs3(ctx))
+        return _shaped_like_input(ctx, *grads)
 
 
 class LinearGelu(Function):
@@ -62,13 +74,10 @@ class LinearGelu(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None, approximate="tanh"):
-        if x.shape[-1] != w.shape[0]:
-            raise ValueError(f"linear_gelu: input {x.shape} @ weight {w.shape}: input features "
-                             f"{x.shape[-1]} and weight rows {w.shape[0]} differ")
         if approximate not in ("tanh", "none"):
             raise ValueError(f"linear_gelu: approximate must be 'tanh' or 'none', got "
                              f"{approximate!r}")
-        x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+        x2 = _linear_rows("linear_gelu", x, w)  # (N, in)
         y, h = kernels().linear_gelu_forward(x2, w, b, approximate)  # 2 x (N, out)
         ctx.save_for_backward(x2, w, h)
         ctx.x_shape, ctx.approximate = x.shape, approximate
@@ -77,10 +86,9 @@ class LinearGelu(Function):
     @staticmethod
     def backward(ctx, g):
         x2, w, h = ctx.saved
-        needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
-        g2 = g.reshape(-1, w.shape[1])  # (N, out)
-        gx, gw, gb = kernels().linear_gelu_backward(x2, w, h, g2, *needs, ctx.approximate)
-        return (gx.reshape(ctx.x_shape) if gx is not None else None), gw, gb
+        grads = kernels().linear_gelu_backward(x2, w, h, g.reshape(-1, w.shape[1]),  # g (N, out)
+                                               *_needs3(ctx), ctx.approximate)
+        return _shaped_like_input(ctx, *grads)
 
 
 class Softmax(Function):
