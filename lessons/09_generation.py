@@ -60,14 +60,18 @@ print(f"beam search: {tok.decode(seqs[0].tolist())!r} log p = {scores[0]:.3f} "
 # %%
 n_new = 60 if QUICK else 200
 big = tg.GPT(tg.GPTConfig(vocab_size=65, block_size=256, n_layer=4, n_head=4, n_embd=128))
-timings = {}
+timings, tokens = {}, {}
 for use_cache in (True, False):
     t0 = time.perf_counter()
-    tg.generate(big, [0], n_new, greedy=True, use_cache=use_cache)
+    tokens[use_cache] = tg.generate(big, [0], n_new, greedy=True, use_cache=use_cache)
     timings[use_cache] = time.perf_counter() - t0
 speedup = timings[False] / timings[True]
+# A timing is a measurement, not a fact: it is printed, never asserted (on a short run the two
+# take about the same time and the ratio is noise). What must hold is that the cache changes
+# nothing but the speed: both runs pick the same tokens.
 print(f"{n_new} tokens: with cache {n_new / timings[True]:.0f} tok/s, without "
-      f"{n_new / timings[False]:.0f} tok/s: {speedup:.1f}x")
+      f"{n_new / timings[False]:.0f} tok/s: {speedup:.1f}x (a measurement; it varies from run "
+      "to run)")
 plt = pyplot()
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.bar(["no cache", "KV cache"], [n_new / timings[False], n_new / timings[True]])
@@ -85,6 +89,6 @@ plt.close(fig)
 # likely sequence than greedy decoding, though it is not guaranteed to (it prunes too).
 beam_logp = tg.score(model, seqs[0], start=len(prompt))[0]
 assert abs(scores[0] - beam_logp) < 1e-4
-assert speedup > 1.0
-print(f"beam log p {scores[0]:.3f} vs greedy {greedy_score:.3f}; the cache is {speedup:.1f}x "
-      "faster. Lesson 9 done.")
+assert np.array_equal(tokens[True], tokens[False])
+print(f"beam log p {scores[0]:.3f} vs greedy {greedy_score:.3f}; with and without the cache the "
+      f"same {n_new} tokens. Lesson 9 done.")
