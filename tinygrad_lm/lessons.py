@@ -1,0 +1,83 @@
+"""What every lesson shares: the quick switch, the figures folder and showing a figure.
+
+A lesson runs three ways, and these helpers make it behave right in each:
+
+- as a script (`python lessons/06_causal_self_attention.py`): figures are saved as PNG files
+  under the figures folder and nothing opens a window;
+- as a notebook (Jupyter, VS Code, Colab): figures display inline under the cell, and are saved
+  too;
+- in quick mode (`--quick` on the command line, or `LESSONS_QUICK=1` in the environment, as the
+  test suite does): the same steps on smaller sizes, so the whole lesson runs in seconds.
+
+The figures folder is `$LESSONS_OUT` when set, else `lessons/out/` under the working directory
+when there is a `lessons/` folder there, else `lessons_out/` under the working directory. It is
+resolved from the working directory rather than from the lesson's own path, because a notebook
+has no `__file__` and a lesson may be moved anywhere.
+"""
+
+import os
+import sys
+
+__all__ = ["QUICK", "in_notebook", "out_dir", "figure_path", "pyplot", "show"]
+
+
+def _quick_requested() -> bool:
+    return "--quick" in sys.argv or os.environ.get("LESSONS_QUICK", "") not in ("", "0")
+
+
+QUICK: bool = _quick_requested()
+"""True when the lesson should run its small, seconds-long version."""
+
+
+def in_notebook() -> bool:
+    """True when running inside a Jupyter (IPython) kernel, where figures display inline."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython() if hasattr(shell, "get_ipython") else None
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+
+
+def out_dir() -> str:
+    """The folder figures are saved in (created on first use); see the module docstring."""
+    path = os.environ.get("LESSONS_OUT")
+    if not path:
+        here = os.getcwd()
+        lessons = os.path.join(here, "lessons")
+        path = os.path.join(lessons, "out") if os.path.isdir(lessons) else os.path.join(
+            here, "lessons_out")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def figure_path(name: str) -> str:
+    """Where a figure called `name` (for example "06_attention.png") is saved."""
+    return os.path.join(out_dir(), name)
+
+
+def pyplot():
+    """matplotlib.pyplot, with a non-interactive backend when not in a notebook.
+
+    A script must never open a window (it would block, or fail on a machine with no screen);
+    a notebook keeps its own inline backend.
+    """
+    import matplotlib
+    if not in_notebook():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def show(fig, name: str) -> str:
+    """Save `fig` as `name` under the figures folder; display it inline in a notebook.
+
+    Returns the path written, so a lesson can print where its figure went.
+    """
+    path = figure_path(name)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    if in_notebook():
+        from IPython.display import display
+        display(fig)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return path
