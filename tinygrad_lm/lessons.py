@@ -18,7 +18,7 @@ has no `__file__` and a lesson may be moved anywhere.
 import os
 import sys
 
-__all__ = ["QUICK", "in_notebook", "out_dir", "figure_path", "pyplot", "show"]
+__all__ = ["QUICK", "in_notebook", "out_dir", "figure_path", "pyplot", "show", "check"]
 
 
 def _quick_requested() -> bool:
@@ -81,3 +81,34 @@ def show(fig, name: str) -> str:
     import matplotlib.pyplot as plt
     plt.close(fig)
     return path
+
+
+def check(name: str, attempt, solution, test, hint: str = "") -> bool:
+    """Grade one exercise: say whether the student's `attempt` is right, never stop the lesson.
+
+    `attempt` and `solution` are whatever the exercise asks for (usually functions); `test`
+    takes one of them and returns True when it is right. The (hidden) solution is tested first
+    and must pass: that keeps every exercise's check honest, since a lesson run in CI fails if
+    a solution ever stops passing its own check. The attempt then gets one of three verdicts:
+
+    - "not answered yet" when it raises NotImplementedError (the starter code does);
+    - "right" when `test(attempt)` is True;
+    - "not right yet", with the hint and any error message, otherwise.
+
+    Returns True only for a right attempt.
+    """
+    if test(solution) is not True:
+        raise AssertionError(f"Exercise {name}: the solution does not pass its own check")
+    try:
+        ok = test(attempt) is True
+        error = ""
+    except NotImplementedError:
+        print(f"Exercise {name}: not answered yet. {hint}".rstrip())
+        return False
+    except Exception as exc:  # a student's bug must not stop the lesson
+        ok, error = False, f" ({type(exc).__name__}: {exc})"
+    if ok:
+        print(f"Exercise {name}: right.")
+    else:
+        print(f"Exercise {name}: not right yet{error}. {hint}".rstrip())
+    return ok
