@@ -73,7 +73,7 @@ print(f"grammatical: {good:.1%} of 200 samples")
 # %% [markdown]
 # ## Check
 # Counting already beats uniform guessing by a wide margin; its samples look like words but
-# rarely like sentences. Lesson 8's GPT must beat this loss.
+# rarely like sentences. Lesson 9's GPT must beat this loss.
 
 # %%
 assert val_loss < uniform - 0.5

@@ -2,7 +2,7 @@
 
 A lesson runs three ways, and these helpers make it behave right in each:
 
-- as a script (`python lessons/06_causal_self_attention.py`): figures are saved as PNG files
+- as a script (`python lessons/07_causal_self_attention.py`): figures are saved as PNG files
   under the figures folder and nothing opens a window;
 - as a notebook (Jupyter, VS Code, Colab): figures display inline under the cell, and are saved
   too;
@@ -51,7 +51,7 @@ def out_dir() -> str:
 
 
 def figure_path(name: str) -> str:
-    """Where a figure called `name` (for example "06_attention.png") is saved."""
+    """Where a figure called `name` (for example "07_attention.png") is saved."""
     return os.path.join(out_dir(), name)
 
 

@@ -1,16 +1,16 @@
 # %% [markdown]
-# # Lesson 7 — The Transformer block
+# # Lesson 8 — The Transformer block
 #
 # **Goal:** LayerNorm (forward and backward), residual connections, and the two ways to place
 # the norm: pre-LN (GPT-2, our default) and post-LN (the seed article's code). Then train both.
 
 # %%
 import numpy as np
-from _common import OUT, QUICK, figure_path, pyplot
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
 from tinygrad_lm.config import make_config
+from tinygrad_lm.lessons import QUICK, out_dir, pyplot, show
 from tinygrad_lm.train import Trainer
 
 # %% [markdown]
@@ -49,7 +49,7 @@ curves = {}
 for position in ("pre", "post"):
     cfg = make_config("grammar", [f"--norm_position={position}", f"--max_iters={steps}", *size,
                                   f"--lr_decay_iters={steps}", "--lr=3e-3", "--n_examples=5000",
-                                  "--progress=false", f"--out_dir={OUT}/07_{position}"])
+                                  "--progress=false", f"--out_dir={out_dir()}/08_{position}"])
     trainer = Trainer(cfg, log=lambda *a: None)
     curves[position] = [trainer.train_step()["loss"] for _ in range(steps)]
     print(f"{position}-LN: loss after {steps} steps {np.mean(curves[position][-10:]):.4f}")
@@ -63,8 +63,7 @@ ax.set_ylabel("train loss")
 ax.legend()
 ax.set_title("4-layer GPT on the grammar data")
 fig.tight_layout()
-fig.savefig(figure_path("07_pre_post_ln.png"), dpi=110)
-plt.close(fig)
+show(fig, "08_pre_post_ln.png")
 
 # %% [markdown]
 # ## Check
@@ -72,4 +71,4 @@ plt.close(fig)
 # %%
 assert result.passed and np.allclose(y.data.mean(-1), 0, atol=1e-9)
 assert all(c[-1] < c[0] for c in curves.values())
-print("both variants learn; compare their curves in 07_pre_post_ln.png. Lesson 7 done.")
+print("both variants learn; compare their curves in 08_pre_post_ln.png. Lesson 8 done.")

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 9 — Generation
+# # Lesson 11 — Generation
 #
 # **Goal:** turn next-token distributions into text: greedy decoding, temperature, top-k,
 # top-p (nucleus) sampling, beam search — and the KV cache, which makes each new token cost one
@@ -9,10 +9,10 @@
 import time
 
 import numpy as np
-from _common import OUT, QUICK, figure_path, pyplot
 
 import tinygrad_lm as tg
 from tinygrad_lm.config import make_config
+from tinygrad_lm.lessons import QUICK, out_dir, pyplot, show
 from tinygrad_lm.sampling import softmax, top_k_filter, top_p_filter
 from tinygrad_lm.train import Trainer
 
@@ -23,7 +23,7 @@ from tinygrad_lm.train import Trainer
 steps = 40 if QUICK else 800
 trainer = Trainer(make_config("grammar", [f"--max_iters={steps}", f"--lr_decay_iters={steps}",
                                           "--n_layer=2", "--n_embd=64", "--batch_size=16",
-                                          "--progress=false", f"--out_dir={OUT}/09",
+                                          "--progress=false", f"--out_dir={out_dir()}/11",
                                           "--n_examples=5000"]), log=lambda *a: None)
 for _ in range(steps):
     trainer.train_step()
@@ -78,8 +78,7 @@ ax.bar(["no cache", "KV cache"], [n_new / timings[False], n_new / timings[True]]
 ax.set_ylabel("tokens / s")
 ax.set_title(f"generating {n_new} tokens")
 fig.tight_layout()
-fig.savefig(figure_path("09_kv_cache.png"), dpi=110)
-plt.close(fig)
+show(fig, "11_kv_cache.png")
 
 # %% [markdown]
 # ## Check
@@ -91,4 +90,4 @@ beam_logp = tg.score(model, seqs[0], start=len(prompt))[0]
 assert abs(scores[0] - beam_logp) < 1e-4
 assert np.array_equal(tokens[True], tokens[False])
 print(f"beam log p {scores[0]:.3f} vs greedy {greedy_score:.3f}; with and without the cache the "
-      f"same {n_new} tokens. Lesson 9 done.")
+      f"same {n_new} tokens. Lesson 11 done.")

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 8 — The GPT
+# # Lesson 9 — The GPT
 #
 # **Goal:** put it together: token + position embeddings, a stack of blocks, a final LayerNorm
 # and a head tied to the token embedding. Count its parameters, train it with AdamW on the
@@ -7,10 +7,10 @@
 
 # %%
 import numpy as np
-from _common import OUT, QUICK, figure_path
 
 import tinygrad_lm as tg
 from tinygrad_lm.config import make_config
+from tinygrad_lm.lessons import QUICK, figure_path, out_dir
 from tinygrad_lm.plots import plot_loss
 from tinygrad_lm.train import Trainer
 
@@ -20,7 +20,7 @@ cfg = make_config("grammar", [f"--max_iters={steps}", f"--lr_decay_iters={steps}
                               f"--eval_iters={2 if QUICK else 10}",
                               f"--sample_tokens={30 if QUICK else 200}",
                               "--n_layer=2", "--n_embd=64", "--batch_size=16",
-                              "--progress=false", f"--out_dir={OUT}/08_gpt",
+                              "--progress=false", f"--out_dir={out_dir()}/09_gpt",
                               f"--n_examples={3000 if QUICK else 20000}"])
 trainer = Trainer(cfg, log=lambda *a: None)
 model = trainer.model
@@ -44,7 +44,7 @@ print(f"parameters: {model.num_parameters()} (closed form {closed_form})")
 trainer.train()
 evals = [r for r in trainer.history if "val_loss" in r]
 val_loss = evals[-1]["val_loss"]
-plot_loss(trainer.log_path, figure_path("08_loss.png"))
+plot_loss(trainer.log_path, figure_path("09_loss.png"))
 print(f"final val loss {val_loss:.4f}")
 print("sample:", trainer.sample(100, seed=0))
 
@@ -67,5 +67,5 @@ print(f"bigram val loss {bigram:.4f}  vs  GPT val loss {val_loss:.4f}")
 assert model.num_parameters() == closed_form
 if not QUICK:
     assert val_loss < bigram
-print(f"GPT_VAL_LOSS = {val_loss:.4f}, BIGRAM = {bigram:.4f}. Lesson 8 done.")
+print(f"GPT_VAL_LOSS = {val_loss:.4f}, BIGRAM = {bigram:.4f}. Lesson 9 done.")
 assert tg.get_backend() in ("numba", "numpy")

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 6 — Causal self-attention
+# # Lesson 7 — Causal self-attention
 #
 # **Goal:** see attention at work. Each position makes a query q, a key k and a value v; the
 # weight of position j for position i is softmax_j(q_i · k_j / sqrt(hs)), with every j > i
@@ -7,11 +7,11 @@
 
 # %%
 import numpy as np
-from _common import QUICK, figure_path, pyplot
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
 from tinygrad_lm import nn
+from tinygrad_lm.lessons import pyplot, show
 
 rng = np.random.default_rng(0)
 T, C, nh = 8, 16, 2
@@ -50,8 +50,7 @@ for ax, w, title in zip(axes, [weights.data[0], *att], ["by hand", "head 0", "he
     ax.set_xlabel("key position j")
     ax.set_ylabel("query position i")
 fig.tight_layout()
-fig.savefig(figure_path("06_attention.png"), dpi=110)
-plt.close(fig)
+show(fig, "07_attention.png")
 
 # %% [markdown]
 # ## Causality, tested
@@ -69,5 +68,4 @@ print("earlier outputs unchanged:", same)
 
 # %%
 assert same and np.allclose(att.sum(-1), 1, atol=1e-5) and np.all(att[:, mask] == 0)
-assert QUICK in (True, False)
-print("rows sum to 1, the future gets weight 0. Lesson 6 done.")
+print("rows sum to 1, the future gets weight 0. Lesson 7 done.")

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lesson 10 — Training on real text
+# # Lesson 12 — Training on real text
 #
 # **Goal:** train a character-level GPT on Tiny Shakespeare with checkpoints, stop, resume
 # exactly where it left off, and sample. Pass the corpus path as the first argument, or the
@@ -14,21 +14,21 @@ import os
 import sys
 
 import numpy as np
-from _common import OUT, QUICK
 
 from tinygrad_lm.checkpoint import load_checkpoint
 from tinygrad_lm.config import make_config
+from tinygrad_lm.lessons import QUICK, out_dir
 from tinygrad_lm.train import Trainer
 
-here = os.path.dirname(os.path.abspath(__file__))
 candidates = [a for a in sys.argv[1:] if not a.startswith("--")] + [
-    os.path.join(here, "..", "..", "shared", "data", "tinyshakespeare.txt")]
+    os.path.join("..", "shared", "data", "tinyshakespeare.txt"),
+    os.path.join("..", "..", "shared", "data", "tinyshakespeare.txt")]
 path = next((p for p in candidates if os.path.exists(p)), None)
 print("data:", path or "built-in grammar (no Shakespeare file found)")
 
 steps = 20 if QUICK else 600
 half = steps // 2
-out = os.path.join(OUT, "10_shakespeare")
+out = os.path.join(out_dir(), "12_shakespeare")
 common = ["--preset-free", f"--max_iters={steps}", f"--lr_decay_iters={steps}",
           f"--checkpoint_interval={half}", f"--eval_interval={half}", "--eval_iters=5",
           "--progress=false", f"--out_dir={out}", "--sample_tokens=200"]
@@ -65,4 +65,4 @@ print(text)
 
 # %%
 assert second.step == steps and np.isfinite(result["best_val"])
-print("trained, resumed and sampled. Lesson 10 done.")
+print("trained, resumed and sampled. Lesson 12 done.")
