@@ -27,7 +27,7 @@ def _ckpt_file(path: str) -> str:
 
 def cmd_train(args, extra: list[str]) -> int:
     from .config import make_config
-    from .tasks import evaluate_task
+    from .task_metrics import evaluate_task
     from .train import Trainer
 
     overrides = list(extra)
@@ -95,7 +95,8 @@ def cmd_eval(args, extra) -> int:
     import math
 
     from .config import TrainConfig
-    from .tasks import evaluate_task, prepare_data
+    from .data import prepare_data
+    from .task_metrics import evaluate_task
     from .train import estimate_loss
 
     if extra:

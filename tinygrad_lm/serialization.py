@@ -1,8 +1,11 @@
 """Model weights in files: `.npz` always, `.safetensors` when that package is installed.
 
     save_weights(model, "model.npz")     # the state dict, plus the GPTConfig as JSON
-    model = GPT.from_file("model.npz")   # (= load_model) rebuilds the GPT, no config needed
+    model = GPT.from_file("model.npz")   # rebuilds the GPT from the file's config
     load_weights(other, "model.npz")     # into an existing model: names and shapes must match
+
+This module knows file formats, not models: it reads and writes state dicts and a config dict,
+so nn/gpt.py can use it without an import cycle.
 
 Arrays are stored under their state-dict names (transformer.h.0.attn.c_attn.weight, ...) in our
 layout (Linear weights (in, out)); see interop.py for PyTorch's. Training checkpoints (optimizer
@@ -81,30 +84,12 @@ def read_weights(path: str) -> tuple[dict[str, np.ndarray], dict | None]:
 def load_weights(model, path: str, strict: bool = True):
     """Load a weights file into an existing model (names and shapes must match)."""
     arrays, _ = read_weights(path)
-    return _load_into(model, arrays, path, strict)
+    return load_into(model, arrays, path, strict)
 
 
-def _load_into(model, arrays, path, strict: bool = True):
+def load_into(model, arrays, path, strict: bool = True):
+    """model.load_state_dict(arrays), with errors naming the file the arrays came from."""
     try:
         return model.load_state_dict(arrays, strict=strict)
     except (KeyError, ValueError) as e:
         raise type(e)(f"weights file {os.fspath(path)!r}: {e.args[0]}") from None
-
-
-def load_model(path: str):
-    """Rebuild a GPT from a weights file written by save_weights, in the file's float dtype."""
-    from .nn.gpt import GPT, GPTConfig
-    arrays, config = read_weights(path)
-    if config is None:
-        raise ValueError(f"weights file {os.fspath(path)!r} holds no model config; build the GPT "
-                         "yourself and call load_weights(model, path)")
-    try:
-        model = GPT(GPTConfig.from_dict(config))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"weights file {os.fspath(path)!r} holds a bad model config: {e}") \
-            from None
-    dtypes = {a.dtype for a in arrays.values() if a.dtype.kind == "f"}
-    if len(dtypes) == 1:
-        model.to(dtypes.pop())  # a float64 model comes back float64
-    _load_into(model, arrays, path)
-    return model

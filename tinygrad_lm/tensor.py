@@ -269,7 +269,7 @@ def arange(start, stop=None, step=1, dtype=None) -> Tensor:
 from .ops import elementwise as E  # noqa: E402  (ops import autograd, never this module)
 from .ops import linalg as L  # noqa: E402
 from .ops import movement as M  # noqa: E402
-from .ops import nn as N  # noqa: E402
+from .ops import neural as N  # noqa: E402
 from .ops import reduce as R  # noqa: E402
 
 

@@ -25,8 +25,8 @@ from . import optim
 from .autograd import AnomalyError, detect_anomaly, no_grad
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .data import prepare_data
 from .nn.gpt import GPT, GPTConfig
-from .tasks import prepare_data
 from .training_health import health_snapshot
 
 

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import functional as F
 from ..autograd import is_grad_enabled, no_grad
-from ..ops.nn import check_ids
+from ..ops.neural import check_ids
+from ..serialization import load_into, read_weights, save_weights
 from ..tensor import Tensor
 from .attention import CausalSelfAttention, KVCache
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, sub_seed
@@ -276,14 +278,26 @@ class GPT(Module):
 
     def save(self, path: str) -> None:
         """Weights and config to a .npz (or .safetensors) file; GPT.from_file reads it back."""
-        from ..serialization import save_weights
         save_weights(self, path)
 
     @classmethod
     def from_file(cls, path: str) -> GPT:
-        """The GPT saved by save(path) / save_weights(model, path), config included."""
-        from ..serialization import load_model
-        return load_model(path)
+        """The GPT saved by save(path) / save_weights(model, path), config included, in the
+        file's float dtype (a float64 model comes back float64)."""
+        arrays, config = read_weights(path)
+        if config is None:
+            raise ValueError(f"weights file {os.fspath(path)!r} holds no model config; build the "
+                             "GPT yourself and call load_weights(model, path)")
+        try:
+            model = cls(GPTConfig.from_dict(config))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"weights file {os.fspath(path)!r} holds a bad model config: {e}") \
+                from None
+        dtypes = {a.dtype for a in arrays.values() if a.dtype.kind == "f"}
+        if len(dtypes) == 1:
+            model.to(dtypes.pop())
+        load_into(model, arrays, path)
+        return model
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters()}"

@@ -6,7 +6,7 @@
     x, y = data.get_batch("train", 32, 64, rng)        # (B, T) each; y[:, t] = x[:, t + 1]
 
 The built-in datasets (a small English-like grammar, addition problems) are generated in
-`datasets.py` and re-exported here, so the whole data API is importable from one module.
+`grammar.py` and `addition.py` beside this module.
 """
 
 from __future__ import annotations
@@ -15,21 +15,7 @@ import os
 
 import numpy as np
 
-from .datasets import (  # noqa: F401  (re-exported: the data API in one place)
-    BUILTIN_DATASETS,
-    MAX_ADDITION_DIGITS,
-    addition_corpus,
-    addition_line,
-    addition_split,
-    builtin_dataset,
-    evaluate_addition,
-    format_addition,
-    generate_addition_problems,
-    generate_grammar_corpus,
-    generate_sentence,
-    is_grammatical,
-    parse_addition,
-)
+from .builtin import BUILTIN_DATASETS
 
 SPLITS = ("train", "val")
 

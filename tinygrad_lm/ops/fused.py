@@ -1,0 +1,105 @@
+"""Fused ops: several ops' worth of math in one kernel call each way, so the kernel can keep
+rows in cache and write results in place. Each has a spelled-out equivalent built from the
+plain ops (nn/layers.py, nn/attention.py); `GPTConfig.fused` chooses between them, and tests
+check they agree.
+
+    Linear           x W + b               (= x @ W + b)
+    LinearGelu       gelu(x W + b)         (= Linear, then Gelu)
+    CausalAttention  softmax(q k^T / sqrt(hs), causal) v over heads, from a q|k|v projection
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ..kernels import current as kernels
+
+
+def _linear_rows(op: str, x, w):
+    """x with its leading axes flattened into rows (N, in), after checking it fits w (in, out)."""
+    if x.shape[-1] != w.shape[0]:
+        raise ValueError(f"{op}: input {x.shape} @ weight {w.shape}: input features "
+                         f"{x.shape[-1]} and weight rows {w.shape[0]} differ")
+    return x.reshape(-1, x.shape[-1])
+
+
+def _needs3(ctx):
+    """needs_input_grad for (x, w, b), b counted as not needed when it was not passed."""
+    return tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
+
+
+def _shaped_like_input(ctx, gx, gw, gb):
+    return (gx.reshape(ctx.x_shape) if gx is not None else None), gw, gb
+
+
+
+class Linear(Function):
+    """y = x W + b with W of shape (in, out), over the last axis of x.
+
+    Leading axes are flattened into one row axis so that backward is two 2-D matmuls:
+    dx = dy W^T,  dW = x^T dy  (summed over all rows at once),  db = sum of dy over rows.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        x2 = _linear_rows("linear", x, w)  # (N, in)
+        y = kernels().linear_forward(x2, w, b)  # (N, out)
+        ctx.save_for_backward(x2, w)
+        ctx.x_shape = x.shape
+        return y.reshape(*x.shape[:-1], w.shape[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w = ctx.saved
+        grads = kernels().linear_backward(x2, w, g.reshape(-1, w.shape[1]), *_needs3(ctx))
+        return _shaped_like_input(ctx, *grads)
+
+
+class LinearGelu(Function):
+    """y = gelu(x W + b), the MLP's expansion, as one op: each thread applies GELU to its rows
+    of x W + b while they are in cache, and backward forms dh = dy * gelu'(h) the same way
+    before the linear backward (dx = dh W^T, dW = x^T dh, db = sum of dh over rows).
+    Saves the pre-activation h = x W + b, as a separate GELU op would."""
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, approximate="tanh"):
+        if approximate not in ("tanh", "none"):
+            raise ValueError(f"linear_gelu: approximate must be 'tanh' or 'none', got "
+                             f"{approximate!r}")
+        x2 = _linear_rows("linear_gelu", x, w)  # (N, in)
+        y, h = kernels().linear_gelu_forward(x2, w, b, approximate)  # 2 x (N, out)
+        ctx.save_for_backward(x2, w, h)
+        ctx.x_shape, ctx.approximate = x.shape, approximate
+        return y.reshape(*x.shape[:-1], w.shape[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, w, h = ctx.saved
+        grads = kernels().linear_gelu_backward(x2, w, h, g.reshape(-1, w.shape[1]),  # g (N, out)
+                                               *_needs3(ctx), ctx.approximate)
+        return _shaped_like_input(ctx, *grads)
+
+
+class CausalAttention(Function):
+    """Causal multi-head self-attention from a fused q|k|v projection, (B, T, 3C) -> (B, T, C):
+    att = softmax(q k^T / sqrt(hs), keys j > i removed), y = att v, heads merged.
+
+    One op instead of split, head reshapes, two matmuls, a softmax and a merge, so the kernel
+    can keep each head's (T, T) block in cache and write results in place. Backward:
+    dv = att^T dy,  ds = softmax'(dy v^T),  dq = ds k / sqrt(hs),  dk = ds^T q / sqrt(hs).
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, n_head):
+        if (not isinstance(n_head, int) or n_head < 1 or qkv.ndim != 3 or qkv.shape[-1] % 3
+                or (qkv.shape[-1] // 3) % n_head):
+            raise ValueError(f"causal_attention: expected a (B, T, 3C) projection with C "
+                             f"divisible by n_head={n_head}, got {qkv.shape}")
+        y, att = kernels().attention_forward(qkv, n_head)
+        ctx.save_for_backward(qkv, att)
+        ctx.n_head = n_head
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        qkv, att = ctx.saved
+        return kernels().attention_backward(qkv, att, g, ctx.n_head)
