@@ -225,6 +225,41 @@ def _check_versions(node) -> None:
             "(x = x + y instead of x += y), or clone the tensor before changing it.")
 
 
+def _fits(grad_shape: tuple, shape: tuple) -> bool:
+    """Whether a gradient of grad_shape can be summed down to an input of `shape`: it has at
+    least as many axes, and each of the input's axes matches or was 1 (broadcast)."""
+    if len(grad_shape) < len(shape):
+        return False
+    tail = grad_shape[len(grad_shape) - len(shape):]
+    return all(n == m or n == 1 for n, m in zip(shape, tail))
+
+
+def op_gradients(ctx, grad) -> tuple:
+    """One node's `ctx.fn.backward(ctx, grad)`, as a tuple with one entry per input, checked:
+    the count must match the inputs, and each gradient must fit its input's shape (up to the
+    broadcasting `unbroadcast` undoes). Profiling and anomaly checks hook in here, around the
+    chain rule rather than inside it."""
+    op = ctx.fn.__name__
+    if _profiler is None:
+        in_grads = ctx.fn.backward(ctx, grad)
+    else:
+        in_grads = _profiler.timed(op, "backward", ctx.fn.backward, ctx, grad)
+    if not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    if len(in_grads) != len(ctx.parents):
+        raise RuntimeError(f"{op}.backward returned {len(in_grads)} gradient(s) for "
+                           f"{len(ctx.parents)} input(s): return one per input of forward, "
+                           "None for an input that gets no gradient")
+    for i, (parent, pg, needed) in enumerate(zip(ctx.parents, in_grads, ctx.needs_input_grad)):
+        if needed and pg is not None and not _fits(np.shape(pg), parent.shape):
+            raise RuntimeError(f"{op}.backward returned a gradient of shape {np.shape(pg)} "
+                               f"for input {i} of shape {parent.shape}")
+    if _detect_anomaly:
+        _check_finite(op, "backward", in_grads,
+                      [None if p is None else p.shape for p in ctx.parents])
+    return in_grads
+
+
 def backward(root, grad=None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires grad."""
     if not root.requires_grad:
@@ -264,15 +299,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 "by the first backward. Pass retain_graph=True to the first .backward() if you "
                 "need to differentiate the same graph twice, or recompute the forward pass")
         _check_versions(node)
-        if _profiler is None:
-            in_grads = ctx.fn.backward(ctx, g)
-        else:
-            in_grads = _profiler.timed(ctx.fn.__name__, "backward", ctx.fn.backward, ctx, g)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        if _detect_anomaly:
-            _check_finite(ctx.fn.__name__, "backward", in_grads,
-                          [None if p is None else p.shape for p in ctx.parents])
+        in_grads = op_gradients(ctx, g)
         for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
             if not needed or pg is None:
                 continue

@@ -13,8 +13,10 @@ The same math as `reference.attention_forward/backward`, organised for speed:
 * Queries go in causal blocks (`_query_blocks`): keys after a block are masked for all its
   queries, so their scores are never computed, stored or read back.
 
-The matmuls are NumPy's (BLAS, one thread per share, see threads.py); the softmax is the row
-kernel of _nb_softmax.py.
+The matmuls are NumPy's (BLAS, one thread per share, see threads.py); the softmax of a score
+block is this file's own row loop (`_causal_probs`) and its backward NumPy in place, not the
+row kernels of _nb_softmax.py: those are coursework (assignment 3), and the fused attention
+must keep working in a student copy where they are cut.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from . import reference, threads
-from ._nb_softmax import _softmax_backward_rows, _softmax_rows
+from ._nb_math import SUMS, fast_exp, maximum
 
 _FLOATS = (np.float32, np.float64)
 _TILE_BYTES = 1 << 20
@@ -58,6 +61,32 @@ def _query_blocks(T: int):
     return [(r0, min(T, r0 + _QUERY_BLOCK)) for r0 in range(0, T, _QUERY_BLOCK)]
 
 
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
+def _causal_probs(scores, scale, tq, probs):
+    """probs = softmax(scale * scores) over each row of causal (tq, tk) score blocks stacked as
+    rows: row r is query i = r % tq, which sees keys j <= i + tk - tq (at least one, since a
+    query block always sees its own keys). Keys after those get probability 0.
+
+    exp(scale * (s - max s)) <= 1, so no logit overflows; scale > 0 keeps the max in place."""
+    n, tk = scores.shape
+    zero = scores.dtype.type(0)
+    for r in range(n):
+        seen = min(tk, r % tq + tk - tq + 1)
+        top = scores[r, 0]
+        for j in range(1, seen):
+            top = maximum(top, scores[r, j])
+        total = zero
+        for j in range(seen):
+            e = fast_exp((scores[r, j] - top) * scale)
+            probs[r, j] = e
+            total += e
+        inv = scores.dtype.type(1) / total
+        for j in range(seen):
+            probs[r, j] *= inv
+        for j in range(seen, tk):
+            probs[r, j] = zero
+
+
 def attention_forward(qkv: np.ndarray, n_head: int):
     """(y (B, T, C), att): see reference.attention_forward. att is kept as a tuple of causal
     query blocks (see _query_blocks and reference.attention_weights): the masked keys after
@@ -86,7 +115,7 @@ def attention_forward(qkv: np.ndarray, n_head: int):
             # not contiguous in the block: softmax into a copy then.
             target = block[sl]
             probs = target if target.flags.c_contiguous else np.empty_like(scores)
-            _softmax_rows(scores.reshape(-1, r1), scale, r1 - r0, True, probs.reshape(-1, r1))
+            _causal_probs(scores.reshape(-1, r1), scale, r1 - r0, probs.reshape(-1, r1))
             if probs is not target:
                 target[...] = probs
             np.matmul(probs, vc[:, :, :r1], out=ys[:, :, r0:r1])
@@ -125,9 +154,12 @@ def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
             gi = g[:, :, r0:r1]
             dv_i = np.matmul(a.swapaxes(-1, -2), gi)  # (b, h, r1, hs)
             datt = np.matmul(gi, vt[..., :r1])
-            ds = np.empty_like(datt)  # not in place, as in forward
-            _softmax_backward_rows(a.reshape(-1, r1), datt.reshape(-1, r1), scale,
-                                   ds.reshape(-1, r1))
+            # ds = scale * a * (datt - sum_j datt_j a_j), in place on datt while it is in cache
+            # (NumPy, not the Numba row kernel of _nb_softmax.py, which is coursework 3.2)
+            datt -= np.einsum("...j,...j->...", datt, a)[..., None]
+            datt *= a
+            datt *= scale
+            ds = datt
             np.matmul(ds, kc[:, :, :r1], out=dqs[:, :, r0:r1])
             dk_i = np.matmul(ds.swapaxes(-1, -2), qc[:, :, r0:r1])  # (b, h, r1, hs)
             if dv_sum is None:

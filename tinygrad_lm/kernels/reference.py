@@ -39,8 +39,10 @@ def linear_forward(x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
 def linear_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, need_x: bool = True,
                     need_w: bool = True, need_b: bool = True):
     """(dx = gy w^T, dw = x^T gy, db = sum of gy over rows), each None when not needed."""
+    # BEGIN ASSIGNMENT 2.5
     dx = gy @ w.T if need_x else None
     dw = x.T @ gy if need_w else None
+    # END ASSIGNMENT 2.5
     db = gy.sum(axis=0) if need_b else None
     return dx, dw, db
 
@@ -215,11 +217,13 @@ def attention_forward(qkv: np.ndarray, n_head: int):
     att = softmax(q k^T / sqrt(hs), keys j > i removed), y = att v, heads merged to (B, T, C).
     Returns (y, att); backward needs att (B, nh, T, T), which attention_weights reads out of
     whatever form a backend keeps it in."""
+    # BEGIN ASSIGNMENT 4.2
     B, T, C3 = qkv.shape
     q, k, v = qkv_heads(qkv, n_head)
     att = softmax_forward(q @ k.swapaxes(-1, -2), 1.0 / math.sqrt(q.shape[-1]), True)
     y = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, C)
     return y, att
+    # END ASSIGNMENT 4.2
 
 
 def attention_weights(saved) -> np.ndarray:
