@@ -46,8 +46,6 @@ print(f"best error: float32 {best32:.1e}, float64 {best64:.1e}")
 
 # %%
 class BuggySquare(Function):
-    differentiable = True
-
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -61,7 +59,7 @@ class BuggySquare(Function):
 
 x = tg.Tensor(np.linspace(-1, 1, 5), requires_grad=True, dtype=np.float64)
 try:
-    tg.gradcheck(lambda t: BuggySquare.apply(t), [x])
+    tg.gradcheck(lambda t: tg.apply(BuggySquare, t), [x])
     caught = False
 except tg.GradcheckError as err:
     caught = True

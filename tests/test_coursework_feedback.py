@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tinygrad_lm.autograd import Function
-from tinygrad_lm.tensor import Tensor
+from tinygrad_lm.tensor import Tensor, apply
 
 
 class _WrongShape(Function):
@@ -37,7 +37,7 @@ def test_a_gradient_of_the_wrong_shape_names_the_op_the_input_and_both_shapes():
     a, b = _inputs()
     with pytest.raises(RuntimeError, match=r"_WrongShape\.backward returned a gradient of shape "
                                            r"\(4, 4\) for input 0 of shape \(4, 3\)"):
-        _WrongShape.apply(a, b).sum().backward()
+        apply(_WrongShape, a, b).sum().backward()
 
 
 def test_the_wrong_number_of_gradients_is_an_error_not_a_silent_zero():
@@ -45,7 +45,7 @@ def test_the_wrong_number_of_gradients_is_an_error_not_a_silent_zero():
     c = Tensor(np.ones((4, 3)), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"_WrongCount\.backward returned 1 gradient\(s\) "
                                            r"for 2 input\(s\)"):
-        _WrongCount.apply(a, c).sum().backward()
+        apply(_WrongCount, a, c).sum().backward()
 
 
 def test_a_broadcast_gradient_still_fits_its_input():

@@ -39,6 +39,5 @@ def test_gradcheck_fast_mode(case):
 
 def test_every_op_has_a_gradcheck():
     covered = set().union(*(c[1] for c in CASES))
-    differentiable = {name for name, fn in FUNCTION_REGISTRY.items() if fn.differentiable}
-    missing = differentiable - covered
+    missing = set(FUNCTION_REGISTRY) - covered
     assert not missing, f"ops without a gradcheck row in tests/op_table.py: {sorted(missing)}"

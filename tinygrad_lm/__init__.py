@@ -22,6 +22,7 @@ from .nn import GPT, GPTConfig
 from .profiler import profile
 from .tensor import (
     Tensor,
+    apply,
     arange,
     cat,
     concatenate,
@@ -43,7 +44,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AnomalyError", "GPT", "GPTConfig", "beam_search", "detect_anomaly", "generate", "nn",
     "optim", "profile", "score",
-    "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "arange",
+    "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "apply",
+    "arange",
     "cat", "concatenate", "enable_grad", "from_numpy", "full", "functional", "get_backend",
     "gradcheck", "is_grad_enabled", "no_grad", "ones", "ones_like", "rand", "randn",
     "set_backend", "stack", "tensor", "use_backend", "where", "zeros", "zeros_like",

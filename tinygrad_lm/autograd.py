@@ -1,4 +1,4 @@
-"""Reverse-mode automatic differentiation.
+"""Reverse-mode automatic differentiation, on ndarrays: the floor below the Tensor.
 
 A computation builds a graph: every Tensor produced by an op keeps a `Context` that remembers the
 op (a `Function` subclass), its parent tensors and whatever arrays the op saved for backward.
@@ -10,6 +10,14 @@ applies the chain rule:
 Each op's `backward` only states its local derivative. Two things are done here, once, for all
 ops: undoing NumPy broadcasting (a gradient flowing into an input that was broadcast must be
 summed back to the input's shape) and accumulating gradients of tensors used more than once.
+
+This module imports nothing else of the package: it sees tensors only through their `data`,
+`grad`, `requires_grad`, `_ctx` and `_version`. `tensor.apply` runs an op and records it here.
+
+Reading order: grad mode, Context, the Function contract, then the chain rule (unbroadcast,
+toposort, backward) on one screen, then the checks and hooks that wrap each op's forward and
+backward (profiler, anomaly detection, in-place version checks) in one place, `run_forward` and
+`run_backward`, outside the math.
 """
 
 from __future__ import annotations
@@ -18,41 +26,10 @@ import contextlib
 
 import numpy as np
 
-# Global state: grad mode, the kernel backend, and (only inside `with profile():`) a profiler.
+# The engine's global state: grad mode, plus the hooks below (a profiler only inside
+# `with profile():`, anomaly checks only inside `with detect_anomaly():`). The kernel backend
+# is the other global, kept in tinygrad_lm.kernels.
 _grad_enabled = True
-_profiler = None
-_detect_anomaly = False
-
-
-class AnomalyError(FloatingPointError):
-    """An op produced NaN or inf while anomaly detection was on."""
-
-
-class detect_anomaly(contextlib.ContextDecorator):
-    """`with detect_anomaly():` every op checks that its output (forward) and its gradients
-    (backward) are finite, and the first one that is not raises AnomalyError naming the op.
-    Slow: for hunting the origin of a NaN, not for normal training."""
-
-    def __enter__(self):
-        global _detect_anomaly
-        self._previous, _detect_anomaly = _detect_anomaly, True
-        return self
-
-    def __exit__(self, *exc):
-        global _detect_anomaly
-        _detect_anomaly = self._previous
-        return False
-
-
-def _check_finite(op: str, phase: str, arrays, shapes) -> None:
-    for a in arrays:
-        if a is not None and np.asarray(a).dtype.kind == "f" and not np.all(np.isfinite(a)):
-            raise AnomalyError(f"{op}.{phase} produced NaN/inf (inputs of shapes {shapes}); "
-                               "this is the first non-finite value in the computation")
-
-# Every Function subclass registers itself here by lowercase class name, so that tests can check
-# that each differentiable op has a gradient check.
-FUNCTION_REGISTRY: dict[str, type[Function]] = {}
 
 
 def is_grad_enabled() -> bool:
@@ -107,6 +84,11 @@ class Context:
         self.parents = ()
 
 
+# Every Function subclass registers itself here by lowercase class name, so that tests can check
+# that each op has a gradient check. Names starting with "_" (helpers, test doubles) are left out.
+FUNCTION_REGISTRY: dict[str, type[Function]] = {}
+
+
 class Function:
     """One differentiable op: `forward` on ndarrays, `backward` giving one gradient per input.
 
@@ -118,10 +100,9 @@ class Function:
         def backward(ctx, grad) -> np.ndarray | None | tuple[np.ndarray | None, ...]
 
     `backward` returns gradients with the shape of the op's (broadcast) output view of each input;
-    the engine sums them back to each input's own shape.
+    the engine sums them back to each input's own shape. Run an op on tensors with
+    `tinygrad_lm.tensor.apply(Op, *inputs, **attrs)` (what every Tensor method does).
     """
-
-    differentiable = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -136,35 +117,8 @@ class Function:
     def backward(ctx, grad):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    @classmethod
-    def apply(cls, *inputs, **attrs):
-        from .tensor import Tensor, as_tensor
 
-        like = next((x.dtype for x in inputs
-                     if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
-        # None stands for an absent optional input (a LayerNorm without bias, say).
-        tensors = tuple(None if x is None else as_tensor(x, like_dtype=like) for x in inputs)
-        ctx = Context()
-        ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
-        arrays = tuple(None if t is None else t.data for t in tensors)
-        if _profiler is None:
-            out_data = cls.forward(ctx, *arrays, **attrs)
-        else:
-            out_data = _profiler.timed(cls.__name__, "forward", cls.forward, ctx, *arrays,
-                                       **attrs)
-        if _detect_anomaly:
-            _check_finite(cls.__name__, "forward", (out_data,),
-                          [None if a is None else a.shape for a in arrays])
-        record = _grad_enabled and cls.differentiable and any(ctx.needs_input_grad)
-        out = Tensor._from_op(out_data, requires_grad=record)
-        if record:
-            ctx.fn = cls
-            ctx.parents = tensors
-            ctx.versions = tuple(-1 if t is None else t._version for t in tensors)
-            out._ctx = ctx
-        return out
-
-
+# ---- the chain rule -------------------------------------------------------------------------
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` down to `shape`, undoing NumPy broadcasting.
 
@@ -212,6 +166,148 @@ def toposort(root) -> list:
     # END ASSIGNMENT 1.1
 
 
+def backward(root, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires grad."""
+    grad = _seed_gradient(root, grad)
+    # BEGIN ASSIGNMENT 1.2
+    grads = {id(root): grad}
+    order = toposort(root)
+    while order:  # children first; popping releases each node once it is done
+        node = order.pop()
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if node._ctx is None:  # a leaf: accumulate, never overwrite
+            g = g.astype(node.dtype, copy=False)
+            if node.grad is None:
+                node.grad = np.array(g, copy=True)
+            else:
+                node.grad += g
+            continue
+        ctx = node._ctx
+        for parent, pg in zip(ctx.parents, run_backward(node, g)):
+            if pg is None:  # an input that needs no gradient
+                continue
+            pg = unbroadcast(pg, parent.shape).astype(parent.dtype, copy=False)
+            key = id(parent)
+            grads[key] = pg if key not in grads else grads[key] + pg
+        if not retain_graph:
+            ctx.free()
+    # END ASSIGNMENT 1.2
+
+
+def _seed_gradient(root, grad) -> np.ndarray:
+    """dL/dL: ones for a scalar output, else the caller's `grad` of the output's shape."""
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                           "create the inputs with requires_grad=True")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: output has shape {root.shape}; a gradient can only be created "
+                "implicitly for a scalar. Reduce it first (e.g. .sum() or .mean()) or pass "
+                "grad= with the output's shape")
+        return np.ones_like(root.data)
+    grad = np.asarray(getattr(grad, "data", grad), dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape "
+                         f"{root.shape}")
+    return grad
+
+
+# ---- around each op: the checks and hooks, in one place -------------------------------------
+# run_forward and run_backward are the only two places an op's math is called. The profiler and
+# anomaly detection hook in here; so do the checks that give a clear error instead of a wrong
+# gradient (a second backward through freed arrays, an input changed in place, a backward that
+# returns the wrong number or shape of gradients).
+_profiler = None
+_detect_anomaly = False
+
+
+class AnomalyError(FloatingPointError):
+    """An op produced NaN or inf while anomaly detection was on."""
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """`with detect_anomaly():` every op checks that its output (forward) and its gradients
+    (backward) are finite, and the first one that is not raises AnomalyError naming the op.
+    Slow: for hunting the origin of a NaN, not for normal training."""
+
+    def __enter__(self):
+        global _detect_anomaly
+        self._previous, _detect_anomaly = _detect_anomaly, True
+        return self
+
+    def __exit__(self, *exc):
+        global _detect_anomaly
+        _detect_anomaly = self._previous
+        return False
+
+
+def current_profiler():
+    """The profiler that times every op's forward and backward, or None."""
+    return _profiler
+
+
+def set_profiler(profiler) -> None:
+    """Install `profiler` (an object with `timed(op, phase, fn, *args)`), or None to remove it;
+    `tinygrad_lm.profile()` does this for its `with` block."""
+    global _profiler
+    _profiler = profiler
+
+
+def run_forward(fn: type[Function], ctx: Context, arrays: tuple, attrs: dict) -> np.ndarray:
+    """`fn.forward(ctx, *arrays, **attrs)`, timed when profiling, checked when hunting NaNs."""
+    if _profiler is None:
+        out = fn.forward(ctx, *arrays, **attrs)
+    else:
+        out = _profiler.timed(fn.__name__, "forward", fn.forward, ctx, *arrays, **attrs)
+    if _detect_anomaly:
+        _check_finite(fn.__name__, "forward", (out,),
+                      [None if a is None else a.shape for a in arrays])
+    return out
+
+
+def run_backward(node, grad: np.ndarray) -> tuple:
+    """The gradients of `node`'s op for its inputs, one per parent (None where none is needed):
+    `ctx.fn.backward(ctx, grad)`, checked before and after and timed when profiling."""
+    ctx = node._ctx
+    op = ctx.fn.__name__
+    if ctx.saved is None:
+        raise RuntimeError(
+            f"backward through {op} a second time: its saved arrays were freed "
+            "by the first backward. Pass retain_graph=True to the first .backward() if you "
+            "need to differentiate the same graph twice, or recompute the forward pass")
+    _check_versions(node)
+    if _profiler is None:
+        in_grads = ctx.fn.backward(ctx, grad)
+    else:
+        in_grads = _profiler.timed(op, "backward", ctx.fn.backward, ctx, grad)
+    if not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    if len(in_grads) != len(ctx.parents):
+        raise RuntimeError(f"{op}.backward returned {len(in_grads)} gradient(s) for "
+                           f"{len(ctx.parents)} input(s): return one per input of forward, "
+                           "None for an input that gets no gradient")
+    in_grads = tuple(None if pg is None or not needed else np.asarray(pg)
+                     for pg, needed in zip(in_grads, ctx.needs_input_grad))
+    for i, (parent, pg) in enumerate(zip(ctx.parents, in_grads)):
+        if pg is not None and not _fits(pg.shape, parent.shape):
+            raise RuntimeError(f"{op}.backward returned a gradient of shape {pg.shape} "
+                               f"for input {i} of shape {parent.shape}")
+    if _detect_anomaly:
+        _check_finite(op, "backward", in_grads,
+                      [None if p is None else p.shape for p in ctx.parents])
+    return in_grads
+
+
+def _check_finite(op: str, phase: str, arrays, shapes) -> None:
+    for a in arrays:
+        if a is not None and np.asarray(a).dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise AnomalyError(f"{op}.{phase} produced NaN/inf (inputs of shapes {shapes}); "
+                               "this is the first non-finite value in the computation")
+
+
 def _check_versions(node) -> None:
     ctx = node._ctx
     changed = [(i, p) for i, (p, v) in enumerate(zip(ctx.parents, ctx.versions))
@@ -232,81 +328,3 @@ def _fits(grad_shape: tuple, shape: tuple) -> bool:
         return False
     tail = grad_shape[len(grad_shape) - len(shape):]
     return all(n == m or n == 1 for n, m in zip(shape, tail))
-
-
-def op_gradients(ctx, grad) -> tuple:
-    """One node's `ctx.fn.backward(ctx, grad)`, as a tuple with one entry per input, checked:
-    the count must match the inputs, and each gradient must fit its input's shape (up to the
-    broadcasting `unbroadcast` undoes). Profiling and anomaly checks hook in here, around the
-    chain rule rather than inside it."""
-    op = ctx.fn.__name__
-    if _profiler is None:
-        in_grads = ctx.fn.backward(ctx, grad)
-    else:
-        in_grads = _profiler.timed(op, "backward", ctx.fn.backward, ctx, grad)
-    if not isinstance(in_grads, tuple):
-        in_grads = (in_grads,)
-    if len(in_grads) != len(ctx.parents):
-        raise RuntimeError(f"{op}.backward returned {len(in_grads)} gradient(s) for "
-                           f"{len(ctx.parents)} input(s): return one per input of forward, "
-                           "None for an input that gets no gradient")
-    for i, (parent, pg, needed) in enumerate(zip(ctx.parents, in_grads, ctx.needs_input_grad)):
-        if needed and pg is not None and not _fits(np.shape(pg), parent.shape):
-            raise RuntimeError(f"{op}.backward returned a gradient of shape {np.shape(pg)} "
-                               f"for input {i} of shape {parent.shape}")
-    if _detect_anomaly:
-        _check_finite(op, "backward", in_grads,
-                      [None if p is None else p.shape for p in ctx.parents])
-    return in_grads
-
-
-def backward(root, grad=None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires grad."""
-    if not root.requires_grad:
-        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
-                           "create the inputs with requires_grad=True")
-    if grad is None:
-        if root.data.size != 1:
-            raise RuntimeError(
-                f"backward: output has shape {root.shape}; a gradient can only be created "
-                "implicitly for a scalar. Reduce it first (e.g. .sum() or .mean()) or pass "
-                "grad= with the output's shape")
-        grad = np.ones_like(root.data)
-    else:
-        grad = np.asarray(getattr(grad, "data", grad), dtype=root.dtype)
-        if grad.shape != root.shape:
-            raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape "
-                             f"{root.shape}")
-    # BEGIN ASSIGNMENT 1.2
-    grads = {id(root): grad}
-    order = toposort(root)
-    while order:  # children first; popping releases each node once it is done
-        node = order.pop()
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
-        ctx = node._ctx
-        if ctx is None:  # a leaf: accumulate, never overwrite
-            g = g.astype(node.dtype, copy=False)
-            if node.grad is None:
-                node.grad = np.array(g, copy=True)
-            else:
-                node.grad += g
-            continue
-        if ctx.saved is None:
-            raise RuntimeError(
-                f"backward through {ctx.fn.__name__} a second time: its saved arrays were freed "
-                "by the first backward. Pass retain_graph=True to the first .backward() if you "
-                "need to differentiate the same graph twice, or recompute the forward pass")
-        _check_versions(node)
-        in_grads = op_gradients(ctx, g)
-        for parent, pg, needed in zip(ctx.parents, in_grads, ctx.needs_input_grad):
-            if not needed or pg is None:
-                continue
-            pg = unbroadcast(np.asarray(pg), parent.shape).astype(parent.dtype, copy=False)
-            key = id(parent)
-            grads[key] = pg if key not in grads else grads[key] + pg
-        if not retain_graph:
-            ctx.free()
-    # END ASSIGNMENT 1.2
-

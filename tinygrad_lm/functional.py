@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import elementwise, fused, neural
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, apply, as_tensor
 
 
 def linear(x, weight, bias=None) -> Tensor:
     """x @ weight + bias with weight stored as (in, out)."""
-    return fused.Linear.apply(x, weight, bias)
+    return apply(fused.Linear, x, weight, bias)
 
 
 def linear_gelu(x, weight, bias=None, approximate: str = "tanh") -> Tensor:
     """gelu(x @ weight + bias) in one op (see ops.fused.LinearGelu): the MLP's expansion."""
-    return fused.LinearGelu.apply(x, weight, bias, approximate=approximate)
+    return apply(fused.LinearGelu, x, weight, bias, approximate=approximate)
 
 
 def softmax(x, axis: int = -1, *, scale: float = 1.0, causal: bool = False) -> Tensor:
@@ -24,14 +24,14 @@ def softmax(x, axis: int = -1, *, scale: float = 1.0, causal: bool = False) -> T
     if scale != 1.0 or causal:
         if axis not in (-1, x.ndim - 1):
             raise ValueError("softmax: scale/causal are only supported over the last axis")
-        return neural.Softmax.apply(x, scale=scale, causal=causal)
+        return apply(neural.Softmax, x, scale=scale, causal=causal)
     return x.softmax(axis)
 
 
 def causal_attention(qkv, n_head: int) -> Tensor:
     """Causal multi-head self-attention of a fused (B, T, 3C) q|k|v projection -> (B, T, C),
     in one op (see ops.fused.CausalAttention); CausalSelfAttention spells out the same math."""
-    return fused.CausalAttention.apply(qkv, n_head=n_head)
+    return apply(fused.CausalAttention, qkv, n_head=n_head)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
@@ -41,24 +41,24 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 def cross_entropy(logits, targets, ignore_index: int = -100) -> Tensor:
     """Mean cross-entropy of integer targets; targets equal to ignore_index are left out."""
     targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
-    return neural.CrossEntropy.apply(logits, Tensor(targets), ignore_index=ignore_index)
+    return apply(neural.CrossEntropy, logits, Tensor(targets), ignore_index=ignore_index)
 
 
 def embedding(ids, weight) -> Tensor:
     ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
-    return neural.Embedding.apply(weight, Tensor(ids))
+    return apply(neural.Embedding, weight, Tensor(ids))
 
 
 def layer_norm(x, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
-    return neural.LayerNorm.apply(x, weight, bias, eps=eps)
+    return apply(neural.LayerNorm, x, weight, bias, eps=eps)
 
 
 def gelu(x, approximate: str = "tanh") -> Tensor:
-    return elementwise.Gelu.apply(x, approximate=approximate)
+    return apply(elementwise.Gelu, x, approximate=approximate)
 
 
 def relu(x) -> Tensor:
-    return elementwise.Relu.apply(x)
+    return apply(elementwise.Relu, x)
 
 
 def dropout(x, p: float = 0.5, training: bool = True, rng=None, seed=None) -> Tensor:
@@ -69,4 +69,4 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None, seed=None) -> Te
     if not training or p == 0.0:
         return as_tensor(x)
     rng = rng if rng is not None else np.random.default_rng(seed)
-    return neural.Dropout.apply(x, p=p, rng=rng)
+    return apply(neural.Dropout, x, p=p, rng=rng)

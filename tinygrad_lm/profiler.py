@@ -57,15 +57,15 @@ class Profiler:
         return "\n".join(lines)
 
     def __enter__(self):
-        if autograd._profiler is not None:
+        if autograd.current_profiler() is not None:
             raise RuntimeError("profile(): profilers cannot be nested")
-        autograd._profiler = self
+        autograd.set_profiler(self)
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.wall += time.perf_counter() - self._start
-        autograd._profiler = None
+        autograd.set_profiler(None)
         return False
 
 

@@ -4,6 +4,10 @@ Dtypes: Python numbers and lists become float32 (training precision); float ndar
 dtype, so float64 arrays stay float64 for gradient checks; integer and bool arrays keep theirs
 (token ids, masks). Mixing float32 and float64 promotes to float64, as NumPy does: never a silent
 downcast. Python scalars in an expression take the tensor's dtype.
+
+Every method that computes is one op: `t.exp()` is `apply(elementwise.Exp, t)`, and the op's
+class (in tinygrad_lm/ops/) holds its forward and backward side by side. `apply` (below the
+class) runs an op and records the graph that `backward()` walks (tinygrad_lm/autograd.py).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd
+from .autograd import Context, Function
+from .ops import elementwise, linalg, movement, neural, reduce
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -165,8 +171,11 @@ class Tensor:
 
     # ---- dtype ------------------------------------------------------------------------------
     def to(self, dtype) -> Tensor:
-        from .ops.elementwise import Cast
-        return self if np.dtype(dtype) == self.dtype else Cast.apply(self, dtype=np.dtype(dtype))
+        """This tensor in another dtype (itself when it already has it); gradients flow back
+        cast to the original dtype."""
+        if np.dtype(dtype) == self.dtype:
+            return self
+        return apply(elementwise.Cast, self, dtype=np.dtype(dtype))
 
     astype = to
 
@@ -198,6 +207,190 @@ class Tensor:
     def __ne__(self, other):
         return self._compare(other, np.not_equal)
 
+    # ---- arithmetic: each operator is one op of ops/elementwise.py or ops/linalg.py ----------
+    def __add__(self, other) -> Tensor:
+        return apply(elementwise.Add, self, other)
+
+    def __radd__(self, other) -> Tensor:
+        return apply(elementwise.Add, other, self)
+
+    def __sub__(self, other) -> Tensor:
+        return apply(elementwise.Sub, self, other)
+
+    def __rsub__(self, other) -> Tensor:
+        return apply(elementwise.Sub, other, self)
+
+    def __mul__(self, other) -> Tensor:
+        return apply(elementwise.Mul, self, other)
+
+    def __rmul__(self, other) -> Tensor:
+        return apply(elementwise.Mul, other, self)
+
+    def __truediv__(self, other) -> Tensor:
+        return apply(elementwise.Div, self, other)
+
+    def __rtruediv__(self, other) -> Tensor:
+        return apply(elementwise.Div, other, self)
+
+    def __neg__(self) -> Tensor:
+        return apply(elementwise.Neg, self)
+
+    def __pow__(self, other) -> Tensor:
+        return apply(elementwise.Pow, self, other)
+
+    def __rpow__(self, other) -> Tensor:
+        return apply(elementwise.Pow, other, self)
+
+    def __matmul__(self, other) -> Tensor:
+        return apply(linalg.MatMul, self, other)
+
+    def __rmatmul__(self, other) -> Tensor:
+        return apply(linalg.MatMul, other, self)
+
+    # ---- elementwise functions --------------------------------------------------------------
+    def exp(self) -> Tensor:
+        """e^x; d/dx = e^x."""
+        return apply(elementwise.Exp, self)
+
+    def log(self) -> Tensor:
+        """Natural log; d/dx = 1/x."""
+        return apply(elementwise.Log, self)
+
+    def sqrt(self) -> Tensor:
+        """d/dx sqrt(x) = 1 / (2 sqrt(x))."""
+        return apply(elementwise.Sqrt, self)
+
+    def tanh(self) -> Tensor:
+        """d/dx tanh(x) = 1 - tanh(x)^2."""
+        return apply(elementwise.Tanh, self)
+
+    def sigmoid(self) -> Tensor:
+        """1 / (1 + e^-x); d/dx = s (1 - s)."""
+        return apply(elementwise.Sigmoid, self)
+
+    def relu(self) -> Tensor:
+        """max(x, 0); the gradient passes where x > 0."""
+        return apply(elementwise.Relu, self)
+
+    def gelu(self, approximate: str = "tanh") -> Tensor:
+        """x * Phi(x), with GPT-2's tanh approximation of Phi by default ("none": the exact erf)."""
+        return apply(elementwise.Gelu, self, approximate=approximate)
+
+    def masked_fill(self, mask, value) -> Tensor:
+        """`value` where `mask` is True, self elsewhere; no gradient flows to the filled places."""
+        return apply(elementwise.MaskedFill, self, mask, value=value)
+
+    # ---- reductions (ops/reduce.py) ---------------------------------------------------------
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(reduce.Sum, self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(reduce.Mean, self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        """The largest value; ties share the gradient equally."""
+        return apply(reduce.Max, self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims: bool = False) -> Tensor:
+        """The smallest value; ties share the gradient equally."""
+        return apply(reduce.Min, self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims: bool = False, correction: int = 0) -> Tensor:
+        """Variance, sum((x - mean)^2) / (n - correction); correction=1 is the unbiased one."""
+        return apply(reduce.Var, self, axis=axis, keepdims=keepdims, correction=correction)
+
+    # ---- softmax (ops/neural.py) ------------------------------------------------------------
+    def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x - max) / sum(exp(x - max)) along `axis` (the kernels work on the last axis, so
+        any other axis is swapped there and back)."""
+        if axis in (-1, self.ndim - 1):
+            return apply(neural.Softmax, self)
+        return apply(neural.Softmax, self.transpose(axis, -1)).transpose(axis, -1)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """x - logsumexp(x) along `axis`."""
+        if axis in (-1, self.ndim - 1):
+            return apply(neural.LogSoftmax, self)
+        return apply(neural.LogSoftmax, self.transpose(axis, -1)).transpose(axis, -1)
+
+    # ---- movement (ops/movement.py) ---------------------------------------------------------
+    def __getitem__(self, index) -> Tensor:
+        """NumPy indexing (basic and integer arrays); tensors used as indices carry no grad."""
+        return apply(movement.GetItem, self, index=_index_arrays(index))
+
+    def reshape(self, *shape) -> Tensor:
+        """`t.reshape(2, 3)` or `t.reshape((2, 3))`; one axis may be -1."""
+        return apply(movement.Reshape, self, shape=_shape(shape))
+
+    view = reshape
+
+    def flatten(self) -> Tensor:
+        return apply(movement.Reshape, self, shape=(-1,))
+
+    def permute(self, *axes) -> Tensor:
+        return apply(movement.Permute, self, axes=_shape(axes))
+
+    def expand(self, *shape) -> Tensor:
+        """Broadcast to `shape`; the gradient is summed back over the copies."""
+        return apply(movement.Expand, self, shape=_shape(shape))
+
+    broadcast_to = expand
+
+    def transpose(self, axis0: int = -2, axis1: int = -1) -> Tensor:
+        """Swap two axes (the last two by default)."""
+        axes = list(range(self.ndim))
+        axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
+        return apply(movement.Permute, self, axes=tuple(axes))
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed, as NumPy's `.T`."""
+        return apply(movement.Permute, self, axes=None)
+
+    def split(self, size_or_sections, axis: int = 0) -> list[Tensor]:
+        """Pieces of `size` along `axis` (the last may be shorter), or at the given sizes."""
+        n = self.shape[axis]
+        if isinstance(size_or_sections, int):
+            size = size_or_sections
+            sizes = [size] * (n // size) + ([n % size] if n % size else [])
+        else:
+            sizes = list(size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n} (axis {axis} of "
+                             f"{self.shape})")
+        out, start = [], 0
+        for s in sizes:
+            index = [slice(None)] * self.ndim
+            index[axis] = slice(start, start + s)
+            out.append(self[tuple(index)])
+            start += s
+        return out
+
+
+# ---- running an op on tensors ---------------------------------------------------------------
+def apply(fn: type[Function], *inputs, **attrs) -> Tensor:
+    """Run op `fn` on tensors and record it in the graph when a gradient will be needed.
+
+    Unwraps the inputs to arrays (Python numbers take the dtype of the float tensor they meet;
+    None stands for an absent optional input, a LayerNorm without bias, say), calls
+    `fn.forward` on them, and wraps the result. When grad mode is on and some input requires
+    grad, the output keeps a Context linking it to its inputs, which is what backward walks.
+    """
+    like = next((x.dtype for x in inputs if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
+    tensors = tuple(None if x is None else as_tensor(x, like_dtype=like) for x in inputs)
+    ctx = Context()
+    ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+    arrays = tuple(None if t is None else t.data for t in tensors)
+    out_data = autograd.run_forward(fn, ctx, arrays, attrs)
+    record = autograd.is_grad_enabled() and any(ctx.needs_input_grad)
+    out = Tensor._from_op(out_data, requires_grad=record)
+    if record:
+        ctx.fn = fn
+        ctx.parents = tensors
+        ctx.versions = tuple(-1 if t is None else t._version for t in tensors)
+        out._ctx = ctx
+    return out
+
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
@@ -209,6 +402,21 @@ def _raw_index(index):
     return _raw(index)
 
 
+def _index_arrays(index):
+    """Tensors used as indices become their arrays (index arrays carry no gradient)."""
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return _raw(index)
+
+
+def _shape(shape) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
 # ---- creators -------------------------------------------------------------------------------
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
@@ -217,12 +425,6 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     """Wrap an ndarray without copying, keeping its dtype."""
     return Tensor(np.asarray(array), requires_grad=requires_grad, dtype=None)
-
-
-def _shape(shape) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
 
 
 def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
@@ -265,118 +467,17 @@ def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     return Tensor(np.arange(start, stop, step, dtype=dtype))
 
 
-# ---- operator and method wiring: every method below is one op from tinygrad_lm.ops ----------
-from .ops import elementwise as E  # noqa: E402  (ops import autograd, never this module)
-from .ops import linalg as L  # noqa: E402
-from .ops import movement as M  # noqa: E402
-from .ops import neural as N  # noqa: E402
-from .ops import reduce as R  # noqa: E402
-
-
-def _index_arrays(index):
-    """Tensors used as indices become their arrays (index arrays carry no gradient)."""
-    if isinstance(index, tuple):
-        return tuple(_raw(i) for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return _raw(index)
-
-
-def _methods():
-    T = Tensor
-    T.__add__ = lambda a, b: E.Add.apply(a, b)
-    T.__radd__ = lambda a, b: E.Add.apply(b, a)
-    T.__sub__ = lambda a, b: E.Sub.apply(a, b)
-    T.__rsub__ = lambda a, b: E.Sub.apply(b, a)
-    T.__mul__ = lambda a, b: E.Mul.apply(a, b)
-    T.__rmul__ = lambda a, b: E.Mul.apply(b, a)
-    T.__truediv__ = lambda a, b: E.Div.apply(a, b)
-    T.__rtruediv__ = lambda a, b: E.Div.apply(b, a)
-    T.__neg__ = lambda a: E.Neg.apply(a)
-    T.__pow__ = lambda a, b: E.Pow.apply(a, b)
-    T.__rpow__ = lambda a, b: E.Pow.apply(b, a)
-    T.__matmul__ = lambda a, b: L.MatMul.apply(a, b)
-    T.__rmatmul__ = lambda a, b: L.MatMul.apply(b, a)
-    T.__getitem__ = lambda a, index: M.GetItem.apply(a, index=_index_arrays(index))
-
-    T.exp = lambda a: E.Exp.apply(a)
-    T.log = lambda a: E.Log.apply(a)
-    T.sqrt = lambda a: E.Sqrt.apply(a)
-    T.tanh = lambda a: E.Tanh.apply(a)
-    T.sigmoid = lambda a: E.Sigmoid.apply(a)
-    T.relu = lambda a: E.Relu.apply(a)
-    T.gelu = lambda a, approximate="tanh": E.Gelu.apply(a, approximate=approximate)
-    T.masked_fill = lambda a, mask, value: E.MaskedFill.apply(a, mask, value=value)
-
-    T.sum = lambda a, axis=None, keepdims=False: R.Sum.apply(a, axis=axis, keepdims=keepdims)
-    T.mean = lambda a, axis=None, keepdims=False: R.Mean.apply(a, axis=axis, keepdims=keepdims)
-    T.max = lambda a, axis=None, keepdims=False: R.Max.apply(a, axis=axis, keepdims=keepdims)
-    T.min = lambda a, axis=None, keepdims=False: R.Min.apply(a, axis=axis, keepdims=keepdims)
-    T.var = lambda a, axis=None, keepdims=False, correction=0: R.Var.apply(
-        a, axis=axis, keepdims=keepdims, correction=correction)
-
-    T.reshape = lambda a, *shape: M.Reshape.apply(a, shape=_shape(shape))
-    T.view = T.reshape
-    T.flatten = lambda a: M.Reshape.apply(a, shape=(-1,))
-    T.permute = lambda a, *axes: M.Permute.apply(a, axes=_shape(axes))
-    T.expand = lambda a, *shape: M.Expand.apply(a, shape=_shape(shape))
-    T.broadcast_to = T.expand
-
-    def transpose(a, axis0=-2, axis1=-1):
-        axes = list(range(a.ndim))
-        axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
-        return M.Permute.apply(a, axes=tuple(axes))
-
-    T.transpose = transpose
-    T.T = property(lambda a: M.Permute.apply(a, axes=None))
-
-    def softmax(a, axis=-1):
-        if axis in (-1, a.ndim - 1):
-            return N.Softmax.apply(a)
-        return transpose(N.Softmax.apply(transpose(a, axis, -1)), axis, -1)
-
-    def log_softmax(a, axis=-1):
-        if axis in (-1, a.ndim - 1):
-            return N.LogSoftmax.apply(a)
-        return transpose(N.LogSoftmax.apply(transpose(a, axis, -1)), axis, -1)
-
-    T.softmax = softmax
-    T.log_softmax = log_softmax
-
-    def split(a, size_or_sections, axis=0):
-        """Pieces of `size` along `axis` (the last may be shorter), or at the given sizes."""
-        n = a.shape[axis]
-        sizes = ([size_or_sections] * (n // size_or_sections)
-                 + ([n % size_or_sections] if n % size_or_sections else [])
-                 if isinstance(size_or_sections, int) else list(size_or_sections))
-        if sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not add up to {n} (axis {axis} of "
-                             f"{a.shape})")
-        out, start = [], 0
-        for s in sizes:
-            index = [slice(None)] * a.ndim
-            index[axis] = slice(start, start + s)
-            out.append(a[tuple(index)])
-            start += s
-        return out
-
-    T.split = split
-
-
-_methods()
-del _methods
-
-
 def concatenate(tensors, axis: int = 0) -> Tensor:
-    return M.Concatenate.apply(*tensors, axis=axis)
+    return apply(movement.Concatenate, *tensors, axis=axis)
 
 
 cat = concatenate
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
-    return M.Stack.apply(*tensors, axis=axis)
+    return apply(movement.Stack, *tensors, axis=axis)
 
 
 def where(cond, a, b) -> Tensor:
-    return E.Where.apply(cond, a, b)
+    """a where cond is True, b elsewhere; gradients flow to the side that was chosen."""
+    return apply(elementwise.Where, cond, a, b)
