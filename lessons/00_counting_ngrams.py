@@ -7,9 +7,9 @@
 
 # %%
 import numpy as np
-from _common import QUICK, figure_path, pyplot
 
 from tinygrad_lm.data import generate_grammar_corpus, is_grammatical
+from tinygrad_lm.lessons import QUICK, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
 
 text = generate_grammar_corpus(2000 if QUICK else 20000, seed=1337)
@@ -40,8 +40,7 @@ ax.set_xlabel("next character")
 ax.set_ylabel("current character")
 ax.set_title("log P(next | current)")
 fig.tight_layout()
-fig.savefig(figure_path("00_bigram.png"), dpi=110)
-plt.close(fig)
+show(fig, "00_bigram.png")
 
 # %% [markdown]
 # ## Loss: the average surprise

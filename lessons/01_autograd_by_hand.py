@@ -11,9 +11,9 @@
 import math
 
 import numpy as np
-from _common import figure_path, pyplot
 
 import tinygrad_lm as tg
+from tinygrad_lm.lessons import pyplot, show
 
 # %% [markdown]
 # ## A scalar value with a gradient
@@ -88,7 +88,7 @@ print(f"dy/dw1 = {w1.grad:.6f}, dy/dw2 = {w2.grad:.6f}, dy/db = {b.grad:.6f}")
 # Every node is drawn with its value and gradient; arrows go from inputs to results.
 
 # %%
-def draw_graph(root, path):
+def draw_graph(root, name):
     plt = pyplot()
     nodes, edges, stack = [], [], [root]
     depth = {id(root): 0}
@@ -121,12 +121,10 @@ def draw_graph(root, path):
     ax.set_xlim(min(p[0] for p in pos.values()) - 0.6, 0.6)
     ax.set_ylim(min(p[1] for p in pos.values()) - 0.8, max(p[1] for p in pos.values()) + 0.8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return show(fig, name)
 
 
-draw_graph(y, figure_path("01_graph.png"))
-print("graph drawn to", figure_path("01_graph.png"))
+print("graph drawn to", draw_graph(y, "01_graph.png"))
 
 # %% [markdown]
 # ## The same numbers from tinygrad_lm

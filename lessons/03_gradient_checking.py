@@ -6,10 +6,10 @@
 
 # %%
 import numpy as np
-from _common import QUICK, figure_path, pyplot
 
 import tinygrad_lm as tg
 from tinygrad_lm import Function
+from tinygrad_lm.lessons import QUICK, pyplot, show
 
 # %% [markdown]
 # ## Central differences and the choice of eps
@@ -34,8 +34,7 @@ ax.set_ylabel("|numerical - exact|")
 ax.set_title("central difference error of d sin(x)/dx")
 ax.legend()
 fig.tight_layout()
-fig.savefig(figure_path("03_eps.png"), dpi=110)
-plt.close(fig)
+show(fig, "03_eps.png")
 best32, best64 = min(errors["float32"]), min(errors["float64"])
 print(f"best error: float32 {best32:.1e}, float64 {best64:.1e}")
 

@@ -8,10 +8,10 @@
 import time
 
 import numpy as np
-from _common import QUICK, figure_path, pyplot
 
 import tinygrad_lm as tg
 from tinygrad_lm.kernels import reference
+from tinygrad_lm.lessons import QUICK, pyplot, show
 
 # %% [markdown]
 # ## The stable-softmax trick
@@ -80,8 +80,7 @@ ax.barh(names, values, color=["tab:blue"] * len(step_times) + ["tab:green"])
 ax.set_xlabel("ms")
 ax.set_title(f"softmax pieces on {shape} float32")
 fig.tight_layout()
-fig.savefig(figure_path("04_softmax_times.png"), dpi=110)
-plt.close(fig)
+show(fig, "04_softmax_times.png")
 
 # %% [markdown]
 # ## Where a training step's time goes

@@ -7,12 +7,12 @@
 
 # %%
 import numpy as np
-from _common import QUICK, figure_path, pyplot
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
 from tinygrad_lm import nn, optim
 from tinygrad_lm.data import generate_grammar_corpus
+from tinygrad_lm.lessons import QUICK, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
 
 text = generate_grammar_corpus(2000 if QUICK else 20000, seed=1337)
@@ -74,8 +74,7 @@ ax.set_xlabel("step")
 ax.set_ylabel("train loss")
 ax.set_title("MLP language model")
 fig.tight_layout()
-fig.savefig(figure_path("05_mlp_loss.png"), dpi=110)
-plt.close(fig)
+show(fig, "05_mlp_loss.png")
 
 # %% [markdown]
 # ## Check: compare with the bigram counts of lesson 0 (recomputed here)

@@ -6,6 +6,7 @@
     tinygrad-lm eval --ckpt DIR
     tinygrad-lm bench [--quick]
     tinygrad-lm assignments build --out DIR [--only 1,2] | grade [--repo DIR] [--json FILE]
+    tinygrad-lm lessons export --out DIR [--pip SPEC] | outline
 
 Every error a user can cause prints one line and exits with a non-zero status.
 """
@@ -18,7 +19,7 @@ import sys
 import time
 
 USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError,
-               PermissionError, IsADirectoryError, RuntimeError)
+               PermissionError, IsADirectoryError, FileExistsError, RuntimeError, ImportError)
 
 
 def _ckpt_file(path: str) -> str:
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true")
     from .assignments.cli import add_parser as add_assignments
     add_assignments(sub)
+    from .notebooks import add_parser as add_lessons
+    add_lessons(sub)
     return parser
 
 
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     handlers = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench}
     try:
-        if args.command == "assignments":
+        if args.command in ("assignments", "lessons"):
             return args.handler(args, extra)
         return handlers[args.command](args, extra)
     except KeyboardInterrupt:
