@@ -17,10 +17,12 @@ import numpy as np
 
 from tinygrad_lm.checkpoint import load_checkpoint
 from tinygrad_lm.config import make_config
-from tinygrad_lm.lessons import QUICK, out_dir
+from tinygrad_lm.lessons import QUICK, in_notebook, out_dir
 from tinygrad_lm.train import Trainer
 
-candidates = [a for a in sys.argv[1:] if not a.startswith("--")] + [
+# a notebook kernel's own arguments (its connection file) are no corpus
+arguments = [] if in_notebook() else [a for a in sys.argv[1:] if not a.startswith("-")]
+candidates = arguments + [
     os.path.join("..", "shared", "data", "tinyshakespeare.txt"),
     os.path.join("..", "..", "shared", "data", "tinyshakespeare.txt")]
 path = next((p for p in candidates if os.path.exists(p)), None)

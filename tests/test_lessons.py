@@ -165,7 +165,8 @@ def test_lesson_runs_as_a_notebook(name, tmp_path, monkeypatch):
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
-        pytest.fail(f"{name} failed as a notebook:\n{str(err)[-3000:]}")
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # without the traceback's colours
+        pytest.fail(f"{name} failed as a notebook:\n{plain[-3000:]}")
     REPORT.setdefault(name, {})["seconds"] = time.perf_counter() - start
 
     code = [c for c in nb.cells if c.cell_type == "code"]
