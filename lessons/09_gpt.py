@@ -22,7 +22,7 @@ cfg = make_config("grammar", [f"--max_iters={steps}", f"--lr_decay_iters={steps}
                               "--n_layer=2", "--n_embd=64", "--batch_size=16",
                               "--progress=false", f"--out_dir={out_dir()}/09_gpt",
                               f"--n_examples={3000 if QUICK else 20000}"])
-trainer = Trainer(cfg, log=lambda *a: None)
+trainer = Trainer(cfg, log=lambda *a: None, overwrite=True)  # a re-run moves the last aside
 model = trainer.model
 c = model.config
 

@@ -43,11 +43,9 @@ if QUICK:  # a much smaller model, so the whole lesson runs in seconds
 # ## Train half the steps, "crash", resume
 
 # %%
-for f in ("ckpt.npz", "log.jsonl", "samples.txt"):
-    if os.path.exists(os.path.join(out, f)):
-        os.remove(os.path.join(out, f))
+# overwrite=True: the previous run of this lesson is moved into out/previous/, not refused
 first = Trainer(make_config("shakespeare-char", common + [f"--max_iters={half}"]),
-                log=lambda *a: None)
+                log=lambda *a: None, overwrite=True)
 first.train()
 print("checkpoint at step", load_checkpoint(first.ckpt_path)["step"])
 second = Trainer(make_config("shakespeare-char", common), log=print)

@@ -18,6 +18,7 @@ from .autograd import (
 from .generate import beam_search, generate, score
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .kernels import get_backend, set_backend, use_backend
+from .loader import load
 from .nn import GPT, GPTConfig
 from .profiler import profile
 from .tensor import (
@@ -47,6 +48,6 @@ __all__ = [
     "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "apply",
     "arange",
     "cat", "concatenate", "enable_grad", "from_numpy", "full", "functional", "get_backend",
-    "gradcheck", "is_grad_enabled", "no_grad", "ones", "ones_like", "rand", "randn",
+    "gradcheck", "is_grad_enabled", "load", "no_grad", "ones", "ones_like", "rand", "randn",
     "set_backend", "stack", "tensor", "use_backend", "where", "zeros", "zeros_like",
 ]

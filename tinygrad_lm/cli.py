@@ -1,14 +1,17 @@
 """The `tinygrad-lm` command (also `python -m tinygrad_lm`).
 
     tinygrad-lm train [--preset NAME] [--dataset grammar|addition] [--data FILE] [--key=value ...]
-    tinygrad-lm train --resume [--out_dir DIR]
+    tinygrad-lm train --resume [DIR] [--max_iters=N ...]   # DIR's own config; default out/
+    tinygrad-lm train --overwrite ...                      # move the run in out_dir aside
     tinygrad-lm sample --ckpt DIR --prompt "the dog" --max-new-tokens 200 --temperature 0.8
     tinygrad-lm eval --ckpt DIR
     tinygrad-lm bench [--quick]
     tinygrad-lm assignments build --out DIR [--only 1,2] | grade [--repo DIR] [--json FILE]
     tinygrad-lm lessons export --out DIR [--pip SPEC] | outline
 
-Every error a user can cause prints one line and exits with a non-zero status.
+`sample` and `eval` read a run's best.npz (lowest val loss) unless told `--last`. Each
+subcommand is a pair of functions, add_<name>(subparsers) and cmd_<name>(args, extra), listed
+in SUBCOMMANDS. Every error a user can cause prints one line and exits with a non-zero status.
 """
 
 from __future__ import annotations
@@ -22,77 +25,158 @@ USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError,
                PermissionError, IsADirectoryError, FileExistsError, RuntimeError, ImportError)
 
 
-def _ckpt_file(path: str) -> str:
-    return os.path.join(path, "ckpt.npz") if os.path.isdir(path) else path
+def _no_extra(command: str, extra: list[str]) -> None:
+    if extra:
+        raise ValueError(f"unknown arguments for {command}: {' '.join(extra)}; see "
+                         f"tinygrad-lm {command} --help")
+
+
+# ---- train ------------------------------------------------------------------------------------
+def add_train(sub) -> None:
+    from .config import help_table
+    t = sub.add_parser(
+        "train", help="train a GPT (default: the built-in grammar data)", allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys (--key=value or --key value; defaults of plain `train`, the "
+               "grammar preset):\n" + help_table())
+    t.add_argument("--preset", help="grammar, addition, shakespeare-char or tiny")
+    t.add_argument("--dataset", help="built-in dataset: grammar or addition (picks its preset)")
+    t.add_argument("--resume", nargs="?", const="", metavar="DIR",
+                   help="continue the run in DIR (default: --out_dir, else out) from its own "
+                        "config; only length and reporting keys may change")
+    t.add_argument("--overwrite", action="store_true",
+                   help="when out_dir holds a run, move it to out_dir/previous/ and start anew")
+    t.add_argument("--eval-samples", type=int, default=None,
+                   help="samples for the final task metric (default 200)")
+    t.set_defaults(handler=cmd_train)
+
+
+def _trainer_for(args, extra: list[str]):
+    from . import run_dir
+    from .config import ConfigError, make_config, parse_overrides
+    from .train import Trainer
+
+    if args.resume is None:
+        overrides = list(extra) + ([f"--dataset={args.dataset}"] if args.dataset else [])
+        preset = args.preset or (args.dataset if args.dataset in ("grammar", "addition")
+                                 else None)
+        cfg = make_config(preset, overrides)
+        if not args.overwrite:  # before preparing any data: refuse at once
+            run_dir.refuse_existing(cfg.out_dir)
+        return Trainer(cfg, overwrite=args.overwrite)
+    for flag, given in (("--preset", args.preset), ("--dataset", args.dataset),
+                        ("--overwrite", args.overwrite)):
+        if given:
+            raise ConfigError(f"{flag} does not go with --resume: a resumed run keeps its own "
+                              "config (start a new run with --out_dir=NEW to change it)")
+    overrides = parse_overrides(extra)
+    return Trainer.resume_from(args.resume or overrides.get("out_dir", "out"), overrides)
 
 
 def cmd_train(args, extra: list[str]) -> int:
-    from .config import make_config
+    from .loader import load_any
     from .task_metrics import evaluate_task
-    from .train import Trainer
 
-    overrides = list(extra)
-    if args.data:
-        overrides.append(f"--data={args.data}")
-    if args.dataset:
-        overrides.append(f"--dataset={args.dataset}")
-    if args.tokenizer:
-        overrides.append(f"--tokenizer={args.tokenizer}")
-    preset = args.preset or (args.dataset if args.dataset in ("grammar", "addition") else None)
-    cfg = make_config(preset, overrides)
     start = time.perf_counter()
-    trainer = Trainer(cfg)
+    trainer = _trainer_for(args, extra)
+    cfg = trainer.cfg
+    what = f"resuming at step {trainer.step} of" if trainer.resumed else "for"
     print(f"training a {trainer.model.num_parameters() / 1e3:.1f}k-parameter GPT on "
           f"{cfg.data or cfg.dataset!r} ({trainer.tokenizer.vocab_size} tokens in vocab) "
-          f"for {cfg.max_iters} steps; writing to {cfg.out_dir}/")
-    if args.resume:
-        trainer.resume()
+          f"{what} {cfg.max_iters} steps; writing to {cfg.out_dir}/", flush=True)
     result = trainer.train()
     elapsed = time.perf_counter() - start
-    print(f"done: step {result['step']}, best val loss {result['best_val']:.4f}, "
-          f"{elapsed:.1f} s; checkpoint {trainer.ckpt_path}")
+    if result["best_step"] is None:
+        print(f"stopped at step {result['step']} after {elapsed:.1f} s, before the first "
+              f"evaluation (every {cfg.eval_interval} steps), so there is no val loss yet; "
+              f"last state: {trainer.ckpt_path}")
+    else:
+        print(f"done: step {result['step']} in {elapsed:.1f} s; best val loss "
+              f"{result['best_val']:.4f} at step {result['best_step']} ({trainer.best_path}); "
+              f"last state: {trainer.ckpt_path}")
     if result["interrupted"]:
         return 0
-    print("sample:\n" + trainer.sample(seed=cfg.seed))
-    report = evaluate_task(trainer.model, trainer.data, n=200 if args.eval_samples is None
-                           else args.eval_samples, seed=cfg.seed)
+    best = load_any(cfg.out_dir)  # best.npz: sampling and the task metric use the best model
+    print(f"sample ({os.path.basename(best.path)}, step {best.step}):\n"
+          + _sample_with(best.model, trainer, cfg.seed))
+    report = evaluate_task(best.model, trainer.data, seed=cfg.seed,
+                           n=200 if args.eval_samples is None else args.eval_samples)
     if report:
         print(report["summary"])
     return 0
 
 
-def _load_model(ckpt: str):
-    from .checkpoint import load_checkpoint
-    from .nn.gpt import GPT, GPTConfig
-    from .tokenizers import tokenizer_from_dict
-
-    state = load_checkpoint(_ckpt_file(ckpt))
-    model = GPT(GPTConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, tokenizer_from_dict(state["tokenizer"]), state
+def _sample_with(model, trainer, seed: int) -> str:
+    from .samples import text_sample
+    return text_sample(model, trainer.data, trainer.cfg.sample_tokens, seed)
 
 
-def cmd_sample(args, extra) -> int:
+# ---- sample -----------------------------------------------------------------------------------
+def add_sample(sub) -> None:
+    s = sub.add_parser("sample", help="generate text from a run, checkpoint or weights file",
+                       allow_abbrev=False)
+    s.add_argument("--ckpt", default="out",
+                   help="a run directory (its best.npz), a checkpoint or a weights file")
+    s.add_argument("--last", action="store_true", help="a run's last state (ckpt.npz)")
+    s.add_argument("--prompt", default="")
+    s.add_argument("--max-new-tokens", type=int, default=200)
+    s.add_argument("--temperature", type=float, default=1.0, help="> 0; see --greedy")
+    s.add_argument("--top-k", type=int, default=None)
+    s.add_argument("--top-p", type=float, default=None)
+    s.add_argument("--greedy", action="store_true", help="always the most likely token")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--num-samples", type=int, default=1)
+    s.set_defaults(handler=cmd_sample)
+
+
+def _load_for_cli(args):
+    from .loader import load_any, run_checkpoint
+    path = args.ckpt
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "ckpt.npz")):
+        path = run_checkpoint(path, "last" if args.last else "best")
+    loaded = load_any(path)
+    step = "" if loaded.step is None else f", step {loaded.step}"
+    print(f"[{loaded.path}{step}]", file=sys.stderr)
+    return loaded
+
+
+def cmd_sample(args, extra: list[str]) -> int:
     import numpy as np
 
     from .generate import generate
 
-    if extra:
-        raise ValueError(f"unknown arguments for sample: {' '.join(extra)}")
-    model, tok, _ = _load_model(args.ckpt)
+    _no_extra("sample", extra)
+    if not args.greedy and not args.temperature > 0:
+        raise ValueError(f"--temperature must be > 0, got {args.temperature}; for the most "
+                         "likely token at every step use --greedy")
+    loaded = _load_for_cli(args)
+    model, tok = loaded.model, loaded.tokenizer
+    if tok is None:
+        raise ValueError(f"{loaded.path} holds no tokenizer, so a prompt cannot be encoded; "
+                         "sample from a trainer checkpoint or run directory")
     prompt = tok.encode(args.prompt) if args.prompt else tok.encode("\n")[:1] or [0]
     for i in range(args.num_samples):
         ids = generate(model, np.array([prompt]), args.max_new_tokens,
-                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                       greedy=args.greedy, seed=None if args.seed is None else args.seed + i)
+                       temperature=args.temperature if not args.greedy else 1.0,
+                       top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
+                       seed=None if args.seed is None else args.seed + i)
         print(tok.decode(ids[0].tolist()))
         if args.num_samples > 1:
             print("---")
     return 0
 
 
-def cmd_eval(args, extra) -> int:
+# ---- eval -------------------------------------------------------------------------------------
+def add_eval(sub) -> None:
+    e = sub.add_parser("eval", help="validation loss, perplexity and task accuracy",
+                       allow_abbrev=False)
+    e.add_argument("--ckpt", default="out", help="a run directory (its best.npz) or checkpoint")
+    e.add_argument("--last", action="store_true", help="a run's last state (ckpt.npz)")
+    e.add_argument("--eval-samples", type=int, default=200)
+    e.set_defaults(handler=cmd_eval)
+
+
+def cmd_eval(args, extra: list[str]) -> int:
     import math
 
     from .config import TrainConfig
@@ -100,21 +184,30 @@ def cmd_eval(args, extra) -> int:
     from .task_metrics import evaluate_task
     from .train import estimate_loss
 
-    if extra:
-        raise ValueError(f"unknown arguments for eval: {' '.join(extra)}")
-    model, _, state = _load_model(args.ckpt)
-    cfg = TrainConfig.from_dict(state["train_config"])
-    data = prepare_data(cfg, tokenizer_state=state["tokenizer"])
-    losses = estimate_loss(model, data, cfg, state["step"])
-    print(f"step {state['step']}: train loss {losses['train']:.4f}, val loss "
+    _no_extra("eval", extra)
+    loaded = _load_for_cli(args)
+    if loaded.train_config is None:
+        raise ValueError(f"{loaded.path} is not a trainer checkpoint: eval rebuilds the data "
+                         "from the run's config; pass a run directory or its .npz checkpoint")
+    cfg = TrainConfig.from_dict(loaded.train_config)
+    data = prepare_data(cfg, tokenizer_state=loaded.tokenizer.to_dict())
+    losses = estimate_loss(loaded.model, data, cfg, loaded.step)
+    print(f"step {loaded.step}: train loss {losses['train']:.4f}, val loss "
           f"{losses['val']:.4f}, val perplexity {math.exp(losses['val']):.3f}")
-    report = evaluate_task(model, data, n=args.eval_samples, seed=cfg.seed)
+    report = evaluate_task(loaded.model, data, n=args.eval_samples, seed=cfg.seed)
     if report:
         print(report["summary"])
     return 0
 
 
-def cmd_bench(args, extra) -> int:
+# ---- bench ------------------------------------------------------------------------------------
+def add_bench(sub) -> None:
+    b = sub.add_parser("bench", help="time a training step against PyTorch (if installed)")
+    b.add_argument("--quick", action="store_true", help="config A only, under a minute")
+    b.set_defaults(handler=cmd_bench)
+
+
+def cmd_bench(args, extra: list[str]) -> int:
     """Run benchmarks/train_step.py of the repository this package was installed from."""
     import runpy
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,47 +220,32 @@ def cmd_bench(args, extra) -> int:
     return 0
 
 
+def add_assignments(sub) -> None:
+    from .assignments.cli import add_parser
+    add_parser(sub)
+
+
+def add_lessons(sub) -> None:
+    from .notebooks import add_parser
+    add_parser(sub)
+
+
+SUBCOMMANDS = [add_train, add_sample, add_eval, add_bench, add_assignments, add_lessons]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinygrad-lm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a GPT (default: the built-in grammar data)",
-                       epilog="Any TrainConfig field can be set with --key=value.")
-    t.add_argument("--preset", help="grammar, addition, shakespeare-char or tiny")
-    t.add_argument("--dataset", help="built-in dataset: grammar or addition")
-    t.add_argument("--data", help="train on this UTF-8 text file instead")
-    t.add_argument("--tokenizer", choices=["char", "bpe"])
-    t.add_argument("--resume", action="store_true", help="continue from out_dir/ckpt.npz")
-    t.add_argument("--eval-samples", type=int, default=None)
-    s = sub.add_parser("sample", help="generate text from a checkpoint")
-    s.add_argument("--ckpt", default="out", help="checkpoint file or its directory")
-    s.add_argument("--prompt", default="")
-    s.add_argument("--max-new-tokens", type=int, default=200)
-    s.add_argument("--temperature", type=float, default=1.0)
-    s.add_argument("--top-k", type=int, default=None)
-    s.add_argument("--top-p", type=float, default=None)
-    s.add_argument("--greedy", action="store_true")
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--num-samples", type=int, default=1)
-    e = sub.add_parser("eval", help="validation loss, perplexity and task accuracy")
-    e.add_argument("--ckpt", default="out")
-    e.add_argument("--eval-samples", type=int, default=200)
-    b = sub.add_parser("bench", help="time a training step against PyTorch (if installed)")
-    b.add_argument("--quick", action="store_true")
-    from .assignments.cli import add_parser as add_assignments
-    add_assignments(sub)
-    from .notebooks import add_parser as add_lessons
-    add_lessons(sub)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    handlers = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench}
     try:
-        if args.command in ("assignments", "lessons"):
-            return args.handler(args, extra)
-        return handlers[args.command](args, extra)
+        return args.handler(args, extra)
     except KeyboardInterrupt:
         print("tinygrad-lm: interrupted", file=sys.stderr)
         return 130

@@ -1,116 +1,181 @@
-"""Training configuration: a typed dataclass, named presets, and `--key=value` overrides."""
+"""Training configuration: a typed dataclass holding the model's GPTConfig, named presets, and
+`--key=value` overrides.
+
+    cfg = make_config("grammar", ["--n_layer=4", "--lr=1e-3"])
+    cfg.model.n_layer, cfg.lr        # 4, 0.001
+
+The model's settings live once, in `TrainConfig.model` (a GPTConfig, which validates them).
+On the command line they are plain flags like every other key (`--n_layer=4`; the spelling
+`--model.n_layer=4` is accepted too). `model.vocab_size` is not a flag: the tokenizer decides
+it when the data is prepared (for BPE, ask for a size with `--bpe_vocab_size`).
+
+Each TrainConfig field declares its type, default, one-line meaning and its check together
+(`option(...)` below); `train --help` prints that table.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
 
+from .nn.gpt import GPTConfig
+
 
 class ConfigError(ValueError):
     """A configuration value of the wrong type, out of range, or an unknown key."""
 
 
+# ---- checks, attached to the fields they check ---------------------------------------------
+def positive(value):
+    return None if value > 0 else "must be > 0"
+
+
+def non_negative(value):
+    return None if value >= 0 else "must be >= 0"
+
+
+def one_of(*choices):
+    def check(value):
+        return None if value in choices else f"must be one of {choices}"
+    check.choices = choices
+    return check
+
+
+def open_unit(value):
+    return None if 0 < value < 1 else "must be in (0, 1)"
+
+
+def option(default, help: str, check=None):
+    """A TrainConfig field: its default, its one-line meaning and (optionally) its check."""
+    return field(default=default, metadata={"help": help, "check": check})
+
+
+# The model's defaults. vocab_size is replaced by the tokenizer's vocabulary size when the data
+# is prepared (Trainer does this), so the value here only matters for a GPTConfig used alone.
+def default_model() -> GPTConfig:
+    return GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=64)
+
+
+# One line per GPTConfig field for `train --help` (GPTConfig itself checks the values).
+MODEL_HELP = {
+    "vocab_size": "set from the tokenizer (not a flag)",
+    "block_size": "context length: the longest sequence the model sees",
+    "n_layer": "number of Transformer blocks",
+    "n_head": "attention heads per block (must divide n_embd)",
+    "n_embd": "width of the residual stream (channels C)",
+    "dropout": "dropout probability in [0, 1) (0 = off)",
+    "bias": "biases in Linear and LayerNorm layers",
+    "tie_weights": "the output head reuses the token embedding (GPT-2)",
+    "norm_position": "'pre' (GPT-2) or 'post' (the original Transformer) LayerNorm",
+    "activation": "MLP nonlinearity: gelu_tanh, gelu (exact) or relu",
+}
+MODEL_FIELDS = tuple(f.name for f in fields(GPTConfig))
+NOT_FLAGS = ("vocab_size",)
+
+
 @dataclass
 class TrainConfig:
+    model: GPTConfig = field(default_factory=default_model,
+                             metadata={"help": "the GPT's settings (flags below)"})
     # data
-    dataset: str = "grammar"        # a built-in dataset; ignored when `data` is set
-    data: str = ""                  # path to a UTF-8 text file
-    tokenizer: str = "char"         # "char" or "bpe"
-    bpe_vocab_size: int = 512
-    val_fraction: float = 0.1
-    n_examples: int = 20000         # built-in datasets: sentences or problems to generate
-    digits: int = 2                 # built-in addition: digits per operand
-    # model
-    n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 64
-    block_size: int = 64
-    dropout: float = 0.0
-    bias: bool = True
-    tie_weights: bool = True
-    norm_position: str = "pre"
+    dataset: str = option("grammar", "built-in data when --data is not set",
+                          one_of("grammar", "addition"))
+    data: str = option("", "path to a UTF-8 text file to train on")
+    tokenizer: str = option("char", "char (one token per character) or bpe",
+                            one_of("char", "bpe"))
+    bpe_vocab_size: int = option(512, "vocabulary size to learn with --tokenizer bpe", positive)
+    val_fraction: float = option(0.1, "share of the tokens held out for validation", open_unit)
+    n_examples: int = option(20000, "built-in data: sentences or problems to generate", positive)
+    digits: int = option(2, "built-in addition: digits per operand", positive)
     # optimisation
-    batch_size: int = 16
-    max_iters: int = 1000
-    lr: float = 2e-3
-    min_lr: float = 2e-4
-    warmup_iters: int = 50
-    lr_decay_iters: int = 1000
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0
-    dtype: str = "float32"
+    batch_size: int = option(16, "sequences per step", positive)
+    max_iters: int = option(1000, "training steps in total", non_negative)
+    lr: float = option(2e-3, "peak learning rate (after warmup)", positive)
+    min_lr: float = option(2e-4, "learning rate at the end of the cosine decay", non_negative)
+    warmup_iters: int = option(50, "steps of linear warmup", non_negative)
+    lr_decay_iters: int = option(1000, "step where the cosine decay reaches min_lr",
+                                 non_negative)
+    weight_decay: float = option(0.1, "AdamW decoupled weight decay (matrices only)",
+                                 non_negative)
+    beta1: float = option(0.9, "Adam's first-moment decay", open_unit)
+    beta2: float = option(0.99, "Adam's second-moment decay", open_unit)
+    grad_clip: float = option(1.0, "clip the global gradient norm to this (0 = off)",
+                              non_negative)
+    dtype: str = option("float32", "float32, or float64 for exact checks",
+                        one_of("float32", "float64"))
+    # evaluation and stopping
+    eval_interval: int = option(250, "steps between evaluations (val loss, sample, best.npz)",
+                                positive)
+    eval_iters: int = option(20, "batches per split in each evaluation", positive)
+    early_stop_patience: int = option(0, "stop after this many evaluations without a new best "
+                                      "val loss (0 = never)", non_negative)
+    overfit_patience: int = option(2, "warn when val loss rose this many evaluations in a row "
+                                   "while train loss fell", positive)
     # bookkeeping
-    eval_interval: int = 250
-    eval_iters: int = 20
-    log_interval: int = 10
-    health_interval: int = 50
-    checkpoint_interval: int = 250
-    sample_tokens: int = 200
-    seed: int = 1337
-    out_dir: str = "out"
-    progress: bool = True
-    detect_anomaly: bool = False
-    extra: dict = field(default_factory=dict, repr=False)
+    log_interval: int = option(10, "steps between log.jsonl records", positive)
+    health_interval: int = option(50, "steps between per-layer gradient/update statistics",
+                                  positive)
+    checkpoint_interval: int = option(250, "steps between saves of ckpt.npz", positive)
+    sample_tokens: int = option(200, "tokens per sample printed at each evaluation", positive)
+    seed: int = option(1337, "seed of the weights, batches, dropout and samples")
+    out_dir: str = option("out", "directory of the run's files")
+    progress: bool = option(True, "a progress bar on a terminal, plain lines otherwise "
+                            "(false: evaluations only)")
+    plots: bool = option(True, "draw loss.png, health.png and attention.png at the end")
+    detect_anomaly: bool = option(False, "find the first op giving NaN/inf (slow)")
 
     def __post_init__(self):
         validate(self)
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["model"] = self.model.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known and k != "extra"})
-
-
-_POSITIVE = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "eval_interval",
-             "eval_iters", "log_interval", "health_interval", "checkpoint_interval",
-             "bpe_vocab_size", "n_examples", "digits")
-_CHOICES = {"tokenizer": ("char", "bpe"), "dtype": ("float32", "float64"),
-            "norm_position": ("pre", "post")}
+        """From to_dict's output, or from an older checkpoint's flat dict (model fields at the
+        top level, no `model`). Keys this version does not know are ignored."""
+        known = {f.name for f in fields(cls)} - {"model"}
+        model = dict(d.get("model") or {})
+        for name in MODEL_FIELDS:
+            if name in d and name not in model:
+                model[name] = d[name]
+        model = {**default_model().to_dict(), **model}
+        return cls(model=GPTConfig.from_dict(model), **{k: v for k, v in d.items() if k in known})
 
 
 def validate(cfg: TrainConfig) -> None:
+    """Each field's type, then the check declared next to it, then the one rule that ties two
+    fields together (min_lr <= lr)."""
+    if not isinstance(cfg.model, GPTConfig):
+        raise ConfigError(f"TrainConfig.model must be a GPTConfig, got "
+                          f"{type(cfg.model).__name__}")
     for f in fields(cfg):
-        if f.name == "extra":
+        if f.name == "model":
             continue
         value, kind = getattr(cfg, f.name), _type_of(f)
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            setattr(cfg, f.name, float(value))
-            ok = True
-        if not ok:
+            value = float(value)
+            setattr(cfg, f.name, value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(f"config field {f.name!r} must be {kind.__name__}, got "
                               f"{type(value).__name__} {value!r}")
-    for name in _POSITIVE:
-        if getattr(cfg, name) <= 0:
-            raise ConfigError(f"config field {name!r} must be > 0, got {getattr(cfg, name)}")
-    for name, choices in _CHOICES.items():
-        if getattr(cfg, name) not in choices:
-            raise ConfigError(f"config field {name!r} must be one of {choices}, got "
-                              f"{getattr(cfg, name)!r}")
-    if cfg.n_embd % cfg.n_head:
-        raise ConfigError(f"n_embd={cfg.n_embd} is not divisible by n_head={cfg.n_head}")
-    if not 0 < cfg.val_fraction < 1:
-        raise ConfigError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
-    if not 0 <= cfg.dropout < 1:
-        raise ConfigError(f"dropout must be in [0, 1), got {cfg.dropout}")
-    if cfg.max_iters < 0 or cfg.warmup_iters < 0 or cfg.lr_decay_iters < 0:
-        raise ConfigError("max_iters, warmup_iters and lr_decay_iters must be >= 0")
-    if cfg.lr <= 0 or cfg.min_lr < 0 or cfg.min_lr > cfg.lr:
-        raise ConfigError(f"need 0 <= min_lr <= lr and lr > 0, got lr={cfg.lr}, "
-                          f"min_lr={cfg.min_lr}")
+        check = f.metadata.get("check")
+        problem = check(value) if check else None
+        if problem:
+            raise ConfigError(f"config field {f.name!r} {problem}, got {value!r}")
+    if cfg.min_lr > cfg.lr:
+        raise ConfigError(f"need min_lr <= lr, got lr={cfg.lr}, min_lr={cfg.min_lr}")
 
 
 def _type_of(f) -> type:
-    names = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict}
+    names = {"int": int, "float": float, "str": str, "bool": bool}
     return names[f.type] if isinstance(f.type, str) else f.type
 
 
-# Named configurations. `shakespeare-char` is nanoGPT's published CPU recipe.
+# Named configurations, in the command line's flag names; `shakespeare-char` is nanoGPT's CPU
+# recipe.
 PRESETS: dict[str, dict] = {
     "grammar": dict(dataset="grammar", n_layer=3, n_head=4, n_embd=96, block_size=64,
                     batch_size=32, max_iters=3000, lr=3e-3, min_lr=3e-4, warmup_iters=50,
@@ -126,8 +191,17 @@ PRESETS: dict[str, dict] = {
     "tiny": dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=20,
                  lr=1e-2, min_lr=1e-3, warmup_iters=2, lr_decay_iters=20, eval_interval=10,
                  eval_iters=2, checkpoint_interval=10, sample_tokens=20, n_examples=300,
-                 progress=False),
+                 progress=False, plots=False),  # for tests and smoke checks: seconds, quiet
 }
+
+
+def flag_types() -> dict[str, type]:
+    """Every command-line key and its type: TrainConfig's fields and the model's."""
+    types = {f.name: _type_of(f) for f in fields(TrainConfig) if f.name != "model"}
+    for f in fields(GPTConfig):
+        if f.name not in NOT_FLAGS:
+            types[f.name] = _type_of(f)
+    return types
 
 
 def _parse_value(name: str, text: str, kind: type):
@@ -144,16 +218,19 @@ def _parse_value(name: str, text: str, kind: type):
         raise ConfigError(f"--{name}: expected {kind.__name__}, got {text!r}") from None
 
 
-def apply_overrides(cfg: TrainConfig, args: list[str]) -> TrainConfig:
-    """`--key=value` (or `--key value`) for any TrainConfig field, type-checked."""
-    types = {f.name: _type_of(f) for f in fields(cfg) if f.name != "extra"}
-    updates, i = {}, 0
+def parse_overrides(args: list[str]) -> dict:
+    """`--key=value` / `--key value` / `--flag` (a bool) into {key: typed value}."""
+    types, updates, i = flag_types(), {}, 0
     while i < len(args):
         arg = args[i]
         if not arg.startswith("--"):
             raise ConfigError(f"unexpected argument {arg!r}; options look like --key=value")
         key, eq, value = arg[2:].partition("=")
         key = key.replace("-", "_")
+        key = key[len("model."):] if key.startswith("model.") else key
+        if key in NOT_FLAGS:
+            raise ConfigError(f"--{key} is set by the tokenizer; choose a BPE vocabulary with "
+                              "--bpe_vocab_size")
         if key not in types:
             raise ConfigError(f"unknown option --{key}; valid keys: {', '.join(sorted(types))}")
         if not eq:
@@ -166,15 +243,45 @@ def apply_overrides(cfg: TrainConfig, args: list[str]) -> TrainConfig:
                 raise ConfigError(f"--{key} needs a value")
         updates[key] = _parse_value(key, value, types[key])
         i += 1
-    return dataclasses.replace(cfg, **updates)
+    return updates
+
+
+def replace(cfg: TrainConfig, **updates) -> TrainConfig:
+    """A copy of cfg with flag-named updates: model keys go into cfg.model, the rest into cfg.
+    The model's own checks report as a ConfigError naming the flag."""
+    model_updates = {k: v for k, v in updates.items() if k in MODEL_FIELDS}
+    own = {k: v for k, v in updates.items() if k not in MODEL_FIELDS}
+    try:
+        model = dataclasses.replace(cfg.model, **model_updates)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"model setting: {e}") from None
+    return dataclasses.replace(cfg, model=model, **own)
+
+
+def apply_overrides(cfg: TrainConfig, args: list[str]) -> TrainConfig:
+    """`--key=value` (or `--key value`) for any flag in flag_types(), type-checked."""
+    return replace(cfg, **parse_overrides(args))
 
 
 def make_config(preset: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    base = TrainConfig()
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        base = dataclasses.replace(base, **PRESETS[preset])
-    else:
-        base = dataclasses.replace(base, **PRESETS["grammar"])
-    return apply_overrides(base, overrides or [])
+    """A preset (default: grammar) with command-line overrides on top."""
+    preset = "grammar" if preset is None else preset
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return apply_overrides(replace(TrainConfig(), **PRESETS[preset]), overrides or [])
+
+
+def help_table(preset: str = "grammar") -> str:
+    """Every key with its type, default (in `preset`, what plain `train` uses) and meaning."""
+    base = make_config(preset)
+    rows = []
+    for f in fields(TrainConfig):
+        if f.name == "model":
+            rows += [(m.name, _type_of(m).__name__, getattr(base.model, m.name),
+                      "model: " + MODEL_HELP[m.name])
+                     for m in fields(GPTConfig) if m.name not in NOT_FLAGS]
+        else:
+            rows.append((f.name, _type_of(f).__name__, getattr(base, f.name), f.metadata["help"]))
+    width = max(len(r[0]) for r in rows) + 2
+    return "\n".join(f"  --{name:<{width}}{kind:<6}{value!r:<11} {text}"
+                     for name, kind, value, text in rows)

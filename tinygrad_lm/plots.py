@@ -1,9 +1,12 @@
-"""Figures drawn from the JSON-lines training log: the loss curve and training health."""
+"""Figures of a run: the loss curve and training health (from the JSON-lines log), and the
+trained model's attention maps."""
 
 from __future__ import annotations
 
 import json
 import os
+
+import numpy as np
 
 
 def read_log(path: str) -> list[dict]:
@@ -21,7 +24,9 @@ def _pyplot():
 
 
 def plot_loss(log_path: str, out_path: str) -> str | None:
-    """Training loss per logged step, and train/val estimates at each evaluation."""
+    """Batch loss per logged step, and the train/val estimates at each evaluation, on a log
+    axis (late improvements stay visible). Train estimate dashed with circles, val solid with
+    squares, so neither hides the other when they coincide; the best val step is starred."""
     records = read_log(log_path)
     steps = [r for r in records if "loss" in r]
     evals = [r for r in records if "val_loss" in r]
@@ -30,16 +35,21 @@ def plot_loss(log_path: str, out_path: str) -> str | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     if steps:
-        ax.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=1, alpha=0.6,
-                label="train (batch)")
+        ax.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.45,
+                color="tab:gray", label="train (one batch)")
     if evals:
-        ax.plot([r["step"] for r in evals], [r["train_loss"] for r in evals], "o-",
-                label="train (estimate)")
-        ax.plot([r["step"] for r in evals], [r["val_loss"] for r in evals], "s-", label="val")
+        x = [r["step"] for r in evals]
+        ax.plot(x, [r["train_loss"] for r in evals], "--o", color="tab:blue", mfc="none",
+                ms=7, label="train (estimate)")
+        ax.plot(x, [r["val_loss"] for r in evals], "-s", color="tab:orange", ms=4, label="val")
+        best = min(evals, key=lambda r: r["val_loss"])
+        ax.plot([best["step"]], [best["val_loss"]], "*", color="tab:red", ms=14, zorder=5,
+                label=f"best val {best['val_loss']:.4f} (step {best['step']}, best.npz)")
+    ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_ylabel("cross-entropy (nats/token, log scale)")
     ax.set_title("loss")
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
@@ -54,7 +64,7 @@ def plot_health(log_path: str, out_path: str) -> str | None:
         return None
     plt = _pyplot()
     layers = list(records[0]["health"])
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
     steps = [r["step"] for r in records]
     for layer in layers:
         ax1.plot(steps, [r["health"].get(layer, {}).get("grad_norm", float("nan"))
@@ -62,14 +72,58 @@ def plot_health(log_path: str, out_path: str) -> str | None:
         ax2.plot(steps, [r["health"].get(layer, {}).get("update_ratio", float("nan"))
                          for r in records], label=layer)
     ax1.set_title("gradient norm per layer")
+    ax1.set_ylabel("||grad|| (L2 norm, before clipping)")
     ax2.set_title("update / weight ratio per layer")
-    ax2.axhline(1e-3, color="k", ls="--", lw=0.8)
+    ax2.set_ylabel("||delta W|| / ||W|| of one step")
+    ax2.axhline(1e-3, color="k", ls="--", lw=0.8, label="1e-3 (typical for Adam)")
     for ax in (ax1, ax2):
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    ax2.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+        ax.legend(fontsize=7, ncol=2)
+    fig.text(0.5, 0.01, "Dashed line: an update near 1e-3 of the weight's size is the usual "
+             "healthy rate; near 1e-1 the learning rate is too high for that layer, near 1e-5 it "
+             "hardly learns.", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
     return out_path
+
+
+def plot_attention(model, tokenizer, ids, out_path: str, max_heads: int = 4) -> str | None:
+    """Each layer's attention weights (rows: layers, columns: heads) on one sequence: row t
+    shows how much position t reads from each earlier position."""
+    from .autograd import no_grad
+    ids = np.asarray(ids, dtype=np.int64)[None, :]  # (1, T)
+    if ids.shape[1] < 2:
+        return None
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        model(ids, return_attention=True)
+    model.train(was_training)
+    maps = [block.attn.last_attention[0] for block in model.transformer.h]  # each (nh, T, T)
+    n_layer, n_head = len(maps), min(maps[0].shape[0], max_heads)
+    labels = [_token_label(tokenizer, int(i)) for i in ids[0]]
+    plt = _pyplot()
+    size = 2.2 + 0.09 * len(labels)
+    fig, axes = plt.subplots(n_layer, n_head, figsize=(size * n_head, size * n_layer),
+                             squeeze=False)
+    for layer, att in enumerate(maps):
+        for head in range(n_head):
+            ax = axes[layer][head]
+            ax.imshow(att[head], cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(f"layer {layer}, head {head}", fontsize=8)
+            ax.set_xticks(range(len(labels)), labels, fontsize=6)
+            ax.set_yticks(range(len(labels)), labels, fontsize=6)
+    fig.supxlabel("key (position read from)")
+    fig.supylabel("query (position reading)")
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+    return out_path
+
+
+def _token_label(tokenizer, token: int) -> str:
+    text = tokenizer.decode([token])
+    return {"\n": "\\n", " ": "␣", "\t": "\\t"}.get(text, text[:6])

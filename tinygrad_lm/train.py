@@ -2,7 +2,13 @@
 
     from tinygrad_lm.config import make_config
     from tinygrad_lm.train import Trainer
-    Trainer(make_config("grammar")).train()
+    Trainer(make_config("grammar")).train()          # a new run in out/
+    Trainer.resume_from("out").train()                # continue it, from its own config
+
+A run keeps two checkpoints (see run_dir.py): `ckpt.npz`, the last state, to resume from, and
+`best.npz`, the state with the lowest validation loss, which sampling and evaluation use. When
+the validation loss keeps rising while the training loss falls, the trainer says so (the model
+is memorising its training text) and `early_stop_patience` can end the run.
 
 Reproducibility: every random choice comes from a numpy Generator whose state is checkpointed
 (the batch sampler, which is the data position, and each dropout layer). Evaluation and samples
@@ -13,6 +19,7 @@ steps, save, resume, N more steps gives bit-identical parameters to 2N steps str
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -21,17 +28,30 @@ import time
 
 import numpy as np
 
-from . import optim
+from . import optim, run_dir
 from .autograd import AnomalyError, detect_anomaly, no_grad
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig, replace
 from .data import prepare_data
-from .nn.gpt import GPT, GPTConfig
+from .nn.gpt import GPT
+from .progress import Progress
+from .samples import text_sample, training_sample
 from .training_health import health_snapshot
+
+# What may change when a run is resumed: how long it runs and how it reports. Everything else
+# (model, data, optimiser) would make the resumed run a different run.
+RESUMABLE = frozenset({"max_iters", "lr_decay_iters", "eval_interval", "eval_iters",
+                       "log_interval", "health_interval", "checkpoint_interval", "sample_tokens",
+                       "progress", "plots", "detect_anomaly", "early_stop_patience",
+                       "overfit_patience", "out_dir"})
 
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite."""
+
+
+class SaveError(RuntimeError):
+    """A checkpoint could not be written (disk full, read-only directory, ...)."""
 
 
 def _generators(model) -> dict[str, np.random.Generator]:
@@ -55,44 +75,70 @@ def estimate_loss(model, data, cfg: TrainConfig, step: int) -> dict[str, float]:
         rng = np.random.default_rng([cfg.seed, step, split == "val"])
         losses = []
         for _ in range(cfg.eval_iters):
-            x, y = data.get_batch(split, cfg.batch_size, cfg.block_size, rng)
+            x, y = data.get_batch(split, cfg.batch_size, cfg.model.block_size, rng)
             losses.append(model(x, y)[1].item())
         out[split] = float(np.mean(losses))
     model.train(was_training)
     return out
 
 
+def resumed_config(saved: TrainConfig, overrides: dict) -> TrainConfig:
+    """The saved config with the flags given on resume; a flag that would change the run
+    itself (not only its length or its reporting) is refused, naming both values."""
+    current = {**saved.to_dict(), **saved.model.to_dict()}
+    changed = {k: v for k, v in overrides.items() if current.get(k) != v}
+    refused = sorted(k for k in changed if k not in RESUMABLE)
+    if refused:
+        details = ", ".join(f"--{k}={changed[k]!r} (the run has {current[k]!r})" for k in refused)
+        raise ConfigError(f"cannot change {details} when resuming; a resumed run may only change "
+                          f"{', '.join(sorted(RESUMABLE))}. Start a new run (--out_dir=NEW) "
+                          "to train with other settings")
+    return replace(saved, **changed)
+
+
 class Trainer:
-    def __init__(self, config: TrainConfig, *, log=print):
-        self.cfg = config
-        self.log = log
-        self.data = prepare_data(config)
+    """Trainer(config, overwrite=False, log=print). `overwrite=True` moves an existing run in
+    config.out_dir aside (to out_dir/previous/) instead of refusing to start."""
+
+    def __init__(self, config: TrainConfig, *, log=None, overwrite: bool = False,
+                 tokenizer_state: dict | None = None):
+        self.data = prepare_data(config, tokenizer_state)
         self.tokenizer = self.data.tokenizer
-        self.model_config = GPTConfig(
-            vocab_size=self.tokenizer.vocab_size, block_size=config.block_size,
-            n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
-            dropout=config.dropout, bias=config.bias, tie_weights=config.tie_weights,
-            norm_position=config.norm_position)
-        self.model = GPT(self.model_config, seed=config.seed)
+        # the tokenizer decides the vocabulary; from here on the config says so too
+        self.cfg = dataclasses.replace(config, model=dataclasses.replace(
+            config.model, vocab_size=self.tokenizer.vocab_size))
+        self.model_config = self.cfg.model
+        self.model = GPT(self.cfg.model, seed=config.seed)
         if config.dtype == "float64":
             self.model.to(np.float64)
         groups = optim.configure_param_groups(self.model.named_parameters(),
                                               config.weight_decay)
         self.optimizer = optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
         self.batch_rng = np.random.default_rng(config.seed)
-        self.step = 0
-        self.best_val = math.inf
+        self.step, self.best_val, self.best_step = 0, math.inf, None
+        self.evals: list[list[float]] = []  # [step, train loss, val loss] per evaluation
         self.history: list[dict] = []
-        self._interrupted = False
-        os.makedirs(config.out_dir, exist_ok=True)
+        self.overwrite, self.resumed = overwrite, False
+        self._log, self._progress, self._interrupted, self._warned = log, None, False, False
         self.ckpt_path = os.path.join(config.out_dir, "ckpt.npz")
+        self.best_path = os.path.join(config.out_dir, "best.npz")
         self.log_path = os.path.join(config.out_dir, "log.jsonl")
+
+    def log(self, text: str) -> None:
+        """A message: through the progress reporter (never onto the bar's line) by default."""
+        if self._log is not None:
+            self._log(text)
+        elif self._progress is not None:
+            self._progress.write(text)
+        else:
+            print(text, flush=True)
 
     # ---- state --------------------------------------------------------------------------------
     def state(self) -> dict:
         return {
-            "step": self.step, "best_val": self.best_val,
-            "train_config": self.cfg.to_dict(), "model_config": self.model_config.to_dict(),
+            "step": self.step, "best_val": self.best_val, "best_step": self.best_step,
+            "evals": self.evals,
+            "train_config": self.cfg.to_dict(), "model_config": self.cfg.model.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
             "model": {k: v.copy() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -100,20 +146,46 @@ class Trainer:
                     **{k: g.bit_generator.state for k, g in _generators(self.model).items()}},
         }
 
-    def save(self) -> str:
-        save_checkpoint(self.ckpt_path, self.state())
-        return self.ckpt_path
+    def save(self, path: str | None = None) -> str:
+        """Write the state atomically; on failure the previous file at `path` is untouched."""
+        path = path or self.ckpt_path
+        try:
+            save_checkpoint(path, self.state())
+        except OSError as e:
+            kept = ("the previous checkpoint there is intact" if os.path.exists(path)
+                    else "no earlier checkpoint exists")
+            raise SaveError(f"could not save step {self.step} to {path}: {e.strerror or e} "
+                            f"({kept}); free disk space or make the directory writable, or "
+                            "train into another --out_dir") from None
+        return path
+
+    @classmethod
+    def resume_from(cls, path: str, overrides: dict | None = None, *, log=None) -> Trainer:
+        """A trainer continuing the run in `path` (its directory or its ckpt.npz) from the
+        checkpoint's own config; `overrides` ({flag: value}) may change RESUMABLE keys only."""
+        ckpt = os.path.join(path, "ckpt.npz") if os.path.isdir(path) else path
+        state = load_checkpoint(ckpt)
+        saved = TrainConfig.from_dict(state["train_config"])
+        saved = replace(saved, out_dir=os.path.dirname(ckpt) or ".")  # where the run is now
+        trainer = cls(resumed_config(saved, overrides or {}), log=log,
+                      tokenizer_state=state["tokenizer"])
+        trainer._restore(state, ckpt)
+        return trainer
 
     def resume(self, path: str | None = None) -> None:
+        """Continue from a checkpoint trained with this trainer's model settings."""
         path = path or self.ckpt_path
         state = load_checkpoint(path)
-        mismatched = [k for k, v in state["model_config"].items()
-                      if self.model_config.to_dict().get(k) != v]
+        mine = self.cfg.model.to_dict()
+        mismatched = [k for k, v in state["model_config"].items() if mine.get(k) != v]
         if mismatched:
             details = ", ".join(f"{k}: checkpoint {state['model_config'][k]!r} vs requested "
-                                f"{self.model_config.to_dict().get(k)!r}" for k in mismatched)
+                                f"{mine.get(k)!r}" for k in mismatched)
             raise CheckpointError(f"checkpoint {path!r} was trained with a different model "
                                   f"({details}); use the same settings to resume")
+        self._restore(state, path)
+
+    def _restore(self, state: dict, path: str) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.batch_rng.bit_generator.state = state["rng"]["batch"]
@@ -121,6 +193,9 @@ class Trainer:
             if name in state["rng"]:
                 gen.bit_generator.state = state["rng"][name]
         self.step, self.best_val = int(state["step"]), float(state["best_val"])
+        self.best_step = state.get("best_step")
+        self.evals = [list(e) for e in state.get("evals", [])]
+        self.resumed = True
         self.log(f"resumed from {path} at step {self.step}")
 
     # ---- one step -----------------------------------------------------------------------------
@@ -134,7 +209,7 @@ class Trainer:
         lr = self.lr_at(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = self.data.get_batch("train", c.batch_size, c.block_size, self.batch_rng)
+        x, y = self.data.get_batch("train", c.batch_size, c.model.block_size, self.batch_rng)
         self.model.train()
         try:
             with detect_anomaly() if c.detect_anomaly else contextlib.nullcontext():
@@ -148,8 +223,7 @@ class Trainer:
             raise TrainingDiverged(self._diverged_message("an op's output", "not finite")
                                    + f"\nanomaly detection: {e}") from None
         params = self.model.parameters()
-        norm = optim.clip_grad_norm_(params, c.grad_clip) if c.grad_clip > 0 else \
-            optim.clip_grad_norm_(params, math.inf)
+        norm = optim.clip_grad_norm_(params, c.grad_clip if c.grad_clip > 0 else math.inf)
         if not math.isfinite(norm):
             raise TrainingDiverged(self._diverged_message("gradient norm", norm))
         health = None
@@ -170,16 +244,10 @@ class Trainer:
                 "Lower --lr, raise --warmup_iters or enable --grad_clip")
 
     # ---- evaluation ---------------------------------------------------------------------------
-    def estimate_loss(self) -> dict[str, float]:
-        return estimate_loss(self.model, self.data, self.cfg, self.step)
-
     def sample(self, n_tokens: int | None = None, seed: int | None = None) -> str:
-        from .generate import generate
-        prompt = self.data.sample_prompt()
-        ids = generate(self.model, np.array([prompt], dtype=np.int64),
-                       n_tokens or self.cfg.sample_tokens,
-                       seed=self.cfg.seed + self.step if seed is None else seed)
-        return self.tokenizer.decode(ids[0].tolist())
+        """A sample from a fresh line, cut at a sentence or word boundary."""
+        return text_sample(self.model, self.data, n_tokens or self.cfg.sample_tokens,
+                           self.cfg.seed + self.step if seed is None else seed)
 
     # ---- the loop -----------------------------------------------------------------------------
     def _write_log(self, record: dict) -> None:
@@ -188,52 +256,113 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
 
     def _on_sigint(self, signum, frame):
+        if self._interrupted:  # a second Ctrl-C: stop now, without the final save
+            raise KeyboardInterrupt
         self._interrupted = True
+
+    def _prepare_out_dir(self) -> None:
+        out = self.cfg.out_dir
+        if self.resumed:
+            dropped = run_dir.trim_log(self.log_path, self.step)
+            if dropped:
+                self.log(f"dropped {dropped} log records written after step {self.step}")
+        elif self.step == 0 and run_dir.holds_run(out):
+            if not self.overwrite:
+                run_dir.refuse_existing(out)
+            self.log(f"moved the previous run in {out}/ to {run_dir.move_aside(out)}/")
+        os.makedirs(out, exist_ok=True)
 
     def train(self) -> dict:
         c = self.cfg
-        from .plots import plot_health, plot_loss
-        from .progress import progress_bar
+        self._prepare_out_dir()
         previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
-        tokens_per_step = c.batch_size * c.block_size
-        bar = progress_bar(total=c.max_iters, initial=self.step, enabled=c.progress)
-        t_last, last = time.perf_counter(), {}
+        tokens_per_step = c.batch_size * c.model.block_size
+        self._progress = Progress(total=c.max_iters, initial=self.step, enabled=c.progress)
+        t_last, last, stopped = time.perf_counter(), {}, False
         try:
-            while self.step < c.max_iters and not self._interrupted:
+            while self.step < c.max_iters and not self._interrupted and not stopped:
                 record = self.train_step()
                 health = record.pop("health")
                 now = time.perf_counter()
                 record["tokens_per_s"] = tokens_per_step / max(now - t_last, 1e-9)
                 t_last, last = now, record
-                bar.update(1)
-                bar.set_postfix(loss=f"{record['loss']:.4f}",
-                                tok_s=f"{record['tokens_per_s']:.0f}")
+                self._progress.update(self.step, record["loss"], record["tokens_per_s"])
                 if self.step % c.log_interval == 0 or self.step == 1:
                     self._write_log(record)
                 if health is not None:
                     self._write_log({"step": self.step, "health": health})
                 if self.step % c.eval_interval == 0 or self.step == c.max_iters:
-                    self._evaluate(bar)
-                if self.step % c.checkpoint_interval == 0 or self.step == c.max_iters:
+                    stopped = self._evaluate()
+                if self.step % c.checkpoint_interval == 0 or self.step == c.max_iters or stopped:
                     self.save()
             if self._interrupted:
+                self._progress.close()
                 self.log(f"interrupted: checkpoint saved to {self.save()} at step {self.step};"
-                         " continue with --resume")
+                         f" continue with: tinygrad-lm train --resume {c.out_dir}")
         finally:
-            bar.close()
+            self._progress.close()
+            self._progress = None
             signal.signal(signal.SIGINT, previous_handler)
-        plot_loss(self.log_path, os.path.join(c.out_dir, "loss.png"))
-        plot_health(self.log_path, os.path.join(c.out_dir, "health.png"))
-        return {"step": self.step, "last": last, "best_val": self.best_val,
-                "interrupted": self._interrupted}
+        if c.plots:
+            self._figures()
+        return {"step": self.step, "last": last, "interrupted": self._interrupted,
+                "best_val": self.best_val if self.best_step is not None else None,
+                "best_step": self.best_step, "early_stopped": stopped}
 
-    def _evaluate(self, bar) -> None:
-        losses = self.estimate_loss()
-        self.best_val = min(self.best_val, losses["val"])
-        self._write_log({"step": self.step, "train_loss": losses["train"],
-                         "val_loss": losses["val"]})
-        text = self.sample()
+    def _figures(self) -> None:
+        from .plots import plot_attention, plot_health, plot_loss
+        out = self.cfg.out_dir
+        plot_loss(self.log_path, os.path.join(out, "loss.png"))
+        plot_health(self.log_path, os.path.join(out, "health.png"))
+        ids = self.data.dataset.val[:min(self.cfg.model.block_size, 32)]
+        plot_attention(self.model, self.tokenizer, ids, os.path.join(out, "attention.png"))
+
+    def _evaluate(self) -> bool:
+        """Losses, best.npz, a sample, the overfitting check; True when it is time to stop."""
+        losses = estimate_loss(self.model, self.data, self.cfg, self.step)
+        train, val = losses["train"], losses["val"]
+        self.evals.append([self.step, train, val])
+        improved = val < self.best_val
+        if improved:
+            self.best_val, self.best_step, self._warned = val, self.step, False
+            self.save(self.best_path)
+        self._write_log({"step": self.step, "train_loss": train, "val_loss": val,
+                         "best": improved})
+        text = training_sample(self.model, self.data, self.cfg.sample_tokens,
+                               self.cfg.seed + self.step)
         with open(os.path.join(self.cfg.out_dir, "samples.txt"), "a", encoding="utf-8") as f:
             f.write(f"--- step {self.step} ---\n{text}\n")
-        bar.write(f"step {self.step}: train loss {losses['train']:.4f}, "
-                  f"val loss {losses['val']:.4f}\n{text[:300]}")
+        note = " (best so far: best.npz)" if improved else f" (best {self.best_val:.4f} at " \
+                                                            f"step {self.best_step})"
+        self.log(f"step {self.step}: train loss {train:.4f}, val loss {val:.4f}{note}\n"
+                 f"{text[:300]}")
+        warning = self._overfitting_warning()
+        if warning and not self._warned:
+            self._warned = True
+            self.log(warning)
+        patience = self.cfg.early_stop_patience
+        since_best = sum(1 for s, _, _ in self.evals if s > (self.best_step or 0))
+        if patience and since_best >= patience:
+            self.log(f"early stop: no better val loss in {since_best} evaluations since step "
+                     f"{self.best_step} (--early_stop_patience={patience}); best.npz holds it")
+            return True
+        return False
+
+    def _overfitting_warning(self) -> str | None:
+        """Val loss up for overfit_patience evaluations in a row while train loss went down, or
+        val loss far above train loss (the model fits text it has seen much better)."""
+        k, (step, train, val) = self.cfg.overfit_patience, self.evals[-1]
+        recent = self.evals[-(k + 1):]
+        pairs = list(zip(recent, recent[1:]))
+        if len(recent) == k + 1 and all(b[2] > a[2] and b[1] < a[1] for a, b in pairs):
+            s0, t0, v0 = recent[0]
+            seen = (f"from step {s0} to {step} val loss rose {v0:.4f} -> {val:.4f} while train "
+                    f"loss fell {t0:.4f} -> {train:.4f}")
+        elif val > 2 * train and val - train > 0.2:
+            seen = f"at step {step} val loss {val:.4f} is {val / train:.1f}x train loss {train:.4f}"
+        else:
+            return None
+        return (f"warning: overfitting: {seen}; the model is memorising its training text. "
+                f"best.npz keeps step {self.best_step} (val {self.best_val:.4f}). Try more "
+                "data, --dropout=0.1 or more, a larger --weight_decay, fewer --max_iters, or "
+                "--early_stop_patience=2")

@@ -74,5 +74,5 @@ def prepare_data(cfg, tokenizer_state: dict | None = None) -> PreparedData:
     mask = _answer_mask(text) if task == "addition" and len(tokens) == len(text) else None
     dataset = TokenDataset(tokens, val_fraction=cfg.val_fraction, target_mask=mask)
     for split in ("train", "val"):
-        dataset.check_length(split, cfg.block_size)
+        dataset.check_length(split, cfg.model.block_size)
     return PreparedData(tok, dataset, task, heldout, cfg.digits)

@@ -285,6 +285,10 @@ class GPT(Module):
         """The GPT saved by save(path) / save_weights(model, path), config included, in the
         file's float dtype (a float64 model comes back float64)."""
         arrays, config = read_weights(path)
+        if config is None and "__meta__" in arrays:
+            raise ValueError(f"{os.fspath(path)!r} is a trainer checkpoint, not a weights file; "
+                             "load it with tinygrad_lm.load(path), which returns (model, "
+                             "tokenizer)")
         if config is None:
             raise ValueError(f"weights file {os.fspath(path)!r} holds no model config; build the "
                              "GPT yourself and call load_weights(model, path)")
