@@ -53,3 +53,16 @@ def test_a_broadcast_gradient_still_fits_its_input():
     b = Tensor(np.ones((4, 3)), requires_grad=True)
     (a * b).sum().backward()
     assert a.grad.shape == (1, 3) and np.all(a.grad == 4)
+
+
+# ---- tasks with a second region: the reference kernel that would give the task away -------
+@pytest.mark.a2_5
+def test_reference_linear_backward_is_the_matmul_rule():
+    """Task 2.5 also covers the NumPy linear kernel: dx = dy W^T, dW = x^T dy, db = sum dy."""
+    from tinygrad_lm.kernels import reference
+    rng = np.random.default_rng(1)
+    x, w, gy = rng.standard_normal((6, 4)), rng.standard_normal((4, 3)), rng.standard_normal((6, 3))
+    dx, dw, db = reference.linear_backward(x, w, gy)
+    np.testing.assert_allclose(dx, np.einsum("no,io->ni", gy, w))
+    np.testing.assert_allclose(dw, np.einsum("ni,no->io", x, gy))
+    np.testing.assert_allclose(db, gy.sum(axis=0))

@@ -10,7 +10,10 @@ becomes, at the BEGIN line's indentation,
     raise NotImplementedError("Assignment 2.3: backward of matmul (2-D, batched, 1-D operands)")
     # END ASSIGNMENT 2.3
 
-The marker lines stay, so a student sees where to write and the grader can find the task.
+The marker lines stay, so a student sees where to write and the grader can find the task. Only
+tracked files are copied (`git ls-files`, or the source files when the tree is no checkout):
+never a user's runs, checkpoints or other untracked files. Hidden tests and the planted-bug
+corpus stay behind. The copy carries `assignments.json`, the manifest of what was cut.
 """
 
 from __future__ import annotations
@@ -18,17 +21,23 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 
-from .catalog import BY_ID
+from .catalog import BY_ID, HIDDEN_DIR
+from .manifest import MANIFEST, sha256_file, write_manifest
 
 MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) ASSIGNMENT (?P<id>\d+\.\d+)\s*$")
 SKIP_DIRS = {".git", "out", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis",
-             "build", "dist", ".venv", ".v", "results"}
+             "build", "dist", ".venv", ".v", "results", "runs", "figures"}
+SOURCE_SUFFIXES = (".py", ".md", ".cfg", ".toml", ".txt", ".json", ".ipynb", ".sh")
+# Files a student copy never gets: the grader's own tests and the corpus of planted bugs (its
+# patches quote the solution lines they break).
+TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/assignments/bugs.py")
 
 
 class BuildError(ValueError):
-    """Markers that do not pair up, nest, repeat, or name an unknown task."""
+    """Markers that do not pair up, nest, or name an unknown task; a bad output directory."""
 
 
 @dataclass
@@ -66,66 +75,119 @@ def find_regions(path: str, lines: list[str]) -> list[Region]:
     return regions
 
 
-def _python_files(root: str):
-    for dirpath, dirnames, filenames in os.walk(root):
+def read_lines(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines(keepends=True)
+
+
+def package_files(repo: str) -> list[str]:
+    """The files of `repo` a copy or a bundle may take, relative paths, sorted: `git ls-files`
+    in a checkout (what the author committed), else the source files found by walking."""
+    if os.path.isdir(os.path.join(repo, ".git")) or os.path.isfile(os.path.join(repo, ".git")):
+        done = subprocess.run(["git", "-C", repo, "ls-files", "-z", "--cached"],
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            return sorted(p for p in done.stdout.split("\0")
+                          if p and os.path.isfile(os.path.join(repo, p)))
+    found = []
+    for dirpath, dirnames, filenames in os.walk(repo):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and
                              not d.endswith(".egg-info"))
-        for name in sorted(filenames):
-            if name.endswith(".py"):
-                yield os.path.join(dirpath, name)
+        for name in filenames:
+            if name.endswith(SOURCE_SUFFIXES) or name == "run":
+                found.append(os.path.relpath(os.path.join(dirpath, name), repo))
+    return sorted(p.replace(os.sep, "/") for p in found)
 
 
-def collect_regions(repo: str) -> dict[str, list[Region]]:
+def collect_regions(repo: str, files: list[str] | None = None) -> dict[str, list[Region]]:
     """All regions under repo/tinygrad_lm, by file. A task may have several regions (its
     readable code and a reference kernel that would give it away, say)."""
     by_file = {}
-    tooling = os.path.join(repo, "tinygrad_lm", "assignments")  # its docs show markers
-    for path in _python_files(os.path.join(repo, "tinygrad_lm")):
-        if path.startswith(tooling + os.sep):
+    files = package_files(repo) if files is None else files
+    for rel in files:
+        # the coursework tooling's own docs show markers
+        if not (rel.startswith("tinygrad_lm/") and rel.endswith(".py")) or \
+                rel.startswith("tinygrad_lm/assignments/"):
             continue
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines(keepends=True)
-        rel = os.path.relpath(path, repo)
-        regions = find_regions(rel, lines)
+        regions = find_regions(rel, read_lines(os.path.join(repo, rel)))
         if regions:
             by_file[rel] = regions
     return by_file
 
 
+def starter_line(task_id: str, indent: str) -> str:
+    task = BY_ID[task_id]
+    message = f"Assignment {task.id}: {task.description}".replace('"', "'")
+    return f'{indent}raise NotImplementedError("{message}")\n'
+
+
 def cut(lines: list[str], regions: list[Region], only: set[int] | None) -> list[str]:
     out, i = [], 0
     for r in sorted(regions, key=lambda r: r.begin):
-        if only is not None and int(r.task_id.split(".")[0]) not in only:
+        if only is not None and BY_ID[r.task_id].assignment not in only:
             continue
         out.extend(lines[i:r.begin + 1])
-        task = BY_ID[r.task_id]
-        message = f"Assignment {task.id}: {task.description}".replace('"', "'")
-        out.append(f'{r.indent}raise NotImplementedError("{message}")\n')
+        out.append(starter_line(r.task_id, r.indent))
         i = r.end
     out.extend(lines[i:])
     return out
 
 
-def build_student_copy(repo: str, out: str, only: set[int] | None = None) -> list[str]:
-    """Copy `repo` to `out` with the solution regions (of assignments in `only`, or all) cut.
-    Returns the list of task ids cut. `out` must not exist or be empty."""
-    repo, out = os.path.abspath(repo), os.path.abspath(out)
+def _task_order(task_id: str):
+    return tuple(int(x) for x in task_id.split("."))
+
+
+def _check_out_dir(repo: str, out: str) -> None:
     inside = out == repo or out.startswith(repo + os.sep)
     # a copy inside the repository would copy itself, unless it sits in a folder we skip
     if inside and os.path.relpath(out, repo).split(os.sep)[0] not in SKIP_DIRS:
         raise BuildError(f"output directory {out} must be outside the repository {repo}")
-    if os.path.exists(out) and os.listdir(out):
-        raise BuildError(f"output directory {out} is not empty")
-    regions = collect_regions(repo)  # validate everything before writing anything
-    shutil.copytree(repo, out, dirs_exist_ok=True, ignore=lambda d, names: [
-        n for n in names if n in SKIP_DIRS or n.endswith(".egg-info")])
-    cut_ids = []
-    for rel, file_regions in regions.items():
-        path = os.path.join(out, rel)
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines(keepends=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.writelines(cut(lines, file_regions, only))
-        cut_ids += [r.task_id for r in file_regions
-                    if only is None or int(r.task_id.split(".")[0]) in only]
-    return sorted(cut_ids, key=lambda t: tuple(int(x) for x in t.split(".")))
+    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+        raise BuildError(f"output directory {out} is not empty; choose a new one (nothing "
+                         "in it was changed)")
+
+
+def build_student_copy(repo: str, out: str, only: set[int] | None = None) -> list[str]:
+    """Copy the tracked files of `repo` to `out` with the solution regions (of assignments in
+    `only`, or all) cut, hidden tests and the bug corpus left out, and the manifest written.
+    Returns the task ids cut. `out` must not exist or be empty."""
+    repo, out = os.path.abspath(repo), os.path.abspath(out)
+    _check_out_dir(repo, out)
+    known = {t.assignment for t in BY_ID.values()}
+    if only is not None and not only <= known:
+        raise BuildError(f"--only: unknown assignment(s) {sorted(only - known)}; the "
+                         f"assignments are {sorted(known)}")
+    files = [f for f in package_files(repo) if not f.startswith(TEACHER_ONLY)
+             and f != MANIFEST]
+    regions = collect_regions(repo, files)  # validate everything before writing anything
+    os.makedirs(out, exist_ok=True)
+    for rel in files:
+        target = os.path.join(out, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if rel in regions:
+            with open(target, "w", encoding="utf-8") as f:
+                f.writelines(cut(read_lines(os.path.join(repo, rel)), regions[rel], only))
+        else:
+            shutil.copy2(os.path.join(repo, rel), target)
+    cut_regions = {rel: [r for r in rs if only is None or BY_ID[r.task_id].assignment in only]
+                   for rel, rs in regions.items()}
+    cut_ids = sorted({r.task_id for rs in cut_regions.values() for r in rs}, key=_task_order)
+    write_manifest(out, cut_ids, cut_regions, only,
+                   {rel: sha256_file(os.path.join(out, rel)) for rel in files})
+    return cut_ids
+
+
+def solution_lines(repo: str, task_ids, min_length: int = 12) -> dict[str, set[str]]:
+    """Per task, the stripped non-comment lines of its solution regions that are long enough to
+    be telling: what a leak check greps a student copy for."""
+    found: dict[str, set[str]] = {}
+    for rel, regions in collect_regions(repo).items():
+        lines = read_lines(os.path.join(repo, rel))
+        for r in regions:
+            if r.task_id not in task_ids:
+                continue
+            for line in lines[r.begin + 1:r.end]:
+                text = line.strip()
+                if len(text) >= min_length and not text.startswith("#"):
+                    found.setdefault(r.task_id, set()).add(text)
+    return found

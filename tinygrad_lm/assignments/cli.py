@@ -1,6 +1,16 @@
-"""`tinygrad-lm assignments build|grade`."""
+"""`tinygrad-lm assignments build|grade|bundle|autograder|classroom|validate`.
+
+Exit codes of `grade`: 0 when the run completed (and reached --pass-mark, if given), 1 when it
+completed below the pass mark, 2 when it could not grade (a bad submission path, a bad suite).
+"""
 
 from __future__ import annotations
+
+import os
+import sys
+
+EXIT_BELOW_PASS_MARK = 1
+EXIT_CANNOT_GRADE = 2
 
 
 def _only(text: str | None) -> set[int] | None:
@@ -12,6 +22,12 @@ def _only(text: str | None) -> set[int] | None:
         raise ValueError(f"--only takes assignment numbers like 1,2 (got {text!r})") from None
 
 
+def _tasks(values) -> list[str] | None:
+    if not values:
+        return None
+    return [t.strip() for v in values for t in v.split(",") if t.strip()]
+
+
 def _build(args, extra) -> int:
     from .build import build_student_copy
     cut = build_student_copy(args.repo, args.out, _only(args.only))
@@ -20,24 +36,117 @@ def _build(args, extra) -> int:
 
 
 def _grade(args, extra) -> int:
-    from .grade import format_table, grade
-    rows = grade(args.repo, args.json, _only(args.only))
-    print(format_table(rows))
-    if args.json:
-        print(f"scores written to {args.json}")
+    from .grade import GradeError, grade_submission
+    from .results import format_table, gradescope_results, junit_xml, write_json
+    submission = args.submission or args.repo
+    try:
+        report = grade_submission(submission, args.suite, _only(args.only), _tasks(args.task),
+                                  args.timeout, args.jobs)
+    except (GradeError, OSError) as e:
+        print(f"cannot grade: {e}", file=sys.stderr)
+        if args.gradescope:
+            write_json(args.gradescope, {"score": 0, "output": f"Cannot grade: {e}",
+                                         "tests": []})
+        return EXIT_CANNOT_GRADE
+    print(format_table(report))
+    for path, write in ((args.json, lambda p: write_json(p, report)),
+                        (args.gradescope, lambda p: write_json(
+                            p, gradescope_results(report, args.pass_mark))),
+                        (args.junit, lambda p: open(p, "w", encoding="utf-8").write(
+                            junit_xml(report)))):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            write(path)
+            print(f"wrote {path}")
+    if args.pass_mark is not None and report["score"] < args.pass_mark:
+        print(f"score {report['score']:g} is below the pass mark {args.pass_mark:g}")
+        return EXIT_BELOW_PASS_MARK
     return 0
 
 
+def _bundle(args, extra) -> int:
+    from .lms import build_bundle
+    manifest = build_bundle(args.repo, args.out, _only(args.only))
+    print(f"wrote the grading suite for {len(manifest['tasks'])} tasks to {args.out}")
+    return 0
+
+
+def _autograder(args, extra) -> int:
+    from .lms import build_autograder
+    manifest = build_autograder(args.repo, args.out, _only(args.only), args.timeout, args.jobs)
+    print(f"wrote {args.out}: Gradescope autograder for {len(manifest['tasks'])} tasks, "
+          f"{manifest['total_points']} points")
+    return 0
+
+
+def _classroom(args, extra) -> int:
+    from .lms import write_classroom
+    print(f"wrote {write_classroom(args.out, _only(args.only), args.timeout)}")
+    return 0
+
+
+def _validate(args, extra) -> int:
+    try:
+        from .validate import format_validation, validate
+    except ImportError:
+        print("validate needs the reference repository (a student copy has no bug corpus)",
+              file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    result = validate(args.repo, jobs=args.jobs, names=_tasks(args.bug), timeout=args.timeout,
+                      ends=not args.bugs_only)
+    print(format_validation(result))
+    return 0 if result["ok"] else 1
+
+
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("assignments", help="build a student copy or grade one")
+    p = subparsers.add_parser("assignments", help="coursework: build, grade, LMS outputs")
     sub = p.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="write a student copy with solutions cut out")
     b.add_argument("--out", required=True)
     b.add_argument("--repo", default=".")
     b.add_argument("--only", help="assignment numbers, e.g. 1,2")
     b.set_defaults(handler=_build)
-    g = sub.add_parser("grade", help="run the tests per task and print a score table")
-    g.add_argument("--repo", default=".")
-    g.add_argument("--json", help="also write the scores as JSON (for an LMS)")
-    g.add_argument("--only", help="assignment numbers, e.g. 1,2")
+
+    g = sub.add_parser("grade", help="grade a submission with the teacher's tests")
+    g.add_argument("submission", nargs="?", help="the student's copy (a directory)")
+    g.add_argument("--repo", default=".", help="same as the positional submission")
+    g.add_argument("--suite", help="grading suite: a bundle, or the reference repository "
+                   "(default: the one this tinygrad_lm runs from)")
+    g.add_argument("--only", help="score only these assignments, e.g. 1,2")
+    g.add_argument("--task", action="append", help="score only these tasks, e.g. 2.1,2.5")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per task (60)")
+    g.add_argument("--jobs", type=int, default=1, help="tasks graded at once (1)")
+    g.add_argument("--json", help="write the full report as JSON")
+    g.add_argument("--gradescope", help="write Gradescope's results.json here")
+    g.add_argument("--junit", help="write JUnit XML here")
+    g.add_argument("--pass-mark", type=float, help="exit 1 when the score is below it")
     g.set_defaults(handler=_grade)
+
+    n = sub.add_parser("bundle", help="write the grading suite (reference + all tests)")
+    n.add_argument("--out", required=True)
+    n.add_argument("--repo", default=".")
+    n.add_argument("--only", help="the assignments the copies it grades have cut")
+    n.set_defaults(handler=_bundle)
+
+    a = sub.add_parser("autograder", help="write Gradescope's autograder.zip")
+    a.add_argument("--out", default="autograder.zip")
+    a.add_argument("--repo", default=".")
+    a.add_argument("--only", help="the assignments set")
+    a.add_argument("--timeout", type=float, default=60.0, help="seconds per task (60)")
+    a.add_argument("--jobs", type=int, default=1, help="tasks graded at once (1)")
+    a.set_defaults(handler=_autograder)
+
+    c = sub.add_parser("classroom", help="write a GitHub Classroom grading workflow")
+    c.add_argument("--out", required=True, help="the assignment's template repository")
+    c.add_argument("--only", help="the assignments set")
+    c.add_argument("--timeout", type=float, default=60.0, help="seconds per task (60)")
+    c.set_defaults(handler=_classroom)
+
+    v = sub.add_parser("validate", help="grade the planted-bug corpus, the starter and the "
+                       "solution, and check each bug costs only its own task")
+    v.add_argument("--repo", default=".")
+    v.add_argument("--bug", action="append", help="only these bugs (names)")
+    v.add_argument("--bugs-only", action="store_true", help="skip the starter/solution runs")
+    v.add_argument("--jobs", type=int, default=2)
+    v.add_argument("--timeout", type=float, default=120.0, help="seconds per task (120)")
+    v.set_defaults(handler=_validate)

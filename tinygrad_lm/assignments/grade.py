@@ -1,75 +1,263 @@
-"""Grade a repository (a student copy or the solution) task by task with its own tests."""
+"""Grade a submission task by task with the teacher's tests, in disposable trees.
+
+The grading suite (the reference package, its tests including the hidden ones, this plugin and
+the catalogue) is the teacher's: the repository this package runs from, or a bundle built with
+`tinygrad-lm assignments bundle`. From the submission only the code inside each task's markers
+is taken (see sources.py). Each task runs in its own pytest process, in a fresh tree holding the
+reference with that task's regions replaced by the student's, under its own time limit; the
+run reports the sha256 of the files it imported, which must be the spliced ones.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 
-from .catalog import TASKS
+from .build import SKIP_DIRS, BuildError, collect_regions, starter_line
+from .catalog import BY_ID, HIDDEN_MARKER, TASKS, Task
+from .manifest import MANIFEST, ManifestError, manifest_task_ids, read_manifest, sha256_file
+from .results import score_task
+from .sources import TaskSource, task_sources
+
+DEFAULT_TIMEOUT = 60.0
+MAX_SUBMISSION_FILES = 20000
 
 
-def run_tests(repo: str, markers: list[str], timeout: float = 1800,
-              pytest_args: list[str] | None = None) -> list[dict]:
-    """Run pytest on `repo` for the given markers in a subprocess; return per-test records."""
-    fd, out = tempfile.mkstemp(suffix=".json")
-    os.close(fd)
-    env = dict(os.environ, TINYGRAD_LM_GRADE_OUT=out,
-               PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           "-p", "tinygrad_lm.assignments.pytest_plugin", "-m", " or ".join(markers),
-           "--rootdir", repo, *(pytest_args or []), os.path.join(repo, "tests")]
+class GradeError(ValueError):
+    """The grading suite or the request is unusable (not the submission: that only costs
+    points)."""
+
+
+def default_suite() -> str:
+    """The repository this package runs from, when it has the tests beside it."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if not os.path.isdir(os.path.join(root, "tests")):
+        raise GradeError("no grading suite: this tinygrad_lm is installed without its tests. "
+                         "Build one from the reference repository with `tinygrad-lm "
+                         "assignments bundle --out DIR` and pass --suite DIR")
+    return root
+
+
+def check_suite(suite: str) -> dict:
+    """The suite's regions by file; a suite whose regions are cut (a student copy) is refused."""
+    if not os.path.isdir(os.path.join(suite, "tinygrad_lm")) or \
+            not os.path.isdir(os.path.join(suite, "tests")):
+        raise GradeError(f"{suite} is no grading suite: it needs tinygrad_lm/ and tests/")
     try:
-        subprocess.run(cmd, cwd=repo, env=env, timeout=timeout, capture_output=True, text=True)
-        with open(out, encoding="utf-8") as f:
-            text = f.read()
-        return json.loads(text) if text else []
-    finally:
+        regions = collect_regions(suite, suite_files(suite))
+    except BuildError as e:
+        raise GradeError(f"grading suite {suite}: {e}") from None
+    for rel, rs in regions.items():
+        with open(os.path.join(suite, rel), encoding="utf-8") as f:
+            lines = f.read().splitlines(keepends=True)
+        for r in rs:
+            if lines[r.begin + 1:r.end] == [starter_line(r.task_id, r.indent)]:
+                raise GradeError(f"{suite} is a student copy ({rel} has task {r.task_id} cut); "
+                                 "grade with the reference repository or a bundle")
+    return regions
+
+
+def choose_tasks(suite: str, submission: str, only, tasks) -> tuple[list[Task], str]:
+    """Which tasks to score, and who chose them: the suite's own manifest (a bundle built for
+    one copy) wins, then the teacher's --only/--task, then the submission's manifest."""
+    chosen, source = None, ""
+    for where, label in ((suite, "the grading bundle's manifest"),
+                         (submission, "the submission's assignments.json (not verified)")):
+        path = os.path.join(where, MANIFEST)
+        if os.path.isfile(path):
+            chosen, source = manifest_task_ids(read_manifest(path)), label
+            break
+    if chosen is None or (only is not None and source.startswith("the submission")):
+        chosen, source = [t.id for t in TASKS], "the catalogue"
+    if only is not None:
+        chosen, source = [t for t in chosen if BY_ID[t].assignment in only], source + ", --only"
+    if tasks:
+        unknown = set(tasks) - set(BY_ID)
+        if unknown:
+            raise GradeError(f"unknown task(s) {sorted(unknown)}; tasks are {sorted(BY_ID)}")
+        chosen = [t for t in chosen if t in tasks]
+    return [BY_ID[t] for t in chosen], source
+
+
+def test_files(suite: str, task: Task) -> list[str]:
+    """The suite's test files that mention the task's marker (collecting all of them would cost
+    seconds per task)."""
+    found = []
+    for rel in suite_files(suite):
+        if rel.startswith("tests/") and os.path.basename(rel).startswith("test_") and \
+                rel.endswith(".py"):
+            with open(os.path.join(suite, rel), encoding="utf-8") as f:
+                text = f.read()
+            if re.search(rf"\b{task.marker}\b", text):
+                found.append(rel)
+    return found
+
+
+def suite_files(suite: str) -> list[str]:
+    """The suite's package and test sources, as they are on disk: the teacher's working tree
+    is what the teacher runs (a copy for students takes tracked files only)."""
+    found = []
+    for top in ("tinygrad_lm", "tests"):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(suite, top)):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            found += [os.path.relpath(os.path.join(dirpath, n), suite).replace(os.sep, "/")
+                      for n in filenames if not n.endswith((".pyc", ".nbi", ".nbc"))]
+    return sorted(found)
+
+
+def _ini() -> str:
+    markers = ["slow: longer tests", f"{HIDDEN_MARKER}: run only by the grader"]
+    markers += [f"{t.marker}: coursework task {t.id}" for t in TASKS]
+    return "[pytest]\nmarkers =\n" + "".join(f"    {m}\n" for m in markers)
+
+
+def _make_tree(suite: str, tree: str, files: dict[str, str]) -> None:
+    """A fresh tree: the suite's package and tests (mtimes kept, so Numba's cache of the
+    unchanged kernels stays valid across tasks) and the task's spliced files."""
+    if os.path.exists(tree):
+        shutil.rmtree(tree)
+    for rel in suite_files(suite):
+        if rel not in files:
+            os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
+            shutil.copy2(os.path.join(suite, rel), os.path.join(tree, rel))
+    for rel, text in files.items():
+        os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
+        with open(os.path.join(tree, rel), "w", encoding="utf-8") as f:
+            f.write(text)
+    with open(os.path.join(tree, "pytest.ini"), "w", encoding="utf-8") as f:
+        f.write(_ini())
+
+
+def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache: str):
+    """(run record or None, exit code or None on timeout, output tail)."""
+    out = os.path.join(os.path.dirname(tree), "result.json")
+    if os.path.exists(out):
         os.unlink(out)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TINYGRAD_LM"))}
+    env.update(PYTHONPATH=tree, NUMBA_CACHE_DIR=cache, PYTHONDONTWRITEBYTECODE="1",
+               TINYGRAD_LM_GRADE_OUT=out)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           "-p", "no:hypothesispytest", "-p", "tinygrad_lm.assignments.pytest_plugin",
+           "-c", os.path.join(tree, "pytest.ini"), "--rootdir", tree, "-m", marker, *files]
+    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        text, code = proc.communicate(timeout=timeout)[0], proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: workers the code may have forked
+        text, code = proc.communicate()[0], None
+    tail = "\n".join((text or "").strip().splitlines()[-15:])
+    if not os.path.exists(out):
+        return None, code, tail
+    with open(out, encoding="utf-8") as f:
+        return json.load(f), code, tail
 
 
-def score(records: list[dict], tasks=TASKS) -> list[dict]:
-    rows = []
-    for task in tasks:
-        mine = [r for r in records if task.marker in r["markers"]]
-        passed = sum(r["outcome"] == "passed" for r in mine)
-        total = len(mine)
-        if total and any(r["not_implemented"] for r in mine) and passed < total:
-            reason = "not implemented"
-        elif not total:
-            reason = "no tests found"
-        elif passed < total:
-            failed = next(r for r in mine if r["outcome"] == "failed")
-            reason = f"{total - passed} failing, e.g. {failed['nodeid'].split('::')[-1]}"
-        else:
-            reason = ""
-        points = round(task.points * passed / total, 2) if total else 0.0
-        rows.append({"task": task.id, "marker": task.marker, "description": task.description,
-                     "passed": passed, "total": total, "points": points,
-                     "max_points": task.points, "reason": reason})
-    return rows
+def grade_task(suite: str, task: Task, src: TaskSource, slot: str, timeout: float,
+               skip_unattempted: bool) -> dict:
+    start = time.perf_counter()
+    if src.error or (not src.attempted and skip_unattempted):
+        row = score_task(task, None, src, error=src.error or "not attempted: the starter's "
+                         "raise NotImplementedError is still in the region")
+    else:
+        tree = os.path.join(slot, "tree")
+        _make_tree(suite, tree, src.files)
+        files = test_files(suite, task)
+        run, code, tail = _run_pytest(tree, task.marker, files, timeout,
+                                      os.path.join(os.path.dirname(slot), "numba-cache"))
+        error = ""
+        if code is None:
+            error = f"timed out after {timeout:g} s (an endless loop?)\n{tail}"
+        elif run is None:
+            error = f"the test process crashed (exit code {code})\n{tail}"
+        elif run["collect_errors"]:
+            error = "the tests could not import the code:\n" + run["collect_errors"][0]
+        elif not files or not run["tests"]:
+            error = f"no tests carry the marker {task.marker} (the grading suite is incomplete)"
+        row = score_task(task, run, src, error=error)
+        shutil.rmtree(tree, ignore_errors=True)
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    return row
 
 
-def format_table(rows: list[dict]) -> str:
-    lines = [f"{'task':<6}{'tests':>9}{'points':>14}  note", "-" * 60]
-    for r in rows:
-        lines.append(f"{r['task']:<6}{r['passed']:>4}/{r['total']:<4}"
-                     f"{r['points']:>8g}/{r['max_points']:<5}  {r['reason']}")
-    got, best = sum(r["points"] for r in rows), sum(r["max_points"] for r in rows)
-    lines += ["-" * 60, f"total{'':>11}{got:>8g}/{best}"]
-    return "\n".join(lines)
+def _ignored_files(submission: str, owned: set[str]) -> list[str]:
+    """What the grader does not use, compared with the copy's manifest when there is one."""
+    path = os.path.join(submission, MANIFEST)
+    try:
+        starter = read_manifest(path).get("files_sha256", {}) if os.path.isfile(path) else {}
+    except ManifestError:
+        starter = {}
+    present = {}
+    for dirpath, dirnames, filenames in os.walk(submission):
+        dirnames[:] = [d for d in dirnames if d not in {".git", "__pycache__"}]
+        for name in filenames:
+            rel = os.path.relpath(os.path.join(dirpath, name), submission).replace(os.sep, "/")
+            present[rel] = os.path.join(dirpath, name)
+            if len(present) > MAX_SUBMISSION_FILES:
+                return [f"more than {MAX_SUBMISSION_FILES} files: the rest were not looked at"]
+    notes = []
+    for rel in sorted(set(starter) - owned - {MANIFEST}):
+        if rel not in present:
+            notes.append(f"{rel} (deleted)")
+        elif os.path.isfile(present[rel]) and sha256_file(present[rel]) != starter[rel]:
+            notes.append(f"{rel} (edited)")
+    if starter:
+        notes += [f"{rel} (added)" for rel in sorted(set(present) - set(starter) - owned)
+                  if rel.endswith(".py")]
+    return notes
 
 
-def grade(repo: str = ".", json_path: str | None = None, only: set[int] | None = None,
-          pytest_args: list[str] | None = None):
-    tasks = [t for t in TASKS if only is None or t.assignment in only]
-    records = run_tests(os.path.abspath(repo), [t.marker for t in tasks],
-                        pytest_args=pytest_args)
-    rows = score(records, tasks)
-    if json_path:
-        with open(json_path, "w", encoding="utf-8") as f:
-            json.dump({"tasks": rows, "total": sum(r["points"] for r in rows),
-                       "max_total": sum(r["max_points"] for r in rows)}, f, indent=2)
-    return rows
+def grade_submission(submission: str, suite: str | None = None, only: set[int] | None = None,
+                     tasks: list[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
+                     jobs: int = 1, skip_unattempted: bool = True,
+                     work_dir: str | None = None) -> dict:
+    """The grading report of `submission` (a directory): per task its points, tests, failure
+    messages, hint and the sha256 of the graded files. See results.py for its outputs.
+    `work_dir` (kept by the caller) lets several runs reuse one tree path and Numba cache."""
+    start = time.perf_counter()
+    suite = os.path.abspath(suite or default_suite())
+    submission = os.path.abspath(submission)
+    if not os.path.isdir(submission):
+        raise GradeError(f"submission {submission} is not a directory")
+    if submission == suite:
+        raise GradeError("the submission is the grading suite itself; grade a student copy")
+    regions = check_suite(suite)
+    try:
+        chosen, chosen_by = choose_tasks(suite, submission, only, tasks)
+    except ManifestError as e:
+        raise GradeError(f"{e}; rebuild the copy or pass --only") from None
+    ids = {t.id for t in chosen}
+    wanted = {rel for rel, rs in regions.items() if any(r.task_id in ids for r in rs)}
+    sources = task_sources(suite, {rel: rs for rel, rs in regions.items() if rel in wanted},
+                           submission, [t.id for t in chosen])
+    with tempfile.TemporaryDirectory(prefix="tinygrad-lm-grade-") as tmp:
+        work = work_dir or tmp
+        slots = [os.path.join(work, f"slot{i}") for i in range(max(1, jobs))]
+        for s in slots:
+            os.makedirs(s, exist_ok=True)
+
+        def one(i_task):
+            i, task = i_task
+            return grade_task(suite, task, sources[task.id], slots[i % len(slots)], timeout,
+                              skip_unattempted)
+        # tasks go to the slots round-robin; each slot runs its share in order, so one tree
+        # path per slot (and Numba's cache for it) is reused
+        shares = [[(i, t) for i, t in enumerate(chosen) if i % len(slots) == k]
+                  for k in range(len(slots))]
+        with ThreadPoolExecutor(len(slots)) as pool:
+            done = list(pool.map(lambda share: [one(x) for x in share], shares))
+    rows = sorted((r for share in done for r in share), key=lambda r: [int(x) for x in
+                                                                      r["task"].split(".")])
+    return {"submission": submission, "suite": suite, "tasks_chosen_by": chosen_by,
+            "tasks": rows, "score": round(sum(r["points"] for r in rows), 2),
+            "max_score": sum(r["max_points"] for r in rows),
+            "ignored_files": _ignored_files(submission, wanted),
+            "execution_time": round(time.perf_counter() - start, 2)}

@@ -1,17 +1,46 @@
-"""A pytest plugin used by the grader: records each test's task markers and outcome as JSON.
+"""The grader's pytest plugin: records each test's task markers, outcome and failure text, the
+collection errors, and the sha256 of every package file the run imported, as JSON.
 
-Loaded with `-p tinygrad_lm.assignments.pytest_plugin`; the output path comes from the
-TINYGRAD_LM_GRADE_OUT environment variable set by the grader for its own subprocess only.
+Loaded with `-p tinygrad_lm.assignments.pytest_plugin` from the grading tree (the teacher's
+copy of the package, never the submission's). The output path comes from the
+TINYGRAD_LM_GRADE_OUT environment variable set by the grader for its own subprocess; the plugin
+takes it out of the environment at start-up, so the code under test does not see it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 
 import pytest
 
 _results: list[dict] = []
+_errors: list[str] = []
+_out: str | None = None
+MAX_MESSAGE = 2000
+
+
+def _task_markers(item) -> list[str]:
+    return sorted({m.name for m in item.iter_markers()
+                   if m.name == "hidden" or (m.name[:1] == "a"
+                                             and m.name[1:].replace("_", "").isdigit())})
+
+
+def _message(report) -> str:
+    if not report.failed:
+        return ""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = str(report.longrepr)
+    tail = "\n".join(text.strip().splitlines()[-12:])
+    head = f"{crash.message}\n" if crash is not None else ""
+    return (head + tail)[-MAX_MESSAGE:]
+
+
+def pytest_configure(config):
+    global _out
+    _out = os.environ.pop("TINYGRAD_LM_GRADE_OUT", None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -19,16 +48,34 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        markers = sorted({m.name for m in item.iter_markers() if m.name[:1] == "a"
-                          and m.name[1:].replace("_", "").isdigit()})
         text = str(report.longrepr) if report.failed else ""
-        _results.append({"nodeid": item.nodeid, "markers": markers, "outcome": report.outcome,
+        _results.append({"nodeid": item.nodeid, "markers": _task_markers(item),
+                         "outcome": report.outcome,
                          "not_implemented": "NotImplementedError" in text,
-                         "message": text.strip().splitlines()[-1][:300] if text else ""})
+                         "message": _message(report)})
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _errors.append(f"{report.nodeid}: {str(report.longrepr)[-MAX_MESSAGE:]}")
+
+
+def _imported_files(root: str) -> dict[str, str]:
+    found = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and path.endswith(".py") and os.path.abspath(path).startswith(root + os.sep):
+            with open(path, "rb") as f:
+                rel = os.path.relpath(os.path.abspath(path), os.path.dirname(root))
+                found[rel.replace(os.sep, "/")] = hashlib.sha256(f.read()).hexdigest()
+    return found
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("TINYGRAD_LM_GRADE_OUT")
-    if path:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(_results, f)
+    if not _out:
+        return
+    import tinygrad_lm
+    root = os.path.dirname(os.path.abspath(tinygrad_lm.__file__))
+    with open(_out, "w", encoding="utf-8") as f:
+        json.dump({"tests": _results, "collect_errors": _errors,
+                   "package": root, "imported": _imported_files(root)}, f)

@@ -1,0 +1,222 @@
+"""The grader: the teacher's tests on the student's regions only, whatever else the submission
+holds; per-task errors and time limits; the LMS outputs; the planted-bug corpus."""
+
+import json
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+
+from tinygrad_lm.assignments import GradeError, build_student_copy, grade_submission
+from tinygrad_lm.assignments.build import find_regions, read_lines
+from tinygrad_lm.assignments.results import gradescope_results, junit_xml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ELEMENTWISE = os.path.join("tinygrad_lm", "ops", "elementwise.py")
+
+
+def solve(student, rel, task_id):
+    """Put the reference solution of one task into the student's file, as a student would."""
+    ref = read_lines(os.path.join(REPO, rel))
+    mine = read_lines(os.path.join(student, rel))
+    body = {r.task_id: ref[r.begin + 1:r.end] for r in find_regions(rel, ref)}
+    for r in reversed(find_regions(rel, mine)):
+        if r.task_id == task_id:
+            mine[r.begin + 1:r.end] = body[task_id]
+    with open(os.path.join(student, rel), "w", encoding="utf-8") as f:
+        f.writelines(mine)
+
+
+def edit_region(student, rel, task_id, lines):
+    mine = read_lines(os.path.join(student, rel))
+    r = next(r for r in find_regions(rel, mine) if r.task_id == task_id)
+    mine[r.begin + 1:r.end] = lines
+    with open(os.path.join(student, rel), "w", encoding="utf-8") as f:
+        f.writelines(mine)
+
+
+def by_task(report):
+    return {r["task"]: r for r in report["tasks"]}
+
+
+def scores(report):
+    return {r["task"]: (r["points"], r["status"], r["passed"], r["total"], r["graded_files"])
+            for r in report["tasks"]}
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """A full copy (every task cut) with 2.1 solved: graded while 1.2, which every backward
+    needs, is still cut."""
+    out = str(tmp_path_factory.mktemp("copy") / "student")
+    build_student_copy(REPO, out)
+    solve(out, ELEMENTWISE, "2.1")
+    return out
+
+
+@pytest.fixture(scope="module")
+def untampered(student):
+    return grade_submission(student, REPO, tasks=["2.1", "2.2", "1.2"])
+
+
+def test_a_task_is_graded_with_the_reference_standing_in_for_other_cut_tasks(untampered):
+    rows = by_task(untampered)
+    assert rows["2.1"]["points"] == 5 and rows["2.1"]["status"] == "passed"
+    assert rows["2.1"]["hidden_total"] >= 1
+    assert rows["2.2"]["points"] == 0 and rows["2.2"]["status"] == "not attempted"
+    assert rows["1.2"]["points"] == 0 and "hint" in rows["1.2"] and rows["1.2"]["hint"]
+    assert untampered["score"] == 5 and untampered["max_score"] == 25
+    assert list(rows["2.1"]["graded_files"]) == ["tinygrad_lm/ops/elementwise.py"]
+
+
+def test_tampered_tests_plugin_and_conftest_change_nothing(student, untampered, tmp_path):
+    tampered = str(tmp_path / "tampered")
+    shutil.copytree(student, tampered)
+    with open(os.path.join(tampered, "tests", "test_ops_gradcheck.py"), "a") as f:
+        f.write("\n\ndef test_gradcheck(*a, **k):\n    pass\n")
+    os.unlink(os.path.join(tampered, "tests", "test_autograd.py"))
+    with open(os.path.join(tampered, "tests", "conftest.py"), "a") as f:
+        f.write("\nimport pytest\n\n@pytest.hookimpl(tryfirst=True)\n"
+                "def pytest_runtest_call(item):\n    return True\n")
+    plugin = os.path.join(tampered, "tinygrad_lm", "assignments", "pytest_plugin.py")
+    with open(plugin, "w") as f:
+        f.write("raise SystemExit('tampered')\n")
+    report = grade_submission(tampered, REPO, tasks=["2.1", "2.2", "1.2"])
+    assert scores(report) == scores(untampered)
+    assert report["score"] == untampered["score"]
+    ignored = " ".join(report["ignored_files"])
+    assert "tests/test_autograd.py (deleted)" in ignored
+    assert "tests/test_ops_gradcheck.py (edited)" in ignored
+    assert "tinygrad_lm/assignments/pytest_plugin.py (edited)" in ignored
+
+
+def test_syntax_error_costs_only_its_task_and_says_where(student, tmp_path):
+    broken = str(tmp_path / "broken")
+    shutil.copytree(student, broken)
+    edit_region(broken, ELEMENTWISE, "2.2", ["        return (g /\n"])
+    report = grade_submission(broken, REPO, tasks=["2.1", "2.2"])
+    rows = by_task(report)
+    assert rows["2.2"]["points"] == 0 and rows["2.2"]["status"] == "error"
+    assert "tinygrad_lm/ops/elementwise.py: line" in rows["2.2"]["message"]
+    assert "syntax error" in rows["2.2"]["message"]
+    assert rows["2.1"]["points"] == 5  # the same file, another task: unaffected
+
+
+def test_endless_loop_times_out_with_zero_for_that_task(student, tmp_path):
+    looping = str(tmp_path / "looping")
+    shutil.copytree(student, looping)
+    edit_region(looping, ELEMENTWISE, "2.2", ["        while True:\n", "            pass\n"])
+    row = by_task(grade_submission(looping, REPO, tasks=["2.2"], timeout=4))["2.2"]
+    assert row["points"] == 0 and row["message"].startswith("timed out after 4 s")
+
+
+def test_missing_file_missing_markers_and_bad_paths(student, tmp_path):
+    partial = str(tmp_path / "partial")
+    shutil.copytree(student, partial)
+    os.unlink(os.path.join(partial, "tinygrad_lm", "ops", "linalg.py"))
+    text = open(os.path.join(partial, "tinygrad_lm", "ops", "movement.py")).read()
+    with open(os.path.join(partial, "tinygrad_lm", "ops", "movement.py"), "w") as f:
+        f.write(text.replace("# BEGIN ASSIGNMENT 2.6", "# begin"))
+    rows = by_task(grade_submission(partial, REPO, tasks=["2.5", "2.6"]))
+    assert rows["2.5"]["message"] == "tinygrad_lm/ops/linalg.py is missing from the submission"
+    assert "broken markers" in rows["2.6"]["message"] and rows["2.6"]["points"] == 0
+    with pytest.raises(GradeError, match="is not a directory"):
+        grade_submission(os.path.join(partial, "README.md"), REPO)
+    with pytest.raises(GradeError, match="is a student copy"):
+        grade_submission(partial, student)
+
+
+def test_the_run_proves_it_imported_the_graded_code(untampered):
+    row = by_task(untampered)["2.1"]
+    assert len(row["graded_files"]["tinygrad_lm/ops/elementwise.py"]) == 64
+
+
+def test_gradescope_and_junit_outputs(untampered):
+    results = gradescope_results(untampered, pass_mark=20)
+    assert results["score"] == 5 and isinstance(results["execution_time"], int)
+    assert "not reached" in results["output"]
+    t = {x["number"]: x for x in results["tests"]}
+    assert t["2.1"]["status"] == "passed" and t["2.1"]["max_score"] == 5
+    assert t["1.2"]["status"] == "failed" and "Hint:" in t["1.2"]["output"]
+    assert all(x["visibility"] == "visible" and set(x) >= {"name", "score", "output"}
+               for x in results["tests"])
+    root = ET.fromstring(junit_xml(untampered))
+    assert [s.get("name") for s in root] == ["task 1.2", "task 2.1", "task 2.2"]
+    hidden = [c.get("name") for c in root[1].iter("testcase") if c.get("name").startswith("hid")]
+    assert hidden  # hidden tests appear by number only
+
+
+def test_cli_exit_codes_and_pass_mark(student, tmp_path):
+    from tinygrad_lm.cli import main
+    out = tmp_path / "r.json"
+    assert main(["assignments", "grade", student, "--suite", REPO, "--task", "2.1",
+                 "--gradescope", str(out), "--pass-mark", "5"]) == 0
+    assert json.loads(out.read_text())["score"] == 5
+    assert main(["assignments", "grade", student, "--suite", REPO, "--task", "2.2",
+                 "--pass-mark", "1"]) == 1
+    assert main(["assignments", "grade", str(tmp_path / "nowhere"), "--suite", REPO]) == 2
+
+
+def test_autograder_zip_runs_on_a_gradescope_layout(tmp_path):
+    from tinygrad_lm.assignments.lms import build_autograder
+    zip_path = tmp_path / "autograder.zip"
+    manifest = build_autograder(REPO, str(zip_path), only={1}, timeout=60)
+    assert [t["id"] for t in manifest["tasks"]] == ["1.1", "1.2", "1.3"]
+    source = tmp_path / "autograder" / "source"
+    with zipfile.ZipFile(zip_path) as z:
+        names = z.namelist()
+        assert {"setup.sh", "run_autograder", "assignments.json"} <= set(names)
+        assert "tests/hidden/test_hidden_tasks.py" in names
+        z.extractall(source)
+    os.chmod(source / "run_autograder", 0o755)
+    submission = tmp_path / "autograder" / "submission"
+    build_student_copy(REPO, str(submission), only={1})
+    solve(str(submission), os.path.join("tinygrad_lm", "autograd.py"), "1.3")
+    results = tmp_path / "autograder" / "results" / "results.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(source / "run_autograder"), str(submission), str(results)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(results.read_text())
+    t = {x["number"]: x for x in data["tests"]}
+    assert t["1.3"]["score"] == 10 and t["1.1"]["score"] == 0 and data["score"] == 10
+    assert "not attempted" in t["1.2"]["output"]
+
+
+def test_classroom_workflow_grades_each_task_with_its_points(tmp_path):
+    from tinygrad_lm.assignments.lms import write_classroom
+    path = write_classroom(str(tmp_path), only={5})
+    text = open(path).read()
+    assert text.count("classroom-resources/autograding-command-grader@v1") == 5
+    assert "--task 5.4 --timeout 60 --pass-mark 10" in text and "max-score: 10" in text
+    assert "runners: task-5-1,task-5-2,task-5-3,task-5-4,task-5-5" in text
+
+
+@pytest.mark.parametrize("bug", ["div_sign", "warmup_off_by_one"])
+def test_validate_catches_a_planted_bug_in_its_task_only(bug):
+    from tinygrad_lm.assignments.validate import validate
+    result = validate(REPO, jobs=1, names=[bug], ends=False)
+    row = result["bugs"][0]
+    assert row["ok"] and row["points_lost"] > 0 and row["others_unchanged"]
+
+
+def test_every_planted_bug_applies_once_inside_its_task(tmp_path):
+    from tinygrad_lm.assignments.bugs import BUGS, Bug
+    from tinygrad_lm.assignments.build import collect_regions
+    from tinygrad_lm.assignments.grade import suite_files
+    from tinygrad_lm.assignments.validate import BugError, apply_bug
+    regions = collect_regions(REPO, suite_files(REPO))
+    assert len(BUGS) >= 25 and len({b.name for b in BUGS}) == len(BUGS)
+    for b in BUGS:
+        apply_bug(REPO, regions, b, str(tmp_path / b.name))
+    moved = Bug("moved", "2.1", ELEMENTWISE.replace(os.sep, "/"), "no such line\n", "", "")
+    with pytest.raises(BugError, match="occurs 0 times"):
+        apply_bug(REPO, regions, moved, str(tmp_path / "moved"))
+    outside = Bug("outside", "2.1", ELEMENTWISE.replace(os.sep, "/"),
+                  "                -g * a / (b * b) if ctx.needs_input_grad[1] else None)\n",
+                  "", "")
+    with pytest.raises(BugError, match="not inside a region of task 2.1"):
+        apply_bug(REPO, regions, outside, str(tmp_path / "outside"))
