@@ -63,9 +63,8 @@ BUGS = [
         "            grads[key] = pg\n",
         "a tensor used twice keeps only the last path's gradient"),
     Bug("no_unbroadcast", "1.2", AUTOGRAD,
-        "            pg = unbroadcast(np.asarray(pg), parent.shape).astype(parent.dtype, "
-        "copy=False)\n",
-        "            pg = np.asarray(pg).astype(parent.dtype, copy=False)\n",
+        "            pg = unbroadcast(pg, parent.shape).astype(parent.dtype, copy=False)\n",
+        "            pg = pg.astype(parent.dtype, copy=False)\n",
         "gradients of broadcast inputs are not summed back to the input's shape"),
     Bug("unbroadcast_drops_keepdims", "1.3", AUTOGRAD,
         "        grad = grad.sum(axis=axes, keepdims=True)\n",
