@@ -48,6 +48,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(
         __file__)), "results", "generate.json"))
     args = parser.parse_args(argv)
+    tg.kernels.keep_freed_memory()  # as the trainer does
     n_new = args.new_tokens or (64 if args.quick else 256)
     rounds = args.rounds or (2 if args.quick else 3)
     if args.backend:

@@ -447,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--numpy-matmul-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    from tinygrad_lm.kernels import keep_freed_memory
+    keep_freed_memory()  # as the trainer does
     if args.compile_child:
         _compile_child()
         return 0

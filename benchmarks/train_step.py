@@ -44,6 +44,7 @@ def matmul_flops(c: dict) -> float:
 def build_ours(c: dict, seed=0):
     import tinygrad_lm as tg
     from tinygrad_lm import optim
+    tg.kernels.keep_freed_memory()  # as the trainer does
     cfg = tg.GPTConfig(**{k: v for k, v in c.items() if k != "batch"})
     model = tg.GPT(cfg, seed=seed)
     opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3,

@@ -23,6 +23,6 @@ def rng():
 
 @pytest.fixture(autouse=True)
 def _restore_backend():
-    previous = kernels._current
+    previous = kernels.get_backend()
     yield
-    kernels._current = previous
+    kernels.set_backend(previous)

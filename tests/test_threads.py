@@ -263,8 +263,9 @@ def test_split_attention_matches_reference(split_everything, dt, B):
     close(y, y_ref, dt)
     close(N.attention_weights(att), att_ref, dt)
     close(N.attention_backward(qkv, att, gy, nh), R.attention_backward(qkv, att_ref, gy, nh), dt)
-    # each backend's backward also takes the other's saved weights
-    close(N.attention_backward(qkv, att_ref, gy, nh), R.attention_backward(qkv, att, gy, nh), dt)
+    # the Numba backward also takes full weights; the reference takes the blocks expanded
+    close(N.attention_backward(qkv, att_ref, gy, nh),
+          R.attention_backward(qkv, N.attention_weights(att), gy, nh), dt)
 
 
 def test_split_results_do_not_depend_on_timing(split_everything):

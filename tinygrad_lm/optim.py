@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .kernels import current as kernels
+from .kernels import active_backend
 
 
 class Optimizer:
@@ -143,7 +143,7 @@ class Adam(Optimizer):
         if wd and not self.decoupled:
             g, wd = g + wd * p.data, 0.0
         b1, b2 = group["betas"]
-        kernels().adamw_update_(p.data, np.ascontiguousarray(g, dtype=p.data.dtype),
+        active_backend().adamw_update_(p.data, np.ascontiguousarray(g, dtype=p.data.dtype),
                                 state["exp_avg"], state["exp_avg_sq"], lr=group["lr"],
                                 beta1=b1, beta2=b2, eps=group["eps"], weight_decay=wd,
                                 step=state["step"])
@@ -181,7 +181,7 @@ def clip_grad_norm_(params, max_norm: float) -> float:
     Returns the norm before clipping (computed in float64); a non-finite norm is returned
     without scaling, for the caller to report."""
     grads = [p.grad for p in params if p.grad is not None]
-    norm = math.sqrt(sum(kernels().sum_squares(g) for g in grads))
+    norm = math.sqrt(sum(active_backend().sum_squares(g) for g in grads))
     if math.isfinite(norm) and norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for g in grads:

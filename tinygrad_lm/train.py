@@ -33,6 +33,7 @@ from .autograd import AnomalyError, detect_anomaly, no_grad
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig, replace
 from .data import prepare_data
+from .kernels import keep_freed_memory
 from .nn.gpt import GPT
 from .progress import Progress
 from .samples import text_sample, training_sample
@@ -102,6 +103,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, *, log=None, overwrite: bool = False,
                  tokenizer_state: dict | None = None):
+        keep_freed_memory()  # training reuses its arrays step after step; see kernels/allocator.py
         self.data = prepare_data(config, tokenizer_state)
         self.tokenizer = self.data.tokenizer
         # the tokenizer decides the vocabulary; from here on the config says so too

@@ -1,14 +1,18 @@
-"""The kernel layer: which implementation of the heavy ops runs.
+"""The kernel layer: which implementation of the heavy ops runs. Arrays in, arrays out.
 
-Two backends with identical function signatures:
+Two backends follow one contract (contract.py, a method per kernel with its math):
 
 - "numpy": `reference.py`, plain NumPy, the specification a student reads;
 - "numba": `numba_cpu.py`, compiled loops, the default when Numba is importable.
 
-Ops call `current()` and never import Numba themselves, so the engine works (slower) without it.
-The backend is one of the two pieces of global state; change it with `set_backend` or, scoped,
-`with use_backend("numpy"): ...`. The Numba backend's thread count is the other knob,
-`set_num_threads(n)` or `with use_threads(n):` (threads.py; one per core by default).
+Ops call `active_backend().<kernel>(...)` and never import Numba themselves, so the engine works
+(slower) without it. The active backend is global state next to grad mode; change it with
+`set_backend` or, scoped, `with use_backend("numpy"): ...`. A backend is checked against the
+contract when it is registered (the built-in ones on first use), so a missing kernel fails there.
+
+The Numba backend's thread count is a knob of its own, `set_num_threads(n)` or
+`with use_threads(n):` (threads.py; one per core by default). `keep_freed_memory()` (allocator.py)
+tunes glibc's allocator for training; nothing here calls it, the trainer and benchmarks do.
 """
 
 from __future__ import annotations
@@ -18,11 +22,17 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-from .threads import num_threads, set_num_threads, use_threads  # noqa: F401  (re-exported)
+from .allocator import keep_freed_memory
+from .contract import KERNELS, KernelBackend, check_backend
+from .threads import num_threads, set_num_threads, use_threads
 
-BACKENDS = {"numpy": "tinygrad_lm.kernels.reference", "numba": "tinygrad_lm.kernels.numba_cpu"}
+__all__ = ["KERNELS", "KernelBackend", "active_backend", "available_backends", "get_backend",
+           "keep_freed_memory", "num_threads", "numba_available", "register_backend",
+           "set_backend", "set_num_threads", "use_backend", "use_threads"]
 
-_current: ModuleType | None = None
+_BUILTIN = {"numpy": "tinygrad_lm.kernels.reference", "numba": "tinygrad_lm.kernels.numba_cpu"}
+_registered: dict[str, ModuleType] = {}
+_active: ModuleType | None = None
 
 
 def numba_available() -> bool:
@@ -30,44 +40,54 @@ def numba_available() -> bool:
 
 
 def available_backends() -> list[str]:
-    return [name for name in BACKENDS if name != "numba" or numba_available()]
+    names = [n for n in _BUILTIN if n != "numba" or numba_available()]
+    return names + [n for n in _registered if n not in names]
+
+
+def register_backend(name: str, module: ModuleType) -> None:
+    """Make `module` selectable as backend `name`, after checking it against the contract."""
+    check_backend(module)
+    _registered[name] = module
 
 
 def _load(name: str) -> ModuleType:
-    if name not in BACKENDS:
-        raise ValueError(f"unknown kernel backend {name!r}; choose one of {sorted(BACKENDS)}")
-    if name == "numba" and not numba_available():
-        raise RuntimeError("the 'numba' backend needs the numba package: pip install numba "
-                           "(or use the 'numpy' backend)")
-    from .allocator import keep_freed_memory
-    keep_freed_memory()  # a training step's arrays are reused, not page-faulted in anew
-    return importlib.import_module(BACKENDS[name])
+    if name not in _registered:
+        if name not in _BUILTIN:
+            raise ValueError(f"unknown kernel backend {name!r}; choose one of "
+                             f"{available_backends()}")
+        if name == "numba" and not numba_available():
+            raise RuntimeError("the 'numba' backend needs the numba package: pip install numba "
+                               "(or use the 'numpy' backend)")
+        # the Numba backend is an optional extra: imported only when chosen
+        register_backend(name, importlib.import_module(_BUILTIN[name]))
+    return _registered[name]
 
 
-def current() -> ModuleType:
-    """The active backend module (chosen lazily, so importing the package stays fast)."""
-    global _current
-    if _current is None:
-        _current = _load("numba" if numba_available() else "numpy")
-    return _current
+def active_backend() -> ModuleType:
+    """The backend module the ops call (chosen on first use, so importing the package does not
+    import Numba)."""
+    global _active
+    if _active is None:
+        _active = _load("numba" if numba_available() else "numpy")
+    return _active
 
 
 def get_backend() -> str:
-    return current().NAME
+    return active_backend().NAME
 
 
 def set_backend(name: str) -> None:
-    global _current
-    _current = _load(name)
+    global _active
+    _active = _load(name)
 
 
 @contextlib.contextmanager
 def use_backend(name: str):
     """`with use_backend("numpy"):` run ops on that backend, then restore the previous one."""
-    global _current
-    previous = _current
-    _current = _load(name)
+    global _active
+    previous = _active
+    _active = _load(name)
     try:
-        yield _current
+        yield _active
     finally:
-        _current = previous
+        _active = previous

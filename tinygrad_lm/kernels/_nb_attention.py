@@ -3,8 +3,8 @@
 The same math as `reference.attention_forward/backward`, organised for speed:
 
 * No split, head-transpose or merge ops: each tile reads its q, k^T and v straight out of the
-  fused (B, T, 3C) projection into small contiguous copies (T x hs each; BLAS runs 100 GFLOP/s
-  per core on those, 70 on the strided views), and writes y and d qkv straight into (B, T, C)
+  fused (B, T, 3C) projection into small contiguous copies (T x hs each; BLAS runs faster on
+  those than on the strided views), and writes y and d qkv straight into (B, T, C)
   and (B, T, 3C) arrays through strided views, so q, k and v get no zero-filled gradients to
   be added up.
 * Each thread takes whole batch entries (or heads, when the batch is smaller than the thread
@@ -28,8 +28,8 @@ from numba import njit
 
 from . import reference, threads
 from ._nb_math import SUMS, fast_exp, maximum
+from .wrappers import reference_unless
 
-_FLOATS = (np.float32, np.float64)
 _TILE_BYTES = 1 << 20
 _QUERY_BLOCK = 64
 
@@ -37,8 +37,8 @@ _QUERY_BLOCK = 64
 def _shares(B: int, n_head: int, T: int, itemsize: int, flops: float):
     """Index tuples of the work, grouped per thread: each thread gets a range of batch entries
     (of heads when B < the thread count), cut into tiles whose (h, T, T) score blocks fit in
-    a core's L2 cache (1 MB measured best, against 256 KB and 2 MB). Untiled, the (B, nh, T, T)
-    temporaries of config B (12 MB each) streamed through memory: 30% slower."""
+    a core's L2 cache. Untiled, the (B, nh, T, T) temporaries of a large batch stream through
+    memory instead of staying in cache (benchmarks/README.md has the tile sizes tried)."""
     by_batch = B >= threads.num_threads()
     chunks = threads.split_rows(B if by_batch else n_head, flops * threads.FLOP)
     per_entry = (n_head if by_batch else B) * T * T * itemsize  # scores of one tile index
@@ -87,12 +87,27 @@ def _causal_probs(scores, scale, tq, probs):
             probs[r, j] = zero
 
 
+def attention_weights(saved) -> np.ndarray:
+    """The full (B, nh, T, T) attention weights from what attention_forward returned: a tuple
+    of causal query blocks, block i of shape (B, nh, rows_i, keys up to its last row), put back
+    in place with zeros for the masked keys (a full array passes through)."""
+    if isinstance(saved, np.ndarray):
+        return saved
+    B, nh, _, T = saved[-1].shape
+    att = np.zeros((B, nh, T, T), dtype=saved[-1].dtype)
+    r0 = 0
+    for block in saved:
+        r1 = r0 + block.shape[2]
+        att[:, :, r0:r1, :block.shape[3]] = block
+        r0 = r1
+    return att
+
+
+@reference_unless()
 def attention_forward(qkv: np.ndarray, n_head: int):
     """(y (B, T, C), att): see reference.attention_forward. att is kept as a tuple of causal
-    query blocks (see _query_blocks and reference.attention_weights): the masked keys after
-    each block are never computed, stored or read back."""
-    if qkv.dtype.type not in _FLOATS or qkv.size == 0:
-        return reference.attention_forward(qkv, n_head)
+    query blocks (see _query_blocks and attention_weights): the masked keys after each block
+    are never computed, stored or read back."""
     B, T, C3 = qkv.shape
     qkv = np.ascontiguousarray(qkv)
     q, k, v = reference.qkv_heads(qkv, n_head)  # 3 x (B, nh, T, hs), views
@@ -104,14 +119,14 @@ def attention_forward(qkv: np.ndarray, n_head: int):
     y_heads = y.reshape(B, T, n_head, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs) view of y
 
     def part(sl):
-        # contiguous copies of the share's q, k^T and v (cheap: T x hs each) run the matmuls
-        # at 100 GFLOP/s per core instead of 70 on the strided views
+        # contiguous copies of the share's q, k^T and v (cheap: T x hs each): BLAS runs
+        # faster on them than on the strided views
         qc, kt, vc = (np.ascontiguousarray(a) for a in (q[sl], k[sl].swapaxes(-1, -2), v[sl]))
         ys = y_heads[sl]
         for (r0, r1), block in zip(blocks, att):  # queries r0:r1 see keys :r1
             scores = np.matmul(qc[:, :, r0:r1], kt[..., :r1])  # (b, h, r1 - r0, r1)
             # not in place: with input and output aliased, LLVM's overlap check sends the
-            # softmax loop down its scalar path (measured 3.7x slower). A share of heads is
+            # softmax loop down its scalar path, several times slower. A share of heads is
             # not contiguous in the block: softmax into a copy then.
             target = block[sl]
             probs = target if target.flags.c_contiguous else np.empty_like(scores)
@@ -123,17 +138,16 @@ def attention_forward(qkv: np.ndarray, n_head: int):
     return y, att
 
 
+@reference_unless()
 def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
     """d qkv (B, T, 3C): see reference.attention_backward."""
-    if qkv.dtype.type not in _FLOATS or qkv.size == 0:
-        return reference.attention_backward(qkv, att, gy, n_head)
     B, T, C3 = qkv.shape
     dt = qkv.dtype
     qkv = np.ascontiguousarray(qkv)
     blocks = _query_blocks(T)
     if isinstance(att, np.ndarray) or [b.shape[2:] for b in att] != [(r1 - r0, r1)
                                                                      for r0, r1 in blocks]:
-        full = reference.attention_weights(att)  # another backend's, or other blocks
+        full = attention_weights(att)  # full weights, or blocks of another block size
         att = tuple(full[:, :, r0:r1, :r1] for r0, r1 in blocks)
     q, k, v = reference.qkv_heads(qkv, n_head)
     hs = q.shape[-1]

@@ -12,10 +12,10 @@ import math
 import numpy as np
 from numba import njit
 
-from . import reference, threads
+from . import threads
 from ._nb_math import SUMS, VEXP_FLAGS, vexp
+from .wrappers import FLOATS, flat, reference_unless
 
-_FLOATS = (np.float32, np.float64)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
@@ -68,10 +68,6 @@ def _gelu_erf_backward(x, gy, dx):
         dx[i] = gy[i] * (cdf + v * pdf)
 
 
-def _flat(a, dtype):
-    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
-
-
 def _tanh_constants(dtype):
     k = dtype.type(2.0 * _SQRT_2_OVER_PI)
     cap = dtype.type(80.0 if dtype == np.float32 else 700.0)  # exp(cap) finite, cap >> 1
@@ -103,11 +99,10 @@ def gelu_backward_rows(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh",
     return dx.reshape(x.shape)
 
 
+@reference_unless()
 def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
     """gelu(x) = x * Phi(x), "tanh" (GPT-2) or exact "none" (erf)."""
-    if x.dtype.type not in _FLOATS or x.size == 0:
-        return reference.gelu_forward(x, approximate)
-    xf = _flat(x, x.dtype)
+    xf = flat(x, x.dtype)
     y = np.empty_like(xf)
 
     def part(lo, hi):
@@ -116,12 +111,11 @@ def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
     return y.reshape(x.shape)
 
 
+@reference_unless()
 def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> np.ndarray:
     """gy * d gelu / dx."""
-    if x.dtype.type not in _FLOATS or x.size == 0:
-        return reference.gelu_backward(x, gy, approximate)
-    xf = _flat(x, x.dtype)
-    gf = _flat(np.broadcast_to(gy, x.shape), x.dtype)
+    xf = flat(x, x.dtype)
+    gf = flat(np.broadcast_to(gy, x.shape), x.dtype)
     dx = np.empty_like(xf)
 
     def part(lo, hi):
@@ -140,11 +134,10 @@ def _sum_squares(x):
     return total
 
 
+@reference_unless()
 def sum_squares(x: np.ndarray) -> float:
     """sum(x^2) in float64 without the float64 copy of x the reference makes."""
-    if x.dtype.type not in _FLOATS or x.size == 0:
-        return reference.sum_squares(x)
-    return float(_sum_squares(_flat(x, x.dtype)))
+    return float(_sum_squares(flat(x, x.dtype)))
 
 
 # ---- AdamW ----------------------------------------------------------------------------------
@@ -161,17 +154,19 @@ def _adamw(p, g, m, v, decay, beta1, one_m_beta1, beta2, one_m_beta2, step_size,
         p[i] = p[i] * decay - step_size * mi / (math.sqrt(vi / bc2) + eps)
 
 
+def _adamw_layout(p, g, m, v, **hyper) -> bool:
+    """The kernel writes p, m, v through flat views: they must be C-contiguous float arrays of
+    one dtype (other layouts go through the reference, still in place)."""
+    return p.dtype.type in FLOATS and all(a.dtype == p.dtype and a.flags.c_contiguous
+                                          for a in (p, m, v))
+
+
+@reference_unless(_adamw_layout)
 def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
     """In-place AdamW step on p, m, v (see reference.adamw_update_ for the math)."""
-    arrays = (p, m, v)
-    if (p.dtype.type not in _FLOATS or any(a.dtype != p.dtype or not a.flags.c_contiguous
-                                           for a in arrays)):
-        # the kernel writes through flat views; other layouts go through NumPy, still in place
-        return reference.adamw_update_(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                                       weight_decay=weight_decay, step=step)
     t = p.dtype.type
     decay = t(1.0 - lr * weight_decay) if weight_decay else t(1.0)
     g = g if g.shape == p.shape else np.broadcast_to(g, p.shape)  # broadcast_to costs 5 us
-    _adamw(p.reshape(-1), _flat(g, p.dtype), m.reshape(-1), v.reshape(-1), decay, t(beta1),
+    _adamw(p.reshape(-1), flat(g, p.dtype), m.reshape(-1), v.reshape(-1), decay, t(beta1),
            t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(lr / (1.0 - beta1 ** step)),
            t(1.0 - beta2 ** step), t(eps))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import reference
 from ._nb_math import check_ids
+from .wrappers import is_float, reference_unless
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -32,20 +32,22 @@ def _scatter_add_rows(gy, ids, gw):
             gw[row, j] += gy[n, j]
 
 
+def _table(weight, ids) -> bool:
+    return weight.ndim == 2 and is_float(weight)
+
+
+@reference_unless(_table)
 def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """out[..., :] = weight[ids[...], :]."""
-    if weight.ndim != 2 or weight.dtype.type not in (np.float32, np.float64):
-        return reference.embedding_forward(weight, ids)
     flat, _ = check_ids("embedding", ids, weight.shape[0], "id")
     out = np.empty((flat.size, weight.shape[1]), dtype=weight.dtype)  # (N, C)
     _gather_rows(np.ascontiguousarray(weight), flat, out)
     return out.reshape(*np.shape(ids), weight.shape[1])
 
 
+@reference_unless()
 def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
     """Scatter-add: a row used k times receives the sum of its k gradients."""
-    if gy.dtype.type not in (np.float32, np.float64) or gy.ndim == 0:
-        return reference.embedding_backward(gy, ids, num_embeddings)
     flat, _ = check_ids("embedding_backward", ids, num_embeddings, "id")
     c = gy.shape[-1]
     g2 = np.ascontiguousarray(gy).reshape(-1, c)  # (N, C)

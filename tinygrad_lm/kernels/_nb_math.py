@@ -26,13 +26,13 @@ from numba.extending import intrinsic, overload
 
 # `fastmath` flags for kernels with sums. A sum is a dependency chain; splitting it into vector
 # lanes reorders the additions, which LLVM may do only when allowed to reassociate ("reassoc";
-# "nsz" lets it ignore the sign of zero). Measured 14x faster on a row sum. The flags that assume
-# no NaN or infinity are left out: masked scores are -inf and must stay so.
+# "nsz" lets it ignore the sign of zero); a row sum runs an order of magnitude faster. The
+# flags that assume no NaN or infinity are left out: masked scores are -inf and must stay so.
 SUMS = {"reassoc", "nsz"}
 
 # Every kernel uses error_model="numpy": x / 0 gives inf or NaN as in NumPy. Numba's default
 # ("python") checks each division to raise ZeroDivisionError, and that branch stops LLVM from
-# vectorising the loop (measured 10x on GELU and AdamW).
+# vectorising the loop (GELU and AdamW run an order of magnitude slower with it).
 
 # Every kernel is compiled with nogil=True: it releases the GIL, so the wrappers can split its
 # rows over the threads of threads.py and the shares really run at once. Numba's own `parallel=`
@@ -124,11 +124,11 @@ def _exp32(x):
 #
 # * `exp32`, a function of its own. A caller compiled with `fastmath` (to vectorise its sums)
 #   must not lend those flags to this code, where reassociating the two-part subtraction would
-#   undo it (without its own flags the error measured 4e-6). Its one flag, "contract", lets each
-#   a * b + c become a fused multiply-add: one rounding instead of two, and 1.5x faster. But a
+#   undo it (with the caller's flags the error grows to ~4e-6). Its one flag, "contract", lets
+#   each a * b + c become a fused multiply-add: one rounding instead of two, and faster. But a
 #   call is not inlined into the caller's loop, so that loop runs one element at a time.
-# * `exp32_inline`, inlined by Numba into the caller's loop, which then vectorises (measured
-#   3-4x on GELU). It takes the caller's flags: use it only in kernels compiled with
+# * `exp32_inline`, inlined by Numba into the caller's loop, which then vectorises (GELU runs
+#   several times faster). It takes the caller's flags: use it only in kernels compiled with
 #   fastmath={"contract"} (VEXP_FLAGS) and no reassociation.
 exp32 = njit(cache=True, error_model="numpy", fastmath={"contract"})(_exp32)
 exp32_inline = njit(inline="always", error_model="numpy")(_exp32)

@@ -1,9 +1,10 @@
 """Numba CPU kernels: the same functions, signatures and results as `reference.py`, compiled.
 
-Each public function is a thin Python wrapper that checks dtypes and ids, makes its inputs
-C-contiguous with the reduction axis last, flattens leading axes into rows, and calls an
-`@njit(cache=True)` kernel on 1-D or 2-D arrays. Dtypes other than float32/float64 go to the
-reference. The kernels live in one module per concept:
+Each public function is a thin Python wrapper that makes its inputs C-contiguous with the
+reduction axis last, flattens leading axes into rows, and calls an `@njit(cache=True)` kernel on
+1-D or 2-D arrays. Inputs the compiled loops were not built for (dtypes other than float32 and
+float64, empty arrays) go to the reference, by one rule (`wrappers.reference_unless`). The
+kernels live in one module per concept:
 
     _nb_math.py         vectorisable exp, NaN-propagating max, id validation
     _nb_softmax.py      softmax (scale and causal mask fused) and log-softmax
@@ -11,6 +12,7 @@ reference. The kernels live in one module per concept:
     _nb_layernorm.py    LayerNorm
     _nb_elementwise.py  GELU and the AdamW update
     _nb_attention.py    causal self-attention fused from the projection to the merged heads
+                        (its saved weights are causal blocks; attention_weights expands them)
     _nb_embedding.py    embedding gather and scatter-add
 
 Threads. Large calls are split over the cores by the wrappers, not by Numba or BLAS: every
@@ -25,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import reference, threads
-from ._nb_attention import attention_backward, attention_forward
+from . import threads
+from ._nb_attention import attention_backward, attention_forward, attention_weights
 from ._nb_elementwise import (
     adamw_update_,
     gelu_backward,
@@ -44,21 +46,23 @@ from ._nb_softmax import (
     softmax_backward,
     softmax_forward,
 )
-from .reference import attention_weights, causal_mask, qkv_heads
+from .wrappers import FLOATS, reference_unless
 
 NAME = "numba"
-_FLOATS = (np.float32, np.float64)
 
 __all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "linear_gelu_forward",
-           "linear_gelu_backward", "causal_mask", "softmax_forward",
-           "softmax_backward",
+           "linear_gelu_backward", "softmax_forward", "softmax_backward",
            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
            "cross_entropy_backward", "layernorm_forward", "layernorm_backward", "gelu_forward",
            "gelu_backward", "attention_forward", "attention_backward", "attention_weights",
-           "qkv_heads",
            "embedding_forward", "embedding_backward", "sum_squares", "adamw_update_"]
 
 
+def _float_matrices(a, b, trans_a=False, trans_b=False) -> bool:
+    return a.ndim >= 2 and b.ndim >= 2 and a.dtype == b.dtype and a.dtype.type in FLOATS
+
+
+@reference_unless(_float_matrices)
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False):
     """op(a) @ op(b) over the last two axes, batch axes broadcast; op transposes when asked.
 
@@ -66,16 +70,13 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = 
     views, which BLAS reads in place without a copy. Large products are split over threads
     (threads.py): batched ones by batch entry, 2-D ones by output rows, or by output columns
     when there are fewer rows than columns (a weight gradient x^T dy of shape (in, out)).
-    Measured on GPT shapes, float32, 2 cores: (4096,192)@(192,768) ~200 GFLOP/s either way;
-    attention's (32,6,128,32)@(32,6,32,128) 194 GFLOP/s split, 31 with OpenBLAS's own threads.
-    A Numba loop nest reached 15-30 on both.
+    Splitting ourselves beats OpenBLAS's own threads on attention's small batched products, and
+    BLAS beats a Numba loop nest on every shape (benchmarks/README.md has the figures).
     """
     if trans_a:
         a = np.swapaxes(a, -1, -2)
     if trans_b:
         b = np.swapaxes(b, -1, -2)
-    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.type not in _FLOATS:
-        return np.matmul(a, b)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     out = np.empty(batch + (m, n), dtype=a.dtype)
@@ -99,43 +100,55 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = 
     return out
 
 
+def _linear_ok(x, w, *more) -> bool:
+    """2-D rows and weight of one float dtype (with gy and h, when given): what the threaded
+    loops handle."""
+    return (x.ndim == 2 and w.ndim == 2 and x.dtype.type in FLOATS
+            and all(a.dtype == x.dtype for a in (w, *more)))
+
+
+def _forward_ok(x, w, *rest, **options) -> bool:
+    return _linear_ok(x, w)
+
+
+def _backward_ok(x, w, gy, *rest, **options) -> bool:
+    return _linear_ok(x, w, gy)
+
+
+def _gelu_backward_ok(x, w, h, gy, *rest, **options) -> bool:
+    return _linear_ok(x, w, gy, h)
+
+
+@reference_unless(_forward_ok)
 def linear_forward(x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
     """y = x w + b; each thread adds the bias to its own rows while they are still in cache."""
-    if not _linear_ok(x, w):
-        return reference.linear_forward(x, w, b)
     return _linear_forward(x, w, b, None)[0]
 
 
+@reference_unless(_backward_ok)
 def linear_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, need_x: bool = True,
                     need_w: bool = True, need_b: bool = True):
     """(dx, dw, db) in one hand-off; see `_linear_backward`."""
-    if not _linear_ok(x, w, gy):
-        return reference.linear_backward(x, w, gy, need_x, need_w, need_b)
-    return _linear_backward(x, w, gy, None, need_x, need_w, need_b, "tanh")
+    return _linear_backward(x, w, gy, None, need_x, need_w, need_b, None)
 
 
+@reference_unless(_forward_ok)
 def linear_gelu_forward(x: np.ndarray, w: np.ndarray, b=None, approximate: str = "tanh"):
     """(gelu(x w + b), x w + b), GELU applied by each thread to its rows while in cache."""
-    if not _linear_ok(x, w):
-        return reference.linear_gelu_forward(x, w, b, approximate)
     return _linear_forward(x, w, b, approximate)
 
 
+@reference_unless(_gelu_backward_ok)
 def linear_gelu_backward(x: np.ndarray, w: np.ndarray, h: np.ndarray, gy: np.ndarray,
                          need_x: bool = True, need_w: bool = True, need_b: bool = True,
                          approximate: str = "tanh"):
     """(dx, dw, db) of y = gelu(x w + b), each thread first forming its rows of gy * gelu'(h)."""
-    if not _linear_ok(x, w, gy, h):
-        return reference.linear_gelu_backward(x, w, h, gy, need_x, need_w, need_b, approximate)
     return _linear_backward(x, w, gy, h, need_x, need_w, need_b, approximate)
 
 
-def _linear_ok(x, w, *more) -> bool:
-    return (x.ndim == 2 and w.ndim == 2 and x.dtype.type in _FLOATS
-            and all(a.dtype == x.dtype for a in (w, *more)))
-
-
 def _linear_forward(x, w, b, gelu):
+    """(y, h): h = x w + b, y = gelu(h) with `gelu` the approximation ("tanh" or "none"), or
+    y = h when `gelu` is None."""
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     h = np.empty_like(y) if gelu else y  # the pre-activation, kept for backward
 
@@ -151,9 +164,10 @@ def _linear_forward(x, w, b, gelu):
 
 def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
     """Share i of the rows computes, while those rows are in cache: dh = gy * gelu'(h) when
-    fused, its rows of dx = dh w^T, and its partial sums x_i^T dh_i and sum(dh_i) of dw and db.
-    The partials are added in share order (so results depend on the thread count, never on
-    timing): measured 4-5% faster than splitting dw by columns, which rereads all of dh."""
+    fused (`gelu` the approximation, None for a plain linear), its rows of dx = dh w^T, and its
+    partial sums x_i^T dh_i and sum(dh_i) of dw and db. The partials are added in share order
+    (so results depend on the thread count, never on timing). Splitting dw by columns instead
+    would reread all of dh from memory."""
     (n, d_in), d_out = x.shape, w.shape[1]
     rows = threads.split_rows(n, 2.0 * n * d_in * d_out * (need_x + need_w) * threads.FLOP)
     dx = np.empty((n, d_in), dtype=x.dtype) if need_x else None

@@ -1,7 +1,9 @@
 """NumPy reference kernels: the specification every faster backend must match.
 
-Each function here has a twin with the same signature in `numba_cpu.py`. Ops call whichever
-backend is active (see `tinygrad_lm.kernels`); tests check the twins agree in float32 and float64.
+Each kernel of the contract (contract.py) is here, in plain NumPy; `numba_cpu.py` has a twin
+with the same signature. Ops call whichever backend is active (see `tinygrad_lm.kernels`);
+tests check the twins agree in float32 and float64. Nothing here knows another backend's
+internal formats.
 Arrays may have any leading shape; the reduction axis is always the last one.
 """
 
@@ -215,8 +217,7 @@ def qkv_heads(qkv: np.ndarray, n_head: int):
 def attention_forward(qkv: np.ndarray, n_head: int):
     """Causal self-attention of q|k|v = qkv (B, T, 3C) with n_head heads of hs = C / n_head:
     att = softmax(q k^T / sqrt(hs), keys j > i removed), y = att v, heads merged to (B, T, C).
-    Returns (y, att); backward needs att (B, nh, T, T), which attention_weights reads out of
-    whatever form a backend keeps it in."""
+    Returns (y, att); backward needs the attention weights att (B, nh, T, T)."""
     # BEGIN ASSIGNMENT 4.2
     B, T, C3 = qkv.shape
     q, k, v = qkv_heads(qkv, n_head)
@@ -226,28 +227,10 @@ def attention_forward(qkv: np.ndarray, n_head: int):
     # END ASSIGNMENT 4.2
 
 
-def attention_weights(saved) -> np.ndarray:
-    """The (B, nh, T, T) attention weights from what attention_forward returned: the array
-    itself here; the Numba kernel returns a tuple of causal query blocks instead, block i of
-    shape (B, nh, rows_i, keys up to its last row), which this puts back in place with zeros
-    for the masked keys."""
-    if isinstance(saved, np.ndarray):
-        return saved
-    B, nh, _, T = saved[-1].shape
-    att = np.zeros((B, nh, T, T), dtype=saved[-1].dtype)
-    r0 = 0
-    for block in saved:
-        r1 = r0 + block.shape[2]
-        att[:, :, r0:r1, :block.shape[3]] = block
-        r0 = r1
-    return att
-
-
 def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
     """d qkv (B, T, 3C) from dy (B, T, C), by the chain rule through y = att v, the softmax and
     s = q k^T / sqrt(hs):  dv = att^T dy,  datt = dy v^T,  ds = softmax backward of datt,
     dq = ds k / sqrt(hs),  dk = ds^T q / sqrt(hs)  (the softmax backward applies the scale)."""
-    att = attention_weights(att)
     B, T, C3 = qkv.shape
     q, k, v = qkv_heads(qkv, n_head)
     dy = gy.reshape(B, T, n_head, -1).transpose(0, 2, 1, 3)  # (B, nh, T, hs)

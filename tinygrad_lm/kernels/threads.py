@@ -1,17 +1,16 @@
 """The Numba backend's threads: one pool of workers, and BLAS held to one thread.
 
-Why the engine splits work itself instead of letting OpenBLAS thread each matmul. Measured on
-these 2-core machines, float32:
+Why the engine splits work itself instead of letting OpenBLAS thread each matmul
+(benchmarks/README.md has the measurements):
 
-* Attention's batched matmul, (32, 6, 128, 32) @ (32, 6, 32, 128): NumPy calls BLAS once per
-  128x128 matrix; with OpenBLAS's own threads each call paid more to wake and join its worker
-  than it saved, 31 GFLOP/s. With BLAS on one thread it ran at 92, and with the batch split over
-  two threads of ours at 194.
-* 2-D matmuls of a GPT's Linear layers, e.g. (4096, 192) @ (192, 768): OpenBLAS's two threads
-  ran at ~200 GFLOP/s; two threads of ours, each running single-threaded BLAS on half the rows,
-  also ~200.
-* After every threaded call OpenBLAS's worker keeps spinning for about 0.1 s, holding the second
-  core, so any other parallel work (a split softmax, a second matmul) stalled behind it.
+* Attention's batched matmuls are many small products: NumPy calls BLAS once per (T, T)
+  matrix, and with OpenBLAS's own threads each call pays more to wake and join its worker than
+  it saves. Split by batch entry over threads of ours, each running one-thread BLAS, they run
+  several times faster.
+* The 2-D matmuls of a GPT's Linear layers run as fast split by rows over our threads as with
+  OpenBLAS's own threads, so nothing is lost there.
+* After every threaded call OpenBLAS's worker keeps spinning for a while, holding a core, so
+  any other parallel work (a split softmax, a second matmul) would stall behind it.
 
 So with one owner for both cores, every large kernel (matmuls, the fused linear and attention
 kernels, softmax, LayerNorm, GELU) runs split over `num_threads()` threads: the caller's thread
@@ -33,10 +32,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
-# Cost model, from measurements on these 2-core machines. Call sites estimate the one-thread
-# time of a job as FLOP seconds per matmul flop (BLAS on one core: ~100 GFLOP/s) or ELEMENT
-# seconds per element of a one-pass kernel (LayerNorm: 39 us for 131k elements), times a
-# factor for costlier kernels (GELU 2).
+# Cost model (calibrated by benchmarks/kernels.py; figures in benchmarks/README.md). Call sites
+# estimate the one-thread time of a job as FLOP seconds per matmul flop (one-thread BLAS) or
+# ELEMENT seconds per element of a one-pass kernel such as LayerNorm, times a factor for
+# costlier kernels (GELU 2). Only the order of magnitude matters: it decides whether to split.
 FLOP = 1e-11
 ELEMENT = 2.5e-10
 # Handing a share to a sleeping worker costs about HANDOFF seconds before it starts (waking a

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import current as kernels
+from ..kernels import active_backend
 
 
 def broadcast_shape(op: str, *shapes) -> tuple[int, ...]:
@@ -207,12 +207,12 @@ class Gelu(Function):
             raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
         ctx.save_for_backward(a)
         ctx.approximate = approximate
-        return kernels().gelu_forward(a, approximate)
+        return active_backend().gelu_forward(a, approximate)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved
-        return kernels().gelu_backward(a, g, ctx.approximate)
+        return active_backend().gelu_backward(a, g, ctx.approximate)
 
 
 class Where(Function):

@@ -11,7 +11,7 @@ check they agree.
 from __future__ import annotations
 
 from ..autograd import Function
-from ..kernels import current as kernels
+from ..kernels import active_backend
 
 
 def _linear_rows(op: str, x, w):
@@ -22,7 +22,7 @@ def _linear_rows(op: str, x, w):
     return x.reshape(-1, x.shape[-1])
 
 
-def _needs3(ctx):
+def _needs_x_w_b(ctx):
     """needs_input_grad for (x, w, b), b counted as not needed when it was not passed."""
     return tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
 
@@ -42,7 +42,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         x2 = _linear_rows("linear", x, w)  # (N, in)
-        y = kernels().linear_forward(x2, w, b)  # (N, out)
+        y = active_backend().linear_forward(x2, w, b)  # (N, out)
         ctx.save_for_backward(x2, w)
         ctx.x_shape = x.shape
         return y.reshape(*x.shape[:-1], w.shape[1])
@@ -50,7 +50,8 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x2, w = ctx.saved
-        grads = kernels().linear_backward(x2, w, g.reshape(-1, w.shape[1]), *_needs3(ctx))
+        g2 = g.reshape(-1, w.shape[1])  # (N, out)
+        grads = active_backend().linear_backward(x2, w, g2, *_needs_x_w_b(ctx))
         return _shaped_like_input(ctx, *grads)
 
 
@@ -66,7 +67,7 @@ class LinearGelu(Function):
             raise ValueError(f"linear_gelu: approximate must be 'tanh' or 'none', got "
                              f"{approximate!r}")
         x2 = _linear_rows("linear_gelu", x, w)  # (N, in)
-        y, h = kernels().linear_gelu_forward(x2, w, b, approximate)  # 2 x (N, out)
+        y, h = active_backend().linear_gelu_forward(x2, w, b, approximate)  # 2 x (N, out)
         ctx.save_for_backward(x2, w, h)
         ctx.x_shape, ctx.approximate = x.shape, approximate
         return y.reshape(*x.shape[:-1], w.shape[1])
@@ -74,8 +75,9 @@ class LinearGelu(Function):
     @staticmethod
     def backward(ctx, g):
         x2, w, h = ctx.saved
-        grads = kernels().linear_gelu_backward(x2, w, h, g.reshape(-1, w.shape[1]),  # g (N, out)
-                                               *_needs3(ctx), ctx.approximate)
+        g2 = g.reshape(-1, w.shape[1])  # (N, out)
+        grads = active_backend().linear_gelu_backward(x2, w, h, g2, *_needs_x_w_b(ctx),
+                                                      ctx.approximate)
         return _shaped_like_input(ctx, *grads)
 
 
@@ -94,12 +96,15 @@ class CausalAttention(Function):
                 or (qkv.shape[-1] // 3) % n_head):
             raise ValueError(f"causal_attention: expected a (B, T, 3C) projection with C "
                              f"divisible by n_head={n_head}, got {qkv.shape}")
-        y, att = kernels().attention_forward(qkv, n_head)
+        backend = active_backend()
+        y, att = backend.attention_forward(qkv, n_head)
         ctx.save_for_backward(qkv, att)
-        ctx.n_head = n_head
+        # att is in the backend's own format (the Numba one keeps causal blocks), so the
+        # backend that ran forward also runs backward, even if another is active by then
+        ctx.n_head, ctx.backend = n_head, backend
         return y
 
     @staticmethod
     def backward(ctx, g):
         qkv, att = ctx.saved
-        return kernels().attention_backward(qkv, att, g, ctx.n_head)
+        return ctx.backend.attention_backward(qkv, att, g, ctx.n_head)

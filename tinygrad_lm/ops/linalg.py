@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import current as kernels
+from ..kernels import active_backend
 
 
 def check_matmul_shapes(a_shape, b_shape) -> None:
@@ -37,7 +37,7 @@ class MatMul(Function):
         check_matmul_shapes(a.shape, b.shape)
         ctx.save_for_backward(a, b)
         if a.ndim >= 2 and b.ndim >= 2:
-            return kernels().matmul(a, b)
+            return active_backend().matmul(a, b)
         return np.matmul(a, b)
 
     @staticmethod
@@ -52,7 +52,7 @@ class MatMul(Function):
             g = np.expand_dims(g, -2)
         if b.ndim == 1:
             g = np.expand_dims(g, -1)
-        k = kernels()
+        k = active_backend()
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = k.matmul(g, b2, trans_b=True)  # (..., M, K)

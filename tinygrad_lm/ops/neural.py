@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import current as kernels
+from ..kernels import active_backend
 
 
 def check_ids(op: str, ids: np.ndarray, size: int, what: str = "id",
@@ -37,7 +37,7 @@ class Softmax(Function):
     def forward(ctx, x, scale=1.0, causal=False):
         if causal and x.ndim < 2:
             raise ValueError(f"softmax: causal masking needs (..., Tq, Tk) scores, got {x.shape}")
-        y = kernels().softmax_forward(x, scale, causal)
+        y = active_backend().softmax_forward(x, scale, causal)
         ctx.save_for_backward(y)
         ctx.scale = scale
         return y
@@ -45,7 +45,7 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return kernels().softmax_backward(y, g, ctx.scale)
+        return active_backend().softmax_backward(y, g, ctx.scale)
 
 
 class LogSoftmax(Function):
@@ -53,14 +53,14 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = kernels().log_softmax_forward(x)
+        y = active_backend().log_softmax_forward(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return kernels().log_softmax_backward(y, g)
+        return active_backend().log_softmax_backward(y, g)
 
 
 class CrossEntropy(Function):
@@ -80,7 +80,7 @@ class CrossEntropy(Function):
         v = logits.shape[-1]
         flat_logits = np.ascontiguousarray(logits.reshape(-1, v))  # (N, V)
         flat_targets = targets.reshape(-1).astype(np.int64, copy=False)
-        loss, lse = kernels().cross_entropy_forward(flat_logits, flat_targets, ignore_index)
+        loss, lse = active_backend().cross_entropy_forward(flat_logits, flat_targets, ignore_index)
         ctx.save_for_backward(flat_logits, flat_targets, lse)
         ctx.shape, ctx.ignore_index = logits.shape, ignore_index
         return loss
@@ -88,7 +88,8 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         logits, targets, lse = ctx.saved
-        d = kernels().cross_entropy_backward(logits, targets, lse, ctx.ignore_index, float(g))
+        d = active_backend().cross_entropy_backward(logits, targets, lse, ctx.ignore_index,
+                                                    float(g))
         return d.reshape(ctx.shape), None
 
 
@@ -103,12 +104,12 @@ class Embedding(Function):
         check_ids("embedding", ids, weight.shape[0])
         ctx.save_for_backward(ids)
         ctx.num = weight.shape[0]
-        return kernels().embedding_forward(weight, ids)
+        return active_backend().embedding_forward(weight, ids)
 
     @staticmethod
     def backward(ctx, g):
         (ids,) = ctx.saved
-        return kernels().embedding_backward(g, ids, ctx.num), None
+        return active_backend().embedding_backward(g, ids, ctx.num), None
 
 
 class LayerNorm(Function):
@@ -122,14 +123,14 @@ class LayerNorm(Function):
             if p is not None and p.shape != (c,):
                 raise ValueError(f"layer_norm: {name} of shape {p.shape} does not match "
                                  f"normalized size {c} of input {x.shape}")
-        y, mean, rstd = kernels().layernorm_forward(x, weight, bias, eps)
+        y, mean, rstd = active_backend().layernorm_forward(x, weight, bias, eps)
         ctx.save_for_backward(x, weight, mean, rstd)
         return y
 
     @staticmethod
     def backward(ctx, g):
         x, weight, mean, rstd = ctx.saved
-        dx, dw, db = kernels().layernorm_backward(g, x, weight, mean, rstd)
+        dx, dw, db = active_backend().layernorm_backward(g, x, weight, mean, rstd)
         needs = ctx.needs_input_grad
         return (dx if needs[0] else None,
                 dw if len(needs) > 1 and needs[1] else None,

@@ -1,0 +1,136 @@
+"""A/B benchmark of two source trees: the same training step timed alternately in each.
+
+Two versions of the package cannot share a process, so each tree gets one long-lived worker
+process (PYTHONPATH set to that tree) that builds configs A and B once and then times training
+steps on request. The parent asks the workers in turn, round after round, in an order rotated
+every round, so that both trees see the same machine load (the machine is shared: medians and
+the spread of per-round medians are reported, and the new/old ratio per round). Only one worker
+computes at a time. A tree whose GPTConfig has `fused` is also timed with fused=False (the
+spelled-out path).
+
+    git worktree add /tmp/old <commit>
+    python benchmarks/ab_commits.py --old /tmp/old --new . [--configs A,B] [--rounds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CONFIGS = {
+    "A": dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, batch=16),
+    "B": dict(vocab_size=65, block_size=128, n_layer=6, n_head=6, n_embd=192, batch=32),
+}
+
+WORKER = r'''
+import json, sys, time
+import numpy as np
+import tinygrad_lm as tg
+from tinygrad_lm import optim
+if hasattr(tg.kernels, "keep_freed_memory"):
+    tg.kernels.keep_freed_memory()  # older trees switched it on when the backend loaded
+configs = json.loads(sys.argv[1])
+has_fused = "fused" in tg.GPTConfig.__dataclass_fields__
+steps = {}
+for name, c in configs.items():
+    for fused in ([True, False] if has_fused else [None]):
+        fields = {k: v for k, v in c.items() if k != "batch"}
+        if fused is not None:
+            fields["fused"] = fused
+        model = tg.GPT(tg.GPTConfig(**fields), seed=0)
+        opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3,
+                          betas=(0.9, 0.99))
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"]))
+        y = rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"]))
+        def step(model=model, opt=opt, x=x, y=y):
+            _, loss = model(x, y)
+            opt.zero_grad()
+            loss.backward()
+            optim.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        for _ in range(3):
+            step()
+        steps[f"{name}/{'fused' if fused in (True, None) else 'spelled-out'}"] = step
+print(json.dumps(sorted(steps)), flush=True)
+for line in sys.stdin:
+    key, n = line.split()
+    steps[key]()  # untimed: absorbs the switch from the other worker
+    times = []
+    for _ in range(int(n)):
+        t0 = time.perf_counter()
+        steps[key]()
+        times.append(time.perf_counter() - t0)
+    print(json.dumps(times), flush=True)
+'''
+
+
+def start(tree: str, configs: dict) -> tuple[subprocess.Popen, list[str]]:
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(configs)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.abspath(tree))
+    return proc, json.loads(proc.stdout.readline())
+
+
+def ask(proc: subprocess.Popen, key: str, n: int) -> list[float]:
+    proc.stdin.write(f"{key} {n}\n")
+    proc.stdin.flush()
+    return json.loads(proc.stdout.readline())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--old", required=True, help="the tree to compare against")
+    ap.add_argument("--new", default=os.path.dirname(HERE))
+    ap.add_argument("--configs", default="A,B")
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--block", type=int, default=3, help="timed steps per turn")
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "ab_commits.json"))
+    args = ap.parse_args(argv)
+    configs = {k: CONFIGS[k] for k in args.configs.split(",")}
+    workers = {}
+    for side, tree in (("old", args.old), ("new", args.new)):
+        workers[side] = start(tree, configs)
+    jobs = [(side, key) for side, (_, keys) in workers.items() for key in keys]
+    per_round = {job: [] for job in jobs}
+    for r in range(args.rounds):
+        for side, key in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
+            times = ask(workers[side][0], key, args.block)
+            per_round[(side, key)].append(statistics.median(times))
+    for proc, _ in workers.values():
+        proc.stdin.close()
+        proc.wait()
+    rows, result = [], {"rounds": args.rounds, "block": args.block, "old": args.old,
+                        "new": args.new, "ms": {}, "ratio_new_over_old": {}}
+    for (side, key), meds in per_round.items():
+        ms = [1e3 * m for m in meds]
+        result["ms"][f"{side} {key}"] = {"median": statistics.median(ms), "min": min(ms),
+                                         "max": max(ms)}
+        rows.append(f"{side:<4}{key:<16}{statistics.median(ms):>9.1f}{min(ms):>9.1f}"
+                    f"{max(ms):>9.1f}")
+    print(f"{'tree':<4}{'step':<16}{'median':>9}{'min':>9}{'max':>9}   (ms per step)")
+    print("\n".join(rows))
+    for key in workers["new"][1]:
+        old_key = key.split("/")[0] + "/fused"
+        if ("old", old_key) not in per_round:
+            continue
+        ratios = [n / o for n, o in zip(per_round[("new", key)], per_round[("old", old_key)])]
+        result["ratio_new_over_old"][key] = {"median": statistics.median(ratios),
+                                             "min": min(ratios), "max": max(ratios)}
+        print(f"new {key} / old {old_key}: median {statistics.median(ratios):.3f} "
+              f"(rounds {min(ratios):.3f}..{max(ratios):.3f})")
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""What every compiled wrapper shares: inputs the compiled loops were not built for go to the
+reference kernel of the same name, and arrays are laid out as C-contiguous rows.
+
+The Numba kernels are compiled for float32 and float64 and for arrays with at least one element;
+anything else (float16, integers, empty or 0-d arrays) is rare, and the reference, which is the
+specification, handles it correctly, only slower.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import reference
+
+FLOATS = (np.float32, np.float64)
+
+
+def is_float(a: np.ndarray, *rest, **options) -> bool:
+    """The common test: the first array is float32/float64, with at least one axis and one
+    element (further arguments are not looked at)."""
+    return a.dtype.type in FLOATS and a.ndim > 0 and a.size > 0
+
+
+def reference_unless(supported=is_float):
+    """Decorator: `@reference_unless(test)` on a compiled wrapper calls the reference kernel of
+    the same name, with the same arguments, whenever `test(*args, **kwargs)` is false."""
+    def wrap(compiled):
+        spec = getattr(reference, compiled.__name__)
+
+        @functools.wraps(compiled)
+        def kernel(*args, **kwargs):
+            if supported(*args, **kwargs):
+                return compiled(*args, **kwargs)
+            return spec(*args, **kwargs)
+        return kernel
+    return wrap
+
+
+def rows(a: np.ndarray, dtype) -> np.ndarray:
+    """A C-contiguous (rows, last axis) view or copy of `a` in `dtype`: leading axes flattened."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
+
+
+def flat(a: np.ndarray, dtype) -> np.ndarray:
+    """A C-contiguous 1-D view or copy of `a` in `dtype`."""
+    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
