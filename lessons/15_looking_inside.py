@@ -209,6 +209,14 @@ fig.tight_layout()
 print("figure:", show(fig, "15_attention_heads.png"))
 
 # %% [markdown]
+# Read the full run's maps row by row. Some heads keep to a narrow diagonal: each token looks
+# at itself or the token before it (local, n-gram-like features). Some send many rows to
+# the first tokens, the newline and "the" — a common resting place when a head has nothing
+# better to do. And several heads, at "king" and at "run", look back at "near", the word
+# that opened the prepositional phrase, or at "dogs" behind it: that is where the number
+# of the verb is decided. A picture suggests; a measurement decides.
+
+# %% [markdown]
 # ## A hypothesis, tested: who finds the subject?
 #
 # To predict the token after "king" the model must choose "run" or "runs" (or an object),
