@@ -215,9 +215,9 @@ print(f"input {x.shape} -> logits {logits.shape}, last state {h_last.shape}; "
 # The weight gradient is a sum over every step — the shared weights collect blame from the
 # whole window. The engine does all of this for us: it is the ordinary chain rule on the
 # unrolled graph. What we choose is how far back to unroll. Backpropagating through all
-# $10^5$ training characters would need every state in memory, so we train on random windows
-# of T characters and start each from $h_0 = 0$: **truncated BPTT**. A long gradient can also
-# explode, so we clip its global norm to 1 before each step.
+# 280,000 training characters at once would need every state in memory, so we train on windows
+# of T characters at random places, each from $h_0 = 0$: **truncated BPTT**. A long
+# gradient can also explode, so we clip its global norm to 1 before each step.
 
 # %%
 T_train = 16 if QUICK else 32

@@ -26,11 +26,15 @@
 # %%
 import base64
 import os
-import re
 import time
 from collections import Counter
 
 import numpy as np
+
+try:  # GPT-2's pattern names Unicode classes (\p{L} letters, \p{N} numbers): `regex` reads them
+    import regex as re
+except ImportError:  # the standard module, for the pattern spelled without \p classes
+    import re
 
 import tinygrad_lm
 from tinygrad_lm.data import generate_grammar_corpus

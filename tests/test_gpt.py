@@ -48,6 +48,7 @@ def loss_of_parameters(model, idx, targets):
     ("dropout", 1.0, ValueError, r"dropout must be in \[0, 1\)"),
     ("bias", 1, TypeError, "bias must be True or False, got 1"),
     ("tie_weights", "yes", TypeError, "tie_weights must be True or False"),
+    ("fused", "no", TypeError, "fused must be True or False"),
     ("norm_position", "middle", ValueError,
      r"norm_position must be one of \['pre', 'post'\], got 'middle'"),
     ("norm_position", None, TypeError, "norm_position must be a string"),
@@ -65,6 +66,36 @@ def test_config_dict_round_trip():
     assert GPTConfig(**{**TINY, "n_layer": np.int64(2)}).to_dict()["n_layer"].__class__ is int
     with pytest.raises(ValueError, match=r"unknown fields \['n_layers'\]"):
         GPTConfig.from_dict({**TINY, "n_layers": 3})
+
+
+def test_a_config_saved_before_the_fused_switch_still_loads():
+    old = {k: v for k, v in GPTConfig(**TINY).to_dict().items() if k != "fused"}
+    assert GPTConfig.from_dict(old).fused is True
+
+
+# ---- the fused switch -----------------------------------------------------------------------
+FUSED_OPS = ("Linear", "LinearGelu", "CausalAttention")  # the ops of tinygrad_lm/ops/fused.py
+
+
+def _step_with_ops(fused: bool, tie_weights: bool):
+    """(logits, loss, gradients, {op: forward calls}) of one float64 step of a tiny GPT."""
+    model = GPT(GPTConfig(**TINY, tie_weights=tie_weights, fused=fused), seed=0).to(np.float64)
+    idx = np.random.default_rng(0).integers(0, TINY["vocab_size"], (2, 6))
+    with tg.profile() as prof:
+        logits, loss = model(idx, idx)
+        loss.backward()
+    calls = {op: n for (op, phase), n in prof.calls.items() if phase == "forward"}
+    return logits.data, loss.data, [p.grad for p in model.parameters()], calls
+
+
+@pytest.mark.parametrize("tie_weights", [True, False])
+def test_fused_off_runs_every_op_spelled_out_and_gives_the_same_model(backend, tie_weights):
+    *fused, fused_calls = _step_with_ops(True, tie_weights)
+    *spelled, spelled_calls = _step_with_ops(False, tie_weights)
+    assert all(fused_calls.get(op) for op in FUSED_OPS)
+    assert not any(op in spelled_calls for op in FUSED_OPS), spelled_calls
+    for a, b in zip(fused[:2] + fused[2], spelled[:2] + spelled[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
 
 
 # ---- gradients ------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ MODEL_HELP = {
     "tie_weights": "the output head reuses the token embedding (GPT-2)",
     "norm_position": "'pre' (GPT-2) or 'post' (the original Transformer) LayerNorm",
     "activation": "MLP nonlinearity: gelu_tanh, gelu (exact) or relu",
+    "fused": "run the fused ops (one kernel for linear, linear+GELU, attention); false: every "
+             "op spelled out, as the lessons write it",
 }
 MODEL_FIELDS = tuple(f.name for f in fields(GPTConfig))
 NOT_FLAGS = ("vocab_size",)

@@ -129,25 +129,26 @@ class CausalSelfAttention(Module):
     With a kv_cache, x holds only the new positions; keys and values of earlier positions come
     from the cache (entry `layer`), and the causal mask aligns the queries to the END of the keys.
 
-    forward runs the fused op `F.causal_attention` (one kernel from the q|k|v projection to the
-    merged heads) unless the module is set `fused = False` or the call needs what only the
-    spelled-out path below gives: a KV cache, the attention weights, or attention dropout.
+    forward spells the math out, op by op. fused (the default): the same math from the q|k|v
+    projection to the merged heads runs as one op, `F.causal_attention`, except when the call
+    needs what only the spelled-out path gives: a KV cache, the attention weights, or attention
+    dropout.
     """
 
-    fused = True  # a class default: set False on an instance to run the spelled-out path
-
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True, *,
-                 rng: np.random.Generator | None = None, proj_std: float = 0.02, seed=0):
+                 rng: np.random.Generator | None = None, proj_std: float = 0.02, seed=0,
+                 fused: bool = True):
         if n_head < 1 or n_embd % n_head != 0:
             raise ValueError(f"CausalSelfAttention: n_embd={n_embd} is not divisible by "
                              f"n_head={n_head}; each head needs n_embd // n_head channels")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.n_embd, self.n_head = n_embd, n_head
-        self.c_attn = Linear(n_embd, 3 * n_embd, bias, rng=rng)  # fused q, k, v projection
-        self.c_proj = Linear(n_embd, n_embd, bias, rng=rng, std=proj_std)
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias, rng=rng, fused=fused)  # q, k, v at once
+        self.c_proj = Linear(n_embd, n_embd, bias, rng=rng, std=proj_std, fused=fused)
         self.attn_dropout = Dropout(dropout, seed=sub_seed(seed, 1))
         self.resid_dropout = Dropout(dropout, seed=sub_seed(seed, 2))
         self.last_attention: np.ndarray | None = None
+        self.fused = fused
 
     def forward(self, x, kv_cache: KVCache | None = None, layer: int = 0,
                 return_attention: bool = False):
@@ -160,25 +161,25 @@ class CausalSelfAttention(Module):
         B, T, C = x.shape
         nh, hs = self.n_head, C // self.n_head
         dropping = self.attn_dropout.training and self.attn_dropout.p > 0
-        if self.fused and kv_cache is None and not return_attention and not dropping:
-            # the same math as the lines below, in one op: faster, and nothing to read
+        if not self.fused or kv_cache is not None or return_attention or dropping:
+            # BEGIN ASSIGNMENT 4.2
+            q, k, v = self.c_attn(x).split(C, axis=2)  # 3 x (B, T, C)
+            q = q.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+            k = k.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+            v = v.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+            if kv_cache is not None:
+                keys, values = kv_cache.append(layer, k.data, v.data)
+                k, v = Tensor(keys), Tensor(values)  # (B, nh, Tk, hs), Tk = cached + T
+            # scale, causal mask and softmax in one op; the mask aligns the queries to the end
+            att = F.softmax(q @ k.transpose(-2, -1), scale=1.0 / math.sqrt(hs), causal=True)
+            # (B, nh, T, Tk)
+            self.last_attention = att.data if return_attention else None
+            y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
+            y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh * hs): heads side by side again
+            # END ASSIGNMENT 4.2
+        else:  # the lines above as one op, from the q|k|v projection to the merged heads
+            y = F.causal_attention(self.c_attn(x), nh)  # (B, T, C)
             self.last_attention = None
-            return self.resid_dropout(self.c_proj(F.causal_attention(self.c_attn(x), nh)))
-        # BEGIN ASSIGNMENT 4.2
-        q, k, v = self.c_attn(x).split(C, axis=2)  # 3 x (B, T, C)
-        q = q.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        if kv_cache is not None:
-            keys, values = kv_cache.append(layer, k.data, v.data)
-            k, v = Tensor(keys), Tensor(values)  # (B, nh, Tk, hs), Tk = cached + T
-        # scale, causal mask and softmax in one fused op; the mask aligns queries to the end
-        att = F.softmax(q @ k.transpose(-2, -1), scale=1.0 / math.sqrt(hs), causal=True)
-        # (B, nh, T, Tk)
-        self.last_attention = att.data if return_attention else None
-        y = self.attn_dropout(att) @ v  # (B, nh, T, hs)
-        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh * hs): heads side by side again
-        # END ASSIGNMENT 4.2
         return self.resid_dropout(self.c_proj(y))  # (B, T, C)
 
     def extra_repr(self) -> str:

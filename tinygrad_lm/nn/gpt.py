@@ -29,7 +29,7 @@ from ..ops.neural import check_ids
 from ..serialization import load_into, read_weights, save_weights
 from ..tensor import Tensor
 from .attention import CausalSelfAttention, KVCache
-from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, sub_seed
+from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, is_stock, sub_seed
 from .module import Module
 
 ACTIVATIONS = {"gelu_tanh": lambda: GELU("tanh"), "gelu": lambda: GELU("none"), "relu": ReLU}
@@ -48,6 +48,7 @@ class GPTConfig:
     tie_weights: bool = True  # the head reuses the token embedding (GPT-2)
     norm_position: str = "pre"  # "pre": GPT-2; "post": the original Transformer
     activation: str = "gelu_tanh"  # or "gelu" (exact erf form) or "relu"
+    fused: bool = True  # run the fused ops (ops/fused.py); False: every op spelled out
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -67,7 +68,7 @@ class GPTConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
         self.dropout = float(self.dropout)
-        for name in ("bias", "tie_weights"):
+        for name in ("bias", "tie_weights", "fused"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"GPTConfig.{name} must be True or False, got "
                                 f"{getattr(self, name)!r}")
@@ -98,27 +99,26 @@ class GPTConfig:
 class MLP(Module):
     """Position-wise feed-forward: expand to 4C, nonlinearity, project back to C.
 
-    With a GELU, c_fc and the activation run as one fused op, `F.linear_gelu`, unless the
-    module is set `fused = False`."""
-
-    fused = True  # a class default: set False on an instance to run c_fc and act separately
+    fused (the default): with a GELU, c_fc and the activation run as one op, `F.linear_gelu`,
+    which applies the GELU to each row while it is in cache."""
 
     def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True,
-                 activation: str = "gelu_tanh", *, rng=None, proj_std: float = 0.02, seed=0):
+                 activation: str = "gelu_tanh", *, rng=None, proj_std: float = 0.02, seed=0,
+                 fused: bool = True):
         if activation not in ACTIVATIONS:
             raise ValueError(f"MLP: activation must be one of {list(ACTIVATIONS)}, got "
                              f"{activation!r}")
-        self.c_fc = Linear(n_embd, 4 * n_embd, bias, rng=rng)
+        self.c_fc = Linear(n_embd, 4 * n_embd, bias, rng=rng, fused=fused)
         self.act = ACTIVATIONS[activation]()
-        self.c_proj = Linear(4 * n_embd, n_embd, bias, rng=rng, std=proj_std)
+        self.c_proj = Linear(4 * n_embd, n_embd, bias, rng=rng, std=proj_std, fused=fused)
         self.dropout = Dropout(dropout, seed=sub_seed(seed, 3))
+        self.fused = fused
 
     def forward(self, x):
-        # the same math in one op, faster; only for the stock layers, whose math it knows
-        if self.fused and type(self.act) is GELU and type(self.c_fc) is Linear:
-            h = F.linear_gelu(x, self.c_fc.weight, self.c_fc.bias, self.act.approximate)
-        else:
+        if not (self.fused and is_stock(self.act, GELU) and is_stock(self.c_fc, Linear)):
             h = self.act(self.c_fc(x))  # (B, T, 4C)
+        else:  # the line above as one op
+            h = F.linear_gelu(x, self.c_fc.weight, self.c_fc.bias, self.act.approximate)
         return self.dropout(self.c_proj(h))  # (B, T, C)
 
 
@@ -139,10 +139,10 @@ class Block(Module):
         self.norm_position = c.norm_position
         self.ln_1 = LayerNorm(c.n_embd, bias=c.bias)
         self.attn = CausalSelfAttention(c.n_embd, c.n_head, c.dropout, c.bias, rng=rng,
-                                        proj_std=proj_std, seed=seed)
+                                        proj_std=proj_std, seed=seed, fused=c.fused)
         self.ln_2 = LayerNorm(c.n_embd, bias=c.bias)
         self.mlp = MLP(c.n_embd, c.dropout, c.bias, c.activation, rng=rng, proj_std=proj_std,
-                       seed=seed)
+                       seed=seed, fused=c.fused)
 
     def forward(self, x, kv_cache: KVCache | None = None, layer: int = 0,
                 return_attention: bool = False):
@@ -187,7 +187,7 @@ class GPT(Module):
         rng = np.random.default_rng(seed)  # one stream for every weight, in module order
         self.transformer = Transformer(config, rng, seed)
         self.lm_head = None if config.tie_weights else Linear(
-            config.n_embd, config.vocab_size, bias=False, rng=rng)
+            config.n_embd, config.vocab_size, bias=False, rng=rng, fused=config.fused)
 
     def _check_idx(self, idx) -> np.ndarray:
         ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
@@ -241,8 +241,10 @@ class GPT(Module):
         for i, block in enumerate(tr.h):
             x = block(x, kv_cache, i, return_attention)  # (B, T, C)
         x = tr.ln_f(x)  # (B, T, C)
-        if self.lm_head is None:
-            logits = F.linear(x, tr.wte.weight.T)  # (B, T, C) @ (C, V) -> (B, T, V)
+        if self.lm_head is None and not self.config.fused:
+            logits = x @ tr.wte.weight.T  # (B, T, C) @ (C, V) -> (B, T, V)
+        elif self.lm_head is None:
+            logits = F.linear(x, tr.wte.weight.T)  # the line above as one op
         else:
             logits = self.lm_head(x)  # (B, T, V)
         if kv_cache is not None:

@@ -33,19 +33,32 @@ def _normal(rng, std: float, shape) -> np.ndarray:
 
 
 class Linear(Module):
-    """y = x @ weight + bias, weight of shape (in_features, out_features), over the last axis."""
+    """y = x @ weight + bias, weight of shape (in_features, out_features), over the last axis.
+
+    fused (the default): the same math as one op, `F.linear`, which flattens the leading axes
+    into rows and adds the bias while each row is in cache; off, a matmul and an add."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 rng: np.random.Generator | None = None, std: float = 0.02):
+                 rng: np.random.Generator | None = None, std: float = 0.02, fused: bool = True):
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(_normal(rng, std, (in_features, out_features)))  # (in, out)
         self.bias = Parameter(np.zeros(out_features, np.float32)) if bias else None  # (out,)
+        self.fused = fused
 
     def forward(self, x):
-        return F.linear(x, self.weight, self.bias)  # (..., in) -> (..., out)
+        if not self.fused:
+            y = x @ self.weight  # (..., in) @ (in, out) -> (..., out)
+            return y if self.bias is None else y + self.bias  # bias broadcast over rows
+        return F.linear(x, self.weight, self.bias)  # the two lines above as one op
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+
+
+def is_stock(module: Module, cls: type) -> bool:
+    """Whether `module` computes exactly what layer `cls` does (a `cls` whose forward is not
+    overridden). A fused op knows only the stock layers' math; anything else must run itself."""
+    return isinstance(module, cls) and type(module).forward is cls.forward
 
 
 class Embedding(Module):
