@@ -21,6 +21,16 @@ import os
 import sys
 import time
 
+from . import notebooks, run_dir
+from .assignments import cli as assignments_cli
+from .config import ConfigError, TrainConfig, help_table, make_config, parse_overrides
+from .data import prepare_data
+from .generate import generate
+from .loader import load_any, run_checkpoint
+from .samples import text_sample
+from .task_metrics import evaluate_task
+from .train import Trainer, estimate_loss
+
 USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError,
                PermissionError, IsADirectoryError, FileExistsError, RuntimeError, ImportError)
 
@@ -33,7 +43,6 @@ def _no_extra(command: str, extra: list[str]) -> None:
 
 # ---- train ------------------------------------------------------------------------------------
 def add_train(sub) -> None:
-    from .config import help_table
     t = sub.add_parser(
         "train", help="train a GPT (default: the built-in grammar data)", allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -52,9 +61,6 @@ def add_train(sub) -> None:
 
 
 def _trainer_for(args, extra: list[str]):
-    from . import run_dir
-    from .config import ConfigError, make_config, parse_overrides
-    from .train import Trainer
 
     if args.resume is None:
         overrides = list(extra) + ([f"--dataset={args.dataset}"] if args.dataset else [])
@@ -74,8 +80,6 @@ def _trainer_for(args, extra: list[str]):
 
 
 def cmd_train(args, extra: list[str]) -> int:
-    from .loader import load_any
-    from .task_metrics import evaluate_task
 
     start = time.perf_counter()
     trainer = _trainer_for(args, extra)
@@ -107,7 +111,6 @@ def cmd_train(args, extra: list[str]) -> int:
 
 
 def _sample_with(model, trainer, seed: int) -> str:
-    from .samples import text_sample
     return text_sample(model, trainer.data, trainer.cfg.sample_tokens, seed)
 
 
@@ -130,7 +133,6 @@ def add_sample(sub) -> None:
 
 
 def _load_for_cli(args):
-    from .loader import load_any, run_checkpoint
     path = args.ckpt
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "ckpt.npz")):
         path = run_checkpoint(path, "last" if args.last else "best")
@@ -143,7 +145,6 @@ def _load_for_cli(args):
 def cmd_sample(args, extra: list[str]) -> int:
     import numpy as np
 
-    from .generate import generate
 
     _no_extra("sample", extra)
     if not args.greedy and not args.temperature > 0:
@@ -179,10 +180,6 @@ def add_eval(sub) -> None:
 def cmd_eval(args, extra: list[str]) -> int:
     import math
 
-    from .config import TrainConfig
-    from .data import prepare_data
-    from .task_metrics import evaluate_task
-    from .train import estimate_loss
 
     _no_extra("eval", extra)
     loaded = _load_for_cli(args)
@@ -221,13 +218,11 @@ def cmd_bench(args, extra: list[str]) -> int:
 
 
 def add_assignments(sub) -> None:
-    from .assignments.cli import add_parser
-    add_parser(sub)
+    assignments_cli.add_parser(sub)
 
 
 def add_lessons(sub) -> None:
-    from .notebooks import add_parser
-    add_parser(sub)
+    notebooks.add_parser(sub)
 
 
 SUBCOMMANDS = [add_train, add_sample, add_eval, add_bench, add_assignments, add_lessons]

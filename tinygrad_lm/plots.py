@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from .autograd import no_grad
+
 
 def read_log(path: str) -> list[dict]:
     if not os.path.exists(path):
@@ -93,7 +95,6 @@ def plot_health(log_path: str, out_path: str) -> str | None:
 def plot_attention(model, tokenizer, ids, out_path: str, max_heads: int = 4) -> str | None:
     """Each layer's attention weights (rows: layers, columns: heads) on one sequence: row t
     shows how much position t reads from each earlier position."""
-    from .autograd import no_grad
     ids = np.asarray(ids, dtype=np.int64)[None, :]  # (1, T)
     if ids.shape[1] < 2:
         return None

@@ -17,6 +17,8 @@ import json
 import os
 import shutil
 
+from .checkpoint import CheckpointError, load_checkpoint, write_atomic
+
 RUN_FILES = ("ckpt.npz", "best.npz", "log.jsonl", "samples.txt", "loss.png", "health.png",
              "attention.png")
 # The files that make a directory hold a run (figures alone do not).
@@ -37,7 +39,6 @@ def holds_run(out_dir: str) -> bool:
 
 def describe_run(out_dir: str) -> str:
     """'step 3000 of 3000, saved 2026-12-01 19:50, 3 layers x 96 on grammar' (what is known)."""
-    from .checkpoint import CheckpointError, load_checkpoint
     ckpt = os.path.join(out_dir, "ckpt.npz")
     path = ckpt if os.path.exists(ckpt) else os.path.join(out_dir, MARKERS[-1])
     when = datetime.datetime.fromtimestamp(os.path.getmtime(path)).strftime("%Y-%m-%d %H:%M")
@@ -87,6 +88,5 @@ def trim_log(log_path: str, step: int) -> int:
         lines = [line for line in f if line.strip()]
     kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
     if len(kept) != len(lines):
-        from .checkpoint import write_atomic
         write_atomic(log_path, lambda f: f.write("".join(kept).encode("utf-8")))
     return len(lines) - len(kept)

@@ -35,6 +35,7 @@ from .config import ConfigError, TrainConfig, replace
 from .data import prepare_data
 from .kernels import keep_freed_memory
 from .nn.gpt import GPT
+from .plots import plot_attention, plot_health, plot_loss
 from .progress import Progress
 from .samples import text_sample, training_sample
 from .training_health import health_snapshot
@@ -312,7 +313,6 @@ class Trainer:
                 "best_step": self.best_step, "early_stopped": stopped}
 
     def _figures(self) -> None:
-        from .plots import plot_attention, plot_health, plot_loss
         out = self.cfg.out_dir
         plot_loss(self.log_path, os.path.join(out, "loss.png"))
         plot_health(self.log_path, os.path.join(out, "health.png"))

@@ -9,6 +9,11 @@ from __future__ import annotations
 import os
 import sys
 
+from .build import build_student_copy
+from .grade import GradeError, grade_submission
+from .lms import build_autograder, build_bundle, write_classroom
+from .results import format_table, gradescope_results, junit_xml, write_json
+
 EXIT_BELOW_PASS_MARK = 1
 EXIT_CANNOT_GRADE = 2
 
@@ -29,15 +34,12 @@ def _tasks(values) -> list[str] | None:
 
 
 def _build(args, extra) -> int:
-    from .build import build_student_copy
     cut = build_student_copy(args.repo, args.out, _only(args.only))
     print(f"wrote a student copy to {args.out} with {len(cut)} tasks cut: {', '.join(cut)}")
     return 0
 
 
 def _grade(args, extra) -> int:
-    from .grade import GradeError, grade_submission
-    from .results import format_table, gradescope_results, junit_xml, write_json
     submission = args.submission or args.repo
     try:
         report = grade_submission(submission, args.suite, _only(args.only), _tasks(args.task),
@@ -65,14 +67,12 @@ def _grade(args, extra) -> int:
 
 
 def _bundle(args, extra) -> int:
-    from .lms import build_bundle
     manifest = build_bundle(args.repo, args.out, _only(args.only))
     print(f"wrote the grading suite for {len(manifest['tasks'])} tasks to {args.out}")
     return 0
 
 
 def _autograder(args, extra) -> int:
-    from .lms import build_autograder
     manifest = build_autograder(args.repo, args.out, _only(args.only), args.timeout, args.jobs)
     print(f"wrote {args.out}: Gradescope autograder for {len(manifest['tasks'])} tasks, "
           f"{manifest['total_points']} points")
@@ -80,7 +80,6 @@ def _autograder(args, extra) -> int:
 
 
 def _classroom(args, extra) -> int:
-    from .lms import write_classroom
     print(f"wrote {write_classroom(args.out, _only(args.only), args.timeout)}")
     return 0
 
