@@ -232,7 +232,7 @@ step_ms = {}
 for n in (1, tg.kernels.num_threads()):
     with tg.kernels.use_threads(n):
         train_step()
-        step_ms[n] = best_time(train_step, repeats) * 1e3
+        step_ms[n] = best_time(train_step, 2 if QUICK else 5) * 1e3
 print("training step:", ", ".join(f"{ms:.1f} ms on {n} thread(s)" for n, ms in step_ms.items()))
 
 # %% [markdown]

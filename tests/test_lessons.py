@@ -184,3 +184,38 @@ def test_lesson_runs_as_a_notebook(name, tmp_path, monkeypatch):
         assert images, f"{name} shows figures, but none displayed inline"
     printed = [line for c in code for line in _outputs_text(c).splitlines() if line.strip()]
     assert printed and "done" in printed[-1], f"{name}: last line printed {printed[-1:]}"
+
+
+def test_check_gives_each_verdict(capsys):
+    from tinygrad_lm.lessons import check
+
+    def stub():
+        raise NotImplementedError
+
+    right, wrong = (lambda: 2), (lambda: 3)
+    assert check("9.1", stub, right, test=lambda f: f() == 2, hint="add") is False
+    assert check("9.1", right, right, test=lambda f: f() == 2) is True
+    assert check("9.1", wrong, right, test=lambda f: f() == 2, hint="add") is False
+    said = capsys.readouterr().out.splitlines()
+    assert said == ["Exercise 9.1: not answered yet. add", "Exercise 9.1: right.",
+                    "Exercise 9.1: not right yet. add"]
+    with pytest.raises(AssertionError, match="solution does not pass"):
+        check("9.1", right, wrong, test=lambda f: f() == 2)
+
+
+@pytest.mark.slow
+def test_a_lesson_runs_as_a_script_from_another_folder(tmp_path):
+    """`python lessons/NN.py --quick` elsewhere: figures go to ./lessons_out, last line 'done'."""
+    import subprocess
+    import sys
+    name = NAMES[0]
+    env = {k: v for k, v in os.environ.items() if k not in ("LESSONS_OUT", "LESSONS_QUICK")}
+    done = subprocess.run([sys.executable, os.path.join(LESSONS, name), "--quick"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "done" in done.stdout.splitlines()[-1]
+    with open(os.path.join(LESSONS, name), encoding="utf-8") as f:
+        shows = re.findall(r"""show\([^,]+,\s*["']([^"']+\.png)""", f.read())
+    assert shows, f"{name} shows no figure by name"
+    for figure in shows:
+        assert (tmp_path / "lessons_out" / figure).exists(), figure

@@ -205,7 +205,8 @@ def install_cell_source(pip_spec: str) -> str:
             "is already importable).\n"
             "import importlib.util\n\n"
             'if importlib.util.find_spec("tinygrad_lm") is None:\n'
-            f'    %pip install --quiet "{pip_spec}"')
+            f'    %pip install --quiet "{pip_spec}"\n'
+            "    importlib.invalidate_caches()  # so this kernel finds the new package")
 
 
 def to_notebook(path: str, pip_spec: str):
