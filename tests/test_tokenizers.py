@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinygrad_lm.gpt2_files import bytes_to_unicode
 from tinygrad_lm.tokenizers import (
     GPT2_PATTERN,
     BPETokenizer,
     CharTokenizer,
-    bytes_to_unicode,
     load_tokenizer,
     tokenizer_from_dict,
 )

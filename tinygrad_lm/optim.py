@@ -189,10 +189,6 @@ def clip_grad_norm_(params, max_norm: float) -> float:
     return norm
 
 
-def constant_lr(step: int, lr: float) -> float:
-    return lr
-
-
 def cosine_lr(step: int, *, lr: float, min_lr: float, warmup_iters: int,
               lr_decay_iters: int) -> float:
     """Linear warmup to lr over warmup_iters, then cosine decay to min_lr at lr_decay_iters

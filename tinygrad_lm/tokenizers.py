@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from .gpt2_files import bytes_to_unicode, read_gpt2_files, read_json  # noqa: F401
+from .gpt2_files import read_gpt2_files, read_json
 
 FORMAT_VERSION = 1
 

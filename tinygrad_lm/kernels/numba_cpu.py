@@ -100,45 +100,34 @@ def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = 
     return out
 
 
-def _linear_ok(x, w, *more) -> bool:
-    """2-D rows and weight of one float dtype (with gy and h, when given): what the threaded
-    loops handle."""
+def _linear_ok(x, w, *rest, **options) -> bool:
+    """2-D rows and weight, and every other array argument (bias, gy, h), of one float dtype:
+    what the threaded loops handle."""
+    arrays = [a for a in rest if isinstance(a, np.ndarray)]
     return (x.ndim == 2 and w.ndim == 2 and x.dtype.type in FLOATS
-            and all(a.dtype == x.dtype for a in (w, *more)))
+            and all(a.dtype == x.dtype for a in (w, *arrays)))
 
 
-def _forward_ok(x, w, *rest, **options) -> bool:
-    return _linear_ok(x, w)
-
-
-def _backward_ok(x, w, gy, *rest, **options) -> bool:
-    return _linear_ok(x, w, gy)
-
-
-def _gelu_backward_ok(x, w, h, gy, *rest, **options) -> bool:
-    return _linear_ok(x, w, gy, h)
-
-
-@reference_unless(_forward_ok)
+@reference_unless(_linear_ok)
 def linear_forward(x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
     """y = x w + b; each thread adds the bias to its own rows while they are still in cache."""
     return _linear_forward(x, w, b, None)[0]
 
 
-@reference_unless(_backward_ok)
+@reference_unless(_linear_ok)
 def linear_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, need_x: bool = True,
                     need_w: bool = True, need_b: bool = True):
     """(dx, dw, db) in one hand-off; see `_linear_backward`."""
     return _linear_backward(x, w, gy, None, need_x, need_w, need_b, None)
 
 
-@reference_unless(_forward_ok)
+@reference_unless(_linear_ok)
 def linear_gelu_forward(x: np.ndarray, w: np.ndarray, b=None, approximate: str = "tanh"):
     """(gelu(x w + b), x w + b), GELU applied by each thread to its rows while in cache."""
     return _linear_forward(x, w, b, approximate)
 
 
-@reference_unless(_gelu_backward_ok)
+@reference_unless(_linear_ok)
 def linear_gelu_backward(x: np.ndarray, w: np.ndarray, h: np.ndarray, gy: np.ndarray,
                          need_x: bool = True, need_w: bool = True, need_b: bool = True,
                          approximate: str = "tanh"):
