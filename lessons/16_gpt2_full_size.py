@@ -103,9 +103,9 @@ check("16.1", gpt2_parameters, gpt2_parameters_solution, test=_test_params,
 # %% [markdown]
 # ## Building it
 #
-# Random weights, drawn exactly as the GPT-2 paper prescribes ($\mathcal{N}(0, 0.02^2)$,
-# the residual projections scaled by $1/\sqrt{2L}$). Drawing 124M normal numbers is itself
-# a measurable cost.
+# Random weights, drawn as GPT-2 and nanoGPT draw them ($\mathcal{N}(0, 0.02^2)$, the
+# projections into the residual stream scaled down by $1/\sqrt{2L}$). Drawing 124M normal
+# numbers is itself a measurable cost.
 
 # %%
 def peak_memory_mb():
