@@ -13,6 +13,7 @@ cells. At the end the module prints a table of words, exercises and notebook sec
 
 import os
 import re
+import sys
 import time
 
 import pytest
@@ -205,7 +206,6 @@ def test_check_gives_each_verdict(capsys):
 def test_a_lesson_runs_as_a_script_from_another_folder(tmp_path):
     """`python lessons/NN.py --quick` elsewhere: figures go to ./lessons_out, last line 'done'."""
     import subprocess
-    import sys
     name = NAMES[0]
     env = {k: v for k, v in os.environ.items() if k not in ("LESSONS_OUT", "LESSONS_QUICK")}
     done = subprocess.run([sys.executable, os.path.join(LESSONS, name), "--quick"],
@@ -217,3 +217,23 @@ def test_a_lesson_runs_as_a_script_from_another_folder(tmp_path):
     assert shows, f"{name} shows no figure by name"
     for figure in shows:
         assert (tmp_path / "lessons_out" / figure).exists(), figure
+
+
+def test_in_notebook_knows_a_kernel_from_a_terminal(monkeypatch):
+    import types
+
+    from tinygrad_lm.lessons import in_notebook
+
+    def fake_ipython(shell):
+        module = types.ModuleType("IPython")
+        module.get_ipython = lambda: shell
+        monkeypatch.setitem(sys.modules, "IPython", module)
+
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert in_notebook() is False                       # plain python
+    fake_ipython(types.SimpleNamespace(config={}))      # terminal IPython: no kernel
+    assert in_notebook() is False
+    fake_ipython(types.SimpleNamespace(config={"IPKernelApp": {}}))   # Jupyter
+    assert in_notebook() is True
+    fake_ipython(types.SimpleNamespace(config={}, kernel=object()))   # Colab's shell
+    assert in_notebook() is True

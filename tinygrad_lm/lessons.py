@@ -35,7 +35,10 @@ def in_notebook() -> bool:
     if shell is None:
         return False
     ip = shell.get_ipython() if hasattr(shell, "get_ipython") else None
-    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+    # a kernel's shell (Jupyter's ZMQInteractiveShell, Colab's subclass of it) has a kernel;
+    # terminal IPython has none and keeps its own figure windows
+    return ip is not None and ("IPKernelApp" in getattr(ip, "config", {})
+                               or getattr(ip, "kernel", None) is not None)
 
 
 def out_dir() -> str:
