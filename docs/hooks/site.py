@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import api_md  # noqa: E402
 import cli_md  # noqa: E402
 import lessons_md  # noqa: E402
+import public_names  # noqa: E402
 import sources  # noqa: E402
 from mkdocs.structure.files import File  # noqa: E402
 
@@ -111,7 +112,21 @@ def on_files(files, config):
     for module in api_md.public_modules():
         _add(files, config, api_md.page_path(module), content=api_md.module_page(module))
     config.nav = _navigation(root, pages, lessons_nav)
+    _warn_undocumented(root)
     return files
+
+
+def _warn_undocumented(root: str) -> None:
+    """A public name with no docstring (and not among the recorded older gaps) is a warning,
+    so `mkdocs build --strict` fails on it, as tests/test_docs.py does."""
+    recorded_path = os.path.join(root, "tests", "undocumented_names.txt")
+    recorded = set()
+    if os.path.exists(recorded_path):
+        with open(recorded_path, encoding="utf-8") as f:
+            recorded = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+    for name in public_names.undocumented():
+        if name not in recorded:
+            log.warning(f"{name} has no docstring (the API reference would show it bare)")
 
 
 def _navigation(root: str, pages: dict[str, str], lessons_nav: list) -> list:
