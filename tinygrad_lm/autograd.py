@@ -33,6 +33,7 @@ _grad_enabled = True
 
 
 def is_grad_enabled() -> bool:
+    """True when ops record the graph for backward (the default; False inside `no_grad()`)."""
     return _grad_enabled
 
 
@@ -61,6 +62,7 @@ def no_grad() -> _GradMode:
 
 
 def enable_grad() -> _GradMode:
+    """`with enable_grad():` ops record the graph again, even inside a `no_grad()` block."""
     return _GradMode(True)
 
 
@@ -75,6 +77,8 @@ class Context:
         self.versions: tuple[int, ...] = ()
 
     def save_for_backward(self, *arrays) -> None:
+        """Keep `arrays` (inputs, outputs or intermediates of forward) for backward, as
+        `ctx.saved`, in the order given."""
         self.saved = arrays
 
     def free(self) -> None:
@@ -111,10 +115,31 @@ class Function:
 
     @staticmethod
     def forward(ctx, *arrays, **attrs):  # pragma: no cover - abstract
+        """Compute the op's output from its input arrays.
+
+        Args:
+            ctx: the op's `Context`; `ctx.save_for_backward(...)` keeps what backward needs.
+            *arrays: the inputs as ndarrays (broadcasting as NumPy does).
+            **attrs: the op's non-differentiable settings (an axis, a shape, a scale...).
+
+        Returns:
+            The output ndarray.
+        """
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, grad):  # pragma: no cover - abstract
+        """The chain rule for this op: from dL/d(output) to dL/d(each input).
+
+        Args:
+            ctx: the op's `Context`, with `ctx.saved` from forward and `ctx.needs_input_grad`.
+            grad: dL/d(output), an ndarray of the output's shape.
+
+        Returns:
+            One gradient per input (a single array for a one-input op, else a tuple), each
+            `local derivative * grad`; None for an input that needs no gradient. A gradient
+            may have the broadcast shape: the engine sums it back to the input's shape.
+        """
         raise NotImplementedError
 
 

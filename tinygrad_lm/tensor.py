@@ -45,6 +45,21 @@ def as_tensor(x, like_dtype=None) -> Tensor:
 
 
 class Tensor:
+    """An n-dimensional array that remembers how it was computed, so gradients can flow back.
+
+    `data` is the ndarray; `grad` is filled by `backward()` with dL/d(this tensor), an array
+    of the same shape, for every tensor created with `requires_grad=True`. Each op on tensors
+    (`a @ b`, `x.exp()`, `x.sum(axis=-1)`...) runs one `Function` from `tinygrad_lm.ops` and,
+    when a gradient will be needed, records it in the graph that `backward()` walks.
+
+    Args:
+        data: an ndarray (kept as it is, with its dtype; float16 becomes float32), a nested
+            list or a number (floats become float32), or another Tensor (its array).
+        requires_grad: track this tensor as a leaf whose gradient `backward()` computes
+            (floating point only).
+        dtype: store a copy in this dtype (`np.float64` for gradient checks).
+    """
+
     # Make `ndarray + Tensor` call Tensor.__radd__ rather than NumPy's elementwise loop.
     __array_priority__ = 1000
 
@@ -67,22 +82,29 @@ class Tensor:
     # ---- basic properties -------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, as NumPy's `ndarray.shape`."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions, `len(shape)`."""
         return self.data.ndim
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype of `data` (float32 unless asked otherwise)."""
         return self.data.dtype
 
     @property
     def size(self) -> int:
+        """The number of elements, the product of `shape`."""
         return self.data.size
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor no recorded op produced (an input or a parameter): the graph ends here,
+        and `backward()` leaves the gradient in `grad`.
+        """
         return self._ctx is None
 
     def __len__(self) -> int:
@@ -102,15 +124,18 @@ class Tensor:
         return bool(self.data)
 
     def numpy(self) -> np.ndarray:
+        """The underlying ndarray itself (not a copy: writing to it changes the tensor)."""
         return self.data
 
     def item(self):
+        """The value of a one-element tensor (a loss, say) as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item: only a tensor with one element can be converted to a Python "
                              f"number, this one has shape {self.shape}")
         return self.data.item()
 
     def tolist(self):
+        """The data as nested Python lists of numbers."""
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -118,15 +143,30 @@ class Tensor:
         return Tensor._from_op(self.data, requires_grad=False)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Start (or stop) tracking this tensor as a leaf that receives a gradient; returns it.
+
+        Raises TypeError for an integer or boolean tensor, which has no derivative.
+        """
         if flag and self.data.dtype.kind != "f":
             raise TypeError(f"only floating point tensors can require grad, got {self.dtype}")
         self.requires_grad = flag
         return self
 
     def zero_grad(self) -> None:
+        """Forget the accumulated gradient (`grad = None`) before the next backward."""
         self.grad = None
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Fill `grad` of every tensor this one depends on with dL/d(that tensor).
+
+        Walks the recorded graph from this tensor to the leaves in reverse topological order and
+        applies the chain rule, `dL/dx = sum over uses u of x: (du/dx)^T dL/du`, accumulating into
+        `grad` (call `zero_grad()` or the optimizer's between steps).
+
+        Args:
+            grad: dL/d(this tensor); omit it for a one-element tensor (a loss), where it is 1.
+            retain_graph: keep the saved arrays so backward can run through the graph again.
+        """
         autograd.backward(self, grad, retain_graph=retain_graph)
 
     # ---- in-place changes (version-counted, forbidden where they would corrupt a graph) -----
@@ -161,12 +201,22 @@ class Tensor:
         self._inplace("__setitem__", assign)
 
     def zero_(self) -> Tensor:
+        """Set every element to 0 in place; returns the tensor.
+
+        Refused on a tensor that requires grad while grad mode is on (wrap parameter updates in
+        `no_grad()`), since backward may still need the old values.
+        """
         return self._inplace("zero_", lambda d: d.fill(0))
 
     def fill_(self, value) -> Tensor:
+        """Set every element to `value` in place (the rule of `zero_`); returns the tensor."""
         return self._inplace("fill_", lambda d: d.fill(value))
 
     def copy_(self, src) -> Tensor:
+        """Copy `src` (a Tensor, or an array that broadcasts to this shape) in place; returns it.
+
+        The rule of `zero_` applies.
+        """
         return self._inplace("copy_", lambda d: np.copyto(d, _raw(src)))
 
     # ---- dtype ------------------------------------------------------------------------------
@@ -180,9 +230,11 @@ class Tensor:
     astype = to
 
     def float(self) -> Tensor:
+        """This tensor as float32, `to(np.float32)`: the dtype training runs in."""
         return self.to(np.float32)
 
     def double(self) -> Tensor:
+        """This tensor as float64, `to(np.float64)`: the precision gradient checks need."""
         return self.to(np.float64)
 
     # ---- comparisons: no gradient, boolean results ------------------------------------------
@@ -282,9 +334,17 @@ class Tensor:
 
     # ---- reductions (ops/reduce.py) ---------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        """The sum over `axis` (an int, a tuple, or None for all axes).
+
+        Backward: d(sum x)/dx_i = 1, so the gradient is `grad` copied back over the summed axes.
+        """
         return apply(reduce.Sum, self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        """The mean over `axis` (an int, a tuple, or None for all axes).
+
+        Backward: d(mean x)/dx_i = 1/n, with n the number of elements averaged.
+        """
         return apply(reduce.Mean, self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
@@ -325,9 +385,15 @@ class Tensor:
     view = reshape
 
     def flatten(self) -> Tensor:
+        """All elements in one dimension, shape `(size,)`; backward reshapes the gradient back."""
         return apply(movement.Reshape, self, shape=(-1,))
 
     def permute(self, *axes) -> Tensor:
+        """The axes reordered: output axis i is input axis `axes[i]`.
+
+        `x.permute(0, 2, 1, 3)` turns (B, T, nh, hs) into (B, nh, T, hs); backward applies the
+        inverse permutation to the gradient.
+        """
         return apply(movement.Permute, self, axes=_shape(axes))
 
     def expand(self, *shape) -> Tensor:
@@ -419,6 +485,7 @@ def _shape(shape) -> tuple[int, ...]:
 
 # ---- creators -------------------------------------------------------------------------------
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A new Tensor from `data`: `Tensor(data, requires_grad, dtype)`."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
@@ -428,22 +495,27 @@ def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
 
 
 def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))`."""
     return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: `ones(2, 3)` or `ones((2, 3))`."""
     return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def full(shape, value, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of `shape` whose every element is `value`."""
     return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape and dtype of `t`."""
     return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape and dtype of `t`."""
     return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
 
 
@@ -457,17 +529,23 @@ def randn(*shape, dtype=np.float32, seed=None, rng: np.random.Generator | None =
 
 def rand(*shape, dtype=np.float32, seed=None, rng: np.random.Generator | None = None,
          requires_grad: bool = False) -> Tensor:
+    """Samples uniform on [0, 1) from `rng`, or from a Generator seeded with `seed`."""
     rng = rng if rng is not None else np.random.default_rng(seed)
     return Tensor(rng.random(_shape(shape)).astype(dtype), requires_grad=requires_grad)
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
+    """`start, start + step, ...` below `stop` (`arange(n)` is 0, ..., n-1), as `np.arange`."""
     if stop is None:
         start, stop = 0, start
     return Tensor(np.arange(start, stop, step, dtype=dtype))
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors end to end along an existing `axis` (`cat` is the same function).
+
+    Backward: each input gets its own slice of the gradient along `axis`.
+    """
     return apply(movement.Concatenate, *tensors, axis=axis)
 
 
@@ -475,6 +553,10 @@ cat = concatenate
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new `axis`: n tensors of (B, C) give (n, B, C) for axis 0.
+
+    Backward: input i gets the gradient's slice i along that axis.
+    """
     return apply(movement.Stack, *tensors, axis=axis)
 
 
