@@ -35,6 +35,11 @@ def causal_attention(qkv, n_head: int) -> Tensor:
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
+    """log softmax(x) along `axis`: x_i - log(sum_j exp(x_j)), computed as
+    (x_i - max) - log(sum_j exp(x_j - max)) so no exp overflows.
+
+    Backward: dL/dx = g - softmax(x) * sum(g).
+    """
     return as_tensor(x).log_softmax(axis)
 
 
@@ -45,19 +50,41 @@ def cross_entropy(logits, targets, ignore_index: int = -100) -> Tensor:
 
 
 def embedding(ids, weight) -> Tensor:
+    """Rows of `weight` (V, C) picked by integer `ids` of any shape: the result is
+    (*ids.shape, C).
+
+    Backward: each picked row's gradient is added into its row of dL/dweight (a row picked
+    twice gets both); the ids get none.
+    """
     ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
     return apply(neural.Embedding, weight, Tensor(ids))
 
 
 def layer_norm(x, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over the last axis, then `* weight + bias` when given.
+
+    Args:
+        x: (..., C).
+        weight: (C,), or None for no scale.
+        bias: (C,), or None for no shift.
+        eps: added to the variance so a constant row does not divide by zero.
+
+    Returns:
+        (..., C). Backward, with x_hat the normalised x and g_hat = g * weight:
+        dL/dx = (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)) / sqrt(var + eps).
+    """
     return apply(neural.LayerNorm, x, weight, bias, eps=eps)
 
 
 def gelu(x, approximate: str = "tanh") -> Tensor:
+    """GELU(x) = x * Phi(x), Phi the standard normal CDF; `approximate="tanh"` (GPT-2) uses
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), "none" the exact erf form.
+    """
     return apply(elementwise.Gelu, x, approximate=approximate)
 
 
 def relu(x) -> Tensor:
+    """max(x, 0), elementwise; the gradient passes where x > 0 and is 0 elsewhere."""
     return apply(elementwise.Relu, x)
 
 

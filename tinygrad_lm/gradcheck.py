@@ -30,6 +30,9 @@ class GradcheckError(AssertionError):
 
 @dataclass
 class GradcheckResult:
+    """What `gradcheck` found: whether it passed, the largest absolute and relative errors between
+    the analytic and the numerical gradient for each input (by position), and a message.
+    """
     passed: bool
     max_abs_error: dict[int, float] = field(default_factory=dict)
     max_rel_error: dict[int, float] = field(default_factory=dict)

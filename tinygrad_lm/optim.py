@@ -15,6 +15,13 @@ from .kernels import active_backend
 
 
 class Optimizer:
+    """The base of every optimizer: parameter groups, `zero_grad`, `step` and saved state.
+
+    Args:
+        params: Parameters (anything with `.data` and `.grad`), or a list of dicts with
+            "params" and per-group settings (`configure_param_groups` makes two).
+        **defaults: the settings every group starts from (`lr`, `weight_decay`, ...).
+    """
     defaults: dict = {}
 
     def __init__(self, params, **defaults):
@@ -47,20 +54,35 @@ class Optimizer:
                 yield group, p
 
     def zero_grad(self) -> None:
+        """Set every parameter's `grad` to None before the next backward."""
         for _, p in self._params():
             p.grad = None
 
     def step(self) -> None:
+        """Update every parameter that has a gradient, in place, with `update`; parameters whose
+        `grad` is None (unused in this step) are left alone.
+        """
         for group, p in self._params():
             if p.grad is not None:
                 self.update(p, p.grad, self.state.setdefault(id(p), {}), group)
                 p._version = getattr(p, "_version", 0) + 1
 
     def update(self, p, g, state, group):  # pragma: no cover - abstract
+        """Update one parameter in place.
+
+        Args:
+            p: the parameter; `p.data` is changed in place.
+            g: its gradient, an array of `p.data`'s shape.
+            state: this parameter's own dict (momentum, moments, step count), kept across steps.
+            group: the settings of the parameter's group (`lr`, `weight_decay`, ...).
+        """
         raise NotImplementedError
 
     # ---- state in and out: keyed by position (group order, then parameter order) -----------
     def state_dict(self) -> dict:
+        """The optimizer's settings and per-parameter state (copied), keyed by position: group
+        order, then parameter order, so it loads into an optimizer built the same way.
+        """
         groups, state, index = [], {}, 0
         for group in self.param_groups:
             settings = {k: (list(v) if isinstance(v, tuple) else v)
@@ -74,6 +96,7 @@ class Optimizer:
         return {"param_groups": groups, "state": state}
 
     def load_state_dict(self, sd: dict) -> None:
+        """Restore what `state_dict()` returned; the group count and sizes must match."""
         if len(sd["param_groups"]) != len(self.param_groups):
             raise ValueError(f"optimizer state has {len(sd['param_groups'])} parameter groups, "
                              f"this optimizer has {len(self.param_groups)}")
@@ -110,6 +133,9 @@ class SGD(Optimizer):
                          weight_decay=weight_decay)
 
     def update(self, p, g, state, group):
+        """g = grad + wd * p; with momentum mu, b = mu * b + g and d = g + mu * b (nesterov) or b;
+        p -= lr * d.
+        """
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p.data
         mu = group["momentum"]
@@ -134,6 +160,12 @@ class Adam(Optimizer):
         super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
     def update(self, p, g, state, group):
+        """m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2 and, with the bias corrections
+        m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t): p -= lr * m_hat / (sqrt(v_hat) + eps).
+
+        Adam adds weight decay to the gradient (g + wd * p); AdamW first shrinks the weight,
+        p -= lr * wd * p. The update runs as one kernel of the active backend.
+        """
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p.data)

@@ -36,10 +36,12 @@ _active: ModuleType | None = None
 
 
 def numba_available() -> bool:
+    """True when Numba can be imported (the numba backend can be used)."""
     return importlib.util.find_spec("numba") is not None
 
 
 def available_backends() -> list[str]:
+    """Names of the backends that can be selected here: built in, then registered."""
     names = [n for n in _BUILTIN if n != "numba" or numba_available()]
     return names + [n for n in _registered if n not in names]
 
@@ -73,10 +75,14 @@ def active_backend() -> ModuleType:
 
 
 def get_backend() -> str:
+    """The name of the active kernel backend ("numba", "numpy" or a registered one)."""
     return active_backend().NAME
 
 
 def set_backend(name: str) -> None:
+    """Make backend `name` the active one for every op from now on (`use_backend` does it for
+    one `with` block).
+    """
     global _active
     _active = _load(name)
 

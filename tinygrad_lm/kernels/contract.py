@@ -21,6 +21,7 @@ import numpy as np
 
 
 class KernelBackend(Protocol):
+    """The methods every kernel backend provides, each with its math; see the module docstring."""
     NAME: str
 
     # ---- matmul and the linear layer --------------------------------------------------------

@@ -66,6 +66,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def default_num_threads() -> int:
+    """One thread per core this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -73,6 +74,7 @@ def default_num_threads() -> int:
 
 
 def num_threads() -> int:
+    """The threads the Numba backend uses now (`set_num_threads`, else one per core)."""
     return _num_threads if _num_threads is not None else default_num_threads()
 
 

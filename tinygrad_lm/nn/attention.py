@@ -53,16 +53,20 @@ class KVCache:
 
     @property
     def n_layer(self) -> int:
+        """The number of layers (blocks) the cache holds keys and values for."""
         return len(self.k)
 
     @property
     def batch_size(self) -> int:
+        """The batch size B the cache was made for."""
         return self.k[0].shape[0]
 
     def keys(self, layer: int) -> np.ndarray:
+        """The cached keys of `layer` for the positions so far, (B, nh, length, hs)."""
         return self.k[layer][:, :, :self.length]  # (B, nh, length, hs)
 
     def values(self, layer: int) -> np.ndarray:
+        """The cached values of `layer` for the positions so far, (B, nh, length, hs)."""
         return self.v[layer][:, :, :self.length]  # (B, nh, length, hs)
 
     def reset(self) -> None:

@@ -38,6 +38,12 @@ NORM_POSITIONS = ("pre", "post")
 
 @dataclass
 class GPTConfig:
+    """The shape of a GPT: vocabulary, context length, depth, width and heads, and its switches.
+
+    Every value is checked when the config is made (positive sizes, `n_embd` divisible by
+    `n_head`, dropout in [0, 1), known `norm_position` and `activation`), so a bad config fails
+    here and not deep inside a forward. Each head gets hs = n_embd // n_head channels.
+    """
     vocab_size: int
     block_size: int  # the longest sequence the model sees (number of learned positions)
     n_layer: int
@@ -84,10 +90,14 @@ class GPTConfig:
                                  f"{value!r}")
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-safe), as saved in checkpoints."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> GPTConfig:
+        """A config from `to_dict()`'s output; an unknown field is an error that names the
+        valid ones.
+        """
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(names))
         if unknown:

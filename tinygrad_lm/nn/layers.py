@@ -131,5 +131,6 @@ class GELU(Module):
 
 
 class ReLU(Module):
+    """relu(x) = max(x, 0), elementwise; any shape in, the same shape out."""
     def forward(self, x):
         return F.relu(x)

@@ -46,6 +46,10 @@ class Module:
     training = True  # a class default, so subclasses work without calling Module.__init__
 
     def forward(self, *args, **kwargs):
+        """The module's computation; `module(*args)` calls it. Subclasses define it.
+
+        Each layer's class docstring gives its input and output shapes.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -68,6 +72,7 @@ class Module:
                         yield f"{name}.{k}", v
 
     def named_children(self):
+        """(name, module) for each direct submodule, in attribute order."""
         return [(n, m) for n, m in self._children() if isinstance(m, Module)]
 
     def named_modules(self, prefix: str = ""):
@@ -84,6 +89,7 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self) -> list[Module]:
+        """This module and every submodule, depth first, each once."""
         return [m for _, m in self.named_modules()]
 
     def named_parameters(self) -> list[tuple[str, Parameter]]:
@@ -98,9 +104,13 @@ class Module:
         return out
 
     def parameters(self) -> list[Parameter]:
+        """Every Parameter of this module and its submodules, each once: what an optimizer takes.
+        A parameter shared by two modules (tied weights) is listed once.
+        """
         return [p for _, p in self.named_parameters()]
 
     def num_parameters(self) -> int:
+        """The number of scalars in all parameters (shared ones counted once)."""
         return sum(p.size for p in self.parameters())
 
     # ---- modes and dtypes ---------------------------------------------------------------------
@@ -115,6 +125,7 @@ class Module:
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Set every parameter's `grad` to None before the next backward."""
         for p in self.parameters():
             p.grad = None
 
@@ -164,6 +175,9 @@ class Module:
 
     # ---- printing -----------------------------------------------------------------------------
     def extra_repr(self) -> str:
+        """The settings shown inside this module's line of `repr(model)` ("" for none); layers
+        override it.
+        """
         return ""
 
     def __repr__(self) -> str:

@@ -82,6 +82,7 @@ class Div(Function):
 
 
 class Neg(Function):
+    """d(-a)/da = -1."""
     @staticmethod
     def forward(ctx, a):
         return -a

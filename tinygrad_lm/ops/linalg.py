@@ -9,6 +9,9 @@ from ..kernels import active_backend
 
 
 def check_matmul_shapes(a_shape, b_shape) -> None:
+    """Raise a ValueError naming both shapes when `a @ b` cannot be computed (a 0-d operand, or
+    inner dimensions that differ), before NumPy's less helpful message.
+    """
     if len(a_shape) == 0 or len(b_shape) == 0:
         raise ValueError(f"matmul: {a_shape} @ {b_shape}: both operands need at least one "
                          "dimension (use * for scalars)")

@@ -91,11 +91,13 @@ class _Extreme(Function):
 
 
 class Max(_Extreme):
+    """max over axes; the gradient goes to the maximal entries, split equally among ties."""
     pick = staticmethod(np.max)
     name = "max"
 
 
 class Min(_Extreme):
+    """min over axes; the gradient goes to the minimal entries, split equally among ties."""
     pick = staticmethod(np.min)
     name = "min"
 
