@@ -10,6 +10,10 @@ each (VmHWM of a fresh subprocess), and cold/warm start of `tinygrad-lm train` t
 step. PyTorch runs with one thread per core (torch.set_num_threads), as tinygrad_lm does.
 
     python benchmarks/train_step.py [--quick] [--configs A,B]
+
+--quick (what `tinygrad-lm bench --quick` runs) times config A only, in fewer rounds, without the
+memory and start-time measurements, in under a minute; it ends by estimating how long the full
+run would take on this machine from the step time it has just measured.
 """
 
 from __future__ import annotations
@@ -180,8 +184,10 @@ def start_time(cold: bool) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--configs", default="A,B")
+    parser.add_argument("--configs", default=None, help="default: A,B (A with --quick)")
     args = parser.parse_args(argv)
+    args.configs = args.configs or ("A" if args.quick else "A,B")
+    started = time.perf_counter()
     try:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
@@ -242,7 +248,29 @@ def main(argv=None) -> int:
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
     print(f"\nwrote {path}")
+    if args.quick:
+        took = time.perf_counter() - started
+        full = estimate_full_run_s(results, torch is not None)
+        print(f"this quick run took {took:.0f} s; the full run (python benchmarks/train_step.py "
+              f"or tinygrad-lm bench: configs A and B, 5 rounds, memory and start time) would "
+              f"take about {full / 60:.0f} min on this machine (estimated from config A's step)")
     return 0
+
+
+def estimate_full_run_s(results: dict, with_torch: bool) -> float:
+    """Seconds the full run would take, from the measured config-A times: each config runs
+    warmup + rounds * (1 + block) calls of a step and of a forward per framework; config B's
+    step is taken to scale with its matmul FLOPs; plus an allowance for the subprocesses
+    (about 5 s per memory run, 10 s per start-time run: mostly imports and loading Numba's
+    cache), which makes this a rough figure."""
+    times = results["configs"]["A"]["times_s"]
+    calls = 2 + 5 * (1 + 3) + 4  # warm-up, rounds of (untimed + block), the profiled steps
+    per_framework = times["ours_step"] + times["ours_fwd"]
+    if with_torch:
+        per_framework += times.get("torch_step", 0) + times.get("torch_fwd", 0)
+    scale_b = matmul_flops(CONFIGS["B"]) / matmul_flops(CONFIGS["A"])
+    subprocesses = 2 * (2 if with_torch else 1) * 5.0 + 2 * 10.0  # memory runs, start times
+    return calls * per_framework * (1 + scale_b) + subprocesses
 
 
 if __name__ == "__main__":
