@@ -151,3 +151,11 @@ def test_ctrl_c_before_the_first_eval_saves_says_so_and_never_says_inf(tmp_path)
     assert "before the first evaluation" in stdout and " inf" not in stdout
     assert "\r" not in stdout + stderr
     assert load_checkpoint(str(out / "ckpt.npz"))["step"] > 0
+
+
+def test_a_large_train_val_gap_is_called_overfitting(tmp_path):
+    trainer = Trainer(make_config("tiny", [f"--out_dir={tmp_path}"]), log=quiet)
+    trainer.evals, trainer.best_step, trainer.best_val = [[100, 0.09, 0.76]], 100, 0.76
+    assert "8.4x train loss" in trainer._overfitting_warning()
+    trainer.evals = [[100, 0.9, 1.0]]
+    assert trainer._overfitting_warning() is None

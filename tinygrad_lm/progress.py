@@ -37,13 +37,17 @@ class Progress:
             self._bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_per_s:.0f}")
             return
         now = time.perf_counter()
+        first = step == self.initial + 1
+        if first:  # the first step loads or compiles the kernels: the ETA counts from here on
+            self._start = now
         if self.mode == "lines" and (now - self._last_line >= self.interval_s
-                                     or step == self.total or step == self.initial + 1):
+                                     or step == self.total or first):
             self._last_line = now
-            done = step - self.initial
-            eta = (now - self._start) / max(done, 1) * (self.total - step)
+            done = step - self.initial - 1
+            eta = "after a few steps" if done < 1 else _format_seconds(
+                (now - self._start) / done * (self.total - step))
             print(f"step {step}/{self.total}: loss {loss:.4f}, {tokens_per_s:,.0f} tokens/s, "
-                  f"ETA {_format_seconds(eta)}", file=sys.stdout, flush=True)
+                  f"ETA {eta}", file=sys.stdout, flush=True)
 
     def write(self, text: str) -> None:
         """A message on stdout that never lands on the bar's line."""
