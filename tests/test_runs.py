@@ -94,6 +94,7 @@ def test_resume_with_no_flags_is_bit_exact(tmp_path):
     log = lambda d: [(r["step"], r["loss"]) for r in map(json.loads, open(d / "log.jsonl"))  # noqa
                      if "loss" in r]
     assert log(tmp_path / "a") == log(run)  # one series, no repeated steps
+    assert (tmp_path / "a" / "samples.txt").read_text() == (run / "samples.txt").read_text()
 
 
 def test_resume_refuses_flags_that_change_the_run(tmp_path, capsys):
@@ -159,3 +160,14 @@ def test_a_large_train_val_gap_is_called_overfitting(tmp_path):
     assert "8.4x train loss" in trainer._overfitting_warning()
     trainer.evals = [[100, 0.9, 1.0]]
     assert trainer._overfitting_warning() is None
+
+
+def test_resuming_drops_what_was_written_after_the_checkpoint(tmp_path):
+    from tinygrad_lm.run_dir import trim_log, trim_samples
+    log, samples = tmp_path / "log.jsonl", tmp_path / "samples.txt"
+    log.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in (1, 10, 20)))
+    samples.write_text("--- step 10 ---\nthe dog.\n--- step 20 ---\nthe cat.\n")
+    assert trim_log(str(log), 10) == 1
+    trim_samples(str(samples), 10)
+    assert [json.loads(line)["step"] for line in log.open()] == [1, 10]
+    assert samples.read_text() == "--- step 10 ---\nthe dog.\n"

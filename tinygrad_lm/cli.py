@@ -88,6 +88,9 @@ def cmd_train(args, extra: list[str]) -> int:
     print(f"training a {trainer.model.num_parameters() / 1e3:.1f}k-parameter GPT on "
           f"{cfg.data or cfg.dataset!r} ({trainer.tokenizer.vocab_size} tokens in vocab) "
           f"{what} {cfg.max_iters} steps; writing to {cfg.out_dir}/", flush=True)
+    if trainer.resumed and trainer.step >= cfg.max_iters:
+        print(f"the run already reached max_iters={cfg.max_iters}; to train longer pass a "
+              f"larger --max_iters (and --lr_decay_iters) with --resume")
     result = trainer.train()
     elapsed = time.perf_counter() - start
     if result["best_step"] is None:

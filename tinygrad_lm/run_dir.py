@@ -6,8 +6,8 @@
 
 A new run refuses to start in a directory that holds another run; `overwrite` moves the old
 run's files into out/previous/<date-time>/ (nothing is deleted). A resumed run drops the log
-records written after the checkpoint it resumes from (a crash between a log line and the next
-save), so the log and the plots show one series.
+records and samples written after the checkpoint it resumes from (a crash between a log line
+and the next save), so the log and the plots show one series.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 
 from .checkpoint import CheckpointError, load_checkpoint, write_atomic
@@ -90,3 +91,17 @@ def trim_log(log_path: str, step: int) -> int:
     if len(kept) != len(lines):
         write_atomic(log_path, lambda f: f.write("".join(kept).encode("utf-8")))
     return len(lines) - len(kept)
+
+
+def trim_samples(samples_path: str, step: int) -> None:
+    """Drop the samples.txt blocks ('--- step N ---' and the text after it) after `step`."""
+    if not os.path.exists(samples_path):
+        return
+    with open(samples_path, encoding="utf-8") as f:
+        text = f.read()
+    blocks = re.split(r"(?m)^(?=--- step \d+ ---$)", text)
+    kept = [b for b in blocks if not b.startswith("--- step ")
+            or int(b.split()[2]) <= step]
+    if len(kept) != len(blocks):
+        from .checkpoint import write_atomic
+        write_atomic(samples_path, lambda f: f.write("".join(kept).encode("utf-8")))

@@ -266,6 +266,7 @@ class Trainer:
     def _prepare_out_dir(self) -> None:
         out = self.cfg.out_dir
         if self.resumed:
+            run_dir.trim_samples(os.path.join(out, "samples.txt"), self.step)
             dropped = run_dir.trim_log(self.log_path, self.step)
             if dropped:
                 self.log(f"dropped {dropped} log records written after step {self.step}")
