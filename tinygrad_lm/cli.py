@@ -27,7 +27,7 @@ from .config import ConfigError, TrainConfig, help_table, make_config, parse_ove
 from .data import prepare_data
 from .generate import generate
 from .loader import load_any, run_checkpoint
-from .samples import text_sample
+from .samples import training_sample
 from .task_metrics import evaluate_task
 from .train import Trainer, estimate_loss
 
@@ -114,7 +114,7 @@ def cmd_train(args, extra: list[str]) -> int:
 
 
 def _sample_with(model, trainer, seed: int) -> str:
-    return text_sample(model, trainer.data, trainer.cfg.sample_tokens, seed)
+    return training_sample(model, trainer.data, trainer.cfg.sample_tokens, seed)
 
 
 # ---- sample -----------------------------------------------------------------------------------
