@@ -103,5 +103,4 @@ def trim_samples(samples_path: str, step: int) -> None:
     kept = [b for b in blocks if not b.startswith("--- step ")
             or int(b.split()[2]) <= step]
     if len(kept) != len(blocks):
-        from .checkpoint import write_atomic
         write_atomic(samples_path, lambda f: f.write("".join(kept).encode("utf-8")))
