@@ -43,6 +43,7 @@ def _no_extra(command: str, extra: list[str]) -> None:
 
 # ---- train ------------------------------------------------------------------------------------
 def add_train(sub) -> None:
+    """`train`: its own options, and every config key in the epilog."""
     t = sub.add_parser(
         "train", help="train a GPT (default: the built-in grammar data)", allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -80,6 +81,7 @@ def _trainer_for(args, extra: list[str]):
 
 
 def cmd_train(args, extra: list[str]) -> int:
+    """Train (or resume), then sample from best.npz and report the task metric."""
 
     start = time.perf_counter()
     trainer = _trainer_for(args, extra)
@@ -119,6 +121,7 @@ def _sample_with(model, trainer, seed: int) -> str:
 
 # ---- sample -----------------------------------------------------------------------------------
 def add_sample(sub) -> None:
+    """`sample`: text from a run, a checkpoint or a weights file."""
     s = sub.add_parser("sample", help="generate text from a run, checkpoint or weights file",
                        allow_abbrev=False)
     s.add_argument("--ckpt", default="out",
@@ -146,6 +149,7 @@ def _load_for_cli(args):
 
 
 def cmd_sample(args, extra: list[str]) -> int:
+    """Print --num-samples continuations of --prompt."""
     import numpy as np
 
 
@@ -172,6 +176,7 @@ def cmd_sample(args, extra: list[str]) -> int:
 
 # ---- eval -------------------------------------------------------------------------------------
 def add_eval(sub) -> None:
+    """`eval`: a run's losses and task metric."""
     e = sub.add_parser("eval", help="validation loss, perplexity and task accuracy",
                        allow_abbrev=False)
     e.add_argument("--ckpt", default="out", help="a run directory (its best.npz) or checkpoint")
@@ -181,6 +186,7 @@ def add_eval(sub) -> None:
 
 
 def cmd_eval(args, extra: list[str]) -> int:
+    """Train/val loss, val perplexity and the task metric of a run's best (or last) state."""
     import math
 
 
@@ -202,6 +208,7 @@ def cmd_eval(args, extra: list[str]) -> int:
 
 # ---- bench ------------------------------------------------------------------------------------
 def add_bench(sub) -> None:
+    """`bench [--quick]`: the training-step benchmark."""
     b = sub.add_parser("bench", help="time a training step against PyTorch (if installed)")
     b.add_argument("--quick", action="store_true", help="config A only, under a minute")
     b.set_defaults(handler=cmd_bench)
@@ -221,10 +228,12 @@ def cmd_bench(args, extra: list[str]) -> int:
 
 
 def add_assignments(sub) -> None:
+    """`assignments build|grade`: student copies and grading."""
     assignments_cli.add_parser(sub)
 
 
 def add_lessons(sub) -> None:
+    """`lessons export|outline`: the lessons as notebooks."""
     notebooks.add_parser(sub)
 
 
@@ -232,6 +241,7 @@ SUBCOMMANDS = [add_train, add_sample, add_eval, add_bench, add_assignments, add_
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `tinygrad-lm` parser: one subparser per SUBCOMMANDS entry."""
     parser = argparse.ArgumentParser(prog="tinygrad-lm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
@@ -240,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user's error prints one line and returns 2."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     try:

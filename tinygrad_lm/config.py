@@ -27,14 +27,17 @@ class ConfigError(ValueError):
 
 # ---- checks, attached to the fields they check ---------------------------------------------
 def positive(value):
+    """Check: > 0."""
     return None if value > 0 else "must be > 0"
 
 
 def non_negative(value):
+    """Check: >= 0."""
     return None if value >= 0 else "must be >= 0"
 
 
 def one_of(*choices):
+    """Check: one of `choices`."""
     def check(value):
         return None if value in choices else f"must be one of {choices}"
     check.choices = choices
@@ -42,6 +45,7 @@ def one_of(*choices):
 
 
 def open_unit(value):
+    """Check: strictly between 0 and 1."""
     return None if 0 < value < 1 else "must be in (0, 1)"
 
 
@@ -53,6 +57,7 @@ def option(default, help: str, check=None):
 # The model's defaults. vocab_size is replaced by the tokenizer's vocabulary size when the data
 # is prepared (Trainer does this), so the value here only matters for a GPTConfig used alone.
 def default_model() -> GPTConfig:
+    """The GPTConfig a TrainConfig starts from."""
     return GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=64)
 
 
@@ -77,6 +82,9 @@ NOT_FLAGS = ("vocab_size",)
 
 @dataclass
 class TrainConfig:
+    """Everything a training run needs: the model (a GPTConfig), data, optimiser, evaluation
+    and bookkeeping. Checked when built; see `option` for how each field is declared."""
+
     model: GPTConfig = field(default_factory=default_model,
                              metadata={"help": "the GPT's settings (flags below)"})
     # data
@@ -130,6 +138,7 @@ class TrainConfig:
         validate(self)
 
     def to_dict(self) -> dict:
+        """JSON-ready: the model as a nested dict."""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["model"] = self.model.to_dict()
         return d

@@ -12,6 +12,7 @@ from .autograd import no_grad
 
 
 def read_log(path: str) -> list[dict]:
+    """The records of a JSON-lines log ([] when the file does not exist)."""
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as f:

@@ -18,6 +18,9 @@ def _format_seconds(s: float) -> str:
 
 
 class Progress:
+    """Progress(total, initial, enabled): a bar, plain lines or nothing, chosen by where the
+    output goes (see the module docstring)."""
+
     def __init__(self, total: int, initial: int = 0, enabled: bool = True,
                  interval_s: float = 10.0, stream=None):
         self.total, self.initial, self.interval_s = total, initial, interval_s
@@ -32,6 +35,7 @@ class Progress:
                              file=self.stream)
 
     def update(self, step: int, loss: float, tokens_per_s: float) -> None:
+        """Report one finished step."""
         if self._bar is not None:
             self._bar.update(1)
             self._bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tokens_per_s:.0f}")
@@ -57,6 +61,7 @@ class Progress:
             print(text, flush=True)
 
     def close(self) -> None:
+        """Remove the bar (a no-op for lines); messages after this print plainly."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -31,10 +31,12 @@ class RunExistsError(RuntimeError):
 
 
 def run_files(out_dir: str) -> list[str]:
+    """The RUN_FILES present in out_dir."""
     return [name for name in RUN_FILES if os.path.exists(os.path.join(out_dir, name))]
 
 
 def holds_run(out_dir: str) -> bool:
+    """True when out_dir has a checkpoint or a log (figures alone do not count)."""
     return any(os.path.exists(os.path.join(out_dir, name)) for name in MARKERS)
 
 
@@ -56,6 +58,7 @@ def describe_run(out_dir: str) -> str:
 
 
 def refuse_existing(out_dir: str) -> None:
+    """Raise RunExistsError, naming the run and the three ways on, if out_dir holds one."""
     if holds_run(out_dir):
         raise RunExistsError(
             f"{out_dir}/ already holds a run ({describe_run(out_dir)}). Continue it with "

@@ -22,6 +22,7 @@ def clip_to_boundary(text: str) -> str:
 
 
 def text_sample(model, data, n_tokens: int, seed: int) -> str:
+    """n_tokens sampled from a fresh line, cut at a boundary."""
     ids = generate(model, np.array([data.sample_prompt()], dtype=np.int64), n_tokens, seed=seed)
     return clip_to_boundary(data.tokenizer.decode(ids[0].tolist()).lstrip("\n"))
 
@@ -40,6 +41,7 @@ def addition_sample(model, data, n: int = 6) -> str:
 
 
 def training_sample(model, data, n_tokens: int, seed: int) -> str:
+    """What an evaluation shows: marked sums for addition, text otherwise."""
     if data.task == "addition" and data.heldout:
         return addition_sample(model, data)
     return text_sample(model, data, n_tokens, seed)

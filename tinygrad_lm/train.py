@@ -138,6 +138,8 @@ class Trainer:
 
     # ---- state --------------------------------------------------------------------------------
     def state(self) -> dict:
+        """Everything a checkpoint holds: step, best, configs, tokenizer, weights, optimizer
+        moments and every RNG state (what makes resuming bit-exact)."""
         return {
             "step": self.step, "best_val": self.best_val, "best_step": self.best_step,
             "evals": self.evals,
@@ -203,11 +205,13 @@ class Trainer:
 
     # ---- one step -----------------------------------------------------------------------------
     def lr_at(self, step: int) -> float:
+        """The cosine schedule with linear warmup at `step`."""
         c = self.cfg
         return optim.cosine_lr(step, lr=c.lr, min_lr=c.min_lr, warmup_iters=c.warmup_iters,
                                lr_decay_iters=max(c.lr_decay_iters, 1))
 
     def train_step(self) -> dict:
+        """One batch: forward, backward, clip, AdamW; returns step, loss, lr, grad norm."""
         c = self.cfg
         lr = self.lr_at(self.step)
         for group in self.optimizer.param_groups:
@@ -277,6 +281,8 @@ class Trainer:
         os.makedirs(out, exist_ok=True)
 
     def train(self) -> dict:
+        """Run to max_iters (or Ctrl-C, or an early stop), evaluating, saving and logging;
+        returns step, last record, best val loss and step, interrupted, early_stopped."""
         c = self.cfg
         self._prepare_out_dir()
         previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
