@@ -6,7 +6,7 @@
     tinygrad-lm sample --ckpt DIR --prompt "the dog" --max-new-tokens 200 --temperature 0.8
     tinygrad-lm eval --ckpt DIR
     tinygrad-lm bench [--quick]
-    tinygrad-lm assignments build --out DIR [--only 1,2] | grade [--repo DIR] [--json FILE]
+    tinygrad-lm assignments build|grade|bundle|autograder|classroom|validate ...
     tinygrad-lm lessons export --out DIR [--pip SPEC] | outline
 
 `sample` and `eval` read a run's best.npz (lowest val loss) unless told `--last`. Each

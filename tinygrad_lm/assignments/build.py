@@ -31,9 +31,11 @@ MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) ASSIGNMENT (?P<id>\d
 SKIP_DIRS = {".git", "out", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis",
              "build", "dist", ".venv", ".v", "results", "runs", "figures"}
 SOURCE_SUFFIXES = (".py", ".md", ".cfg", ".toml", ".txt", ".json", ".ipynb", ".sh")
-# Files a student copy never gets: the grader's own tests and the corpus of planted bugs (its
-# patches quote the solution lines they break).
-TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/assignments/bugs.py")
+# Files a student copy never gets: the hidden tests, the corpus of planted bugs (its patches
+# quote the solution lines they break) and the tests of the coursework tooling, which need the
+# reference solutions.
+TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/assignments/bugs.py", "tests/test_grader.py",
+                "tests/test_assignments.py")
 
 
 class BuildError(ValueError):
