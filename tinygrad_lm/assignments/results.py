@@ -75,7 +75,8 @@ def format_table(report: dict) -> str:
 
 def _feedback(r: dict) -> str:
     """What a student sees for one task: never the names or messages of hidden tests."""
-    parts = [f"{r['passed']}/{r['total']} tests passed ({r['hidden_total']} of them hidden)."]
+    parts = [f"{r['passed']}/{r['total']} tests passed ({r['hidden_total']} of them hidden)."
+             if r["total"] else "No test ran."]
     if r["message"]:
         parts.append(r["message"])
     if r["hint"]:
