@@ -45,7 +45,8 @@ def plot_loss(log_path: str, out_path: str) -> str | None:
         ax.plot(x, [r["train_loss"] for r in evals], "--o", color="tab:blue", mfc="none",
                 ms=7, label="train (estimate)")
         ax.plot(x, [r["val_loss"] for r in evals], "-s", color="tab:orange", ms=4, label="val")
-        best = min(evals, key=lambda r: r["val_loss"])
+        marked = [r for r in evals if r.get("best")]  # the states best.npz held, latest last
+        best = marked[-1] if marked else min(evals, key=lambda r: r["val_loss"])
         ax.plot([best["step"]], [best["val_loss"]], "*", color="tab:red", ms=14, zorder=5,
                 label=f"best val {best['val_loss']:.4f} (step {best['step']}, best.npz)")
     ax.set_yscale("log")

@@ -6,7 +6,9 @@
     Trainer.resume_from("out").train()                # continue it, from its own config
 
 A run keeps two checkpoints (see run_dir.py): `ckpt.npz`, the last state, to resume from, and
-`best.npz`, the state with the lowest validation loss, which sampling and evaluation use. When
+`best.npz`, the state with the lowest validation loss, which sampling and evaluation use (the
+latest state within one standard error of the lowest: the estimate is a mean over a few
+batches, and of two states the noise cannot tell apart the later one has trained longer). When
 the validation loss keeps rising while the training loss falls, the trainer says so (the model
 is memorising its training text) and `early_stop_patience` can end the run.
 
@@ -68,8 +70,9 @@ def _generators(model) -> dict[str, np.random.Generator]:
 
 @no_grad()
 def estimate_loss(model, data, cfg: TrainConfig, step: int) -> dict[str, float]:
-    """Mean loss over cfg.eval_iters batches of each split, in eval() mode. The batches come
-    from a generator seeded by (seed, step, split), never from the training stream."""
+    """Mean loss over cfg.eval_iters batches of each split, in eval() mode, and the standard
+    error of the val mean (`val_se`, std / sqrt(n)). The batches come from a generator seeded
+    by (seed, step, split), never from the training stream."""
     was_training = model.training
     model.eval()
     out = {}
@@ -80,6 +83,8 @@ def estimate_loss(model, data, cfg: TrainConfig, step: int) -> dict[str, float]:
             x, y = data.get_batch(split, cfg.batch_size, cfg.model.block_size, rng)
             losses.append(model(x, y)[1].item())
         out[split] = float(np.mean(losses))
+    out["val_se"] = float(np.std(losses, ddof=1) / np.sqrt(len(losses))) if len(losses) > 1 \
+        else 0.0
     model.train(was_training)
     return out
 
@@ -119,6 +124,7 @@ class Trainer:
         self.optimizer = optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
         self.batch_rng = np.random.default_rng(config.seed)
         self.step, self.best_val, self.best_step = 0, math.inf, None
+        self.lowest_val = math.inf  # the lowest val loss seen; best_val is best.npz's
         self.evals: list[list[float]] = []  # [step, train loss, val loss] per evaluation
         self.history: list[dict] = []
         self.overwrite, self.resumed = overwrite, False
@@ -142,6 +148,7 @@ class Trainer:
         moments and every RNG state (what makes resuming bit-exact)."""
         return {
             "step": self.step, "best_val": self.best_val, "best_step": self.best_step,
+            "lowest_val": self.lowest_val,
             "evals": self.evals,
             "train_config": self.cfg.to_dict(), "model_config": self.cfg.model.to_dict(),
             "tokenizer": self.tokenizer.to_dict(),
@@ -199,6 +206,7 @@ class Trainer:
                 gen.bit_generator.state = state["rng"][name]
         self.step, self.best_val = int(state["step"]), float(state["best_val"])
         self.best_step = state.get("best_step")
+        self.lowest_val = float(state.get("lowest_val", self.best_val))
         self.evals = [list(e) for e in state.get("evals", [])]
         self.resumed = True
         self.log(f"resumed from {path} at step {self.step}")
@@ -331,7 +339,8 @@ class Trainer:
         losses = estimate_loss(self.model, self.data, self.cfg, self.step)
         train, val = losses["train"], losses["val"]
         self.evals.append([self.step, train, val])
-        improved = val < self.best_val
+        self.lowest_val = min(self.lowest_val, val)
+        improved = val <= self.lowest_val + losses.get("val_se", 0.0)
         if improved:
             self.best_val, self.best_step, self._warned = val, self.step, False
             self.save(self.best_path)
