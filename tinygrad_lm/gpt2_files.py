@@ -1,8 +1,36 @@
-"""OpenAI GPT-2's tokenizer files (`encoder.json` + `vocab.bpe`) and their byte alphabet."""
+"""Byte-level BPE tokenizer files, read and written: OpenAI's, Hugging Face's and tiktoken's.
+
+- OpenAI GPT-2: `encoder.json` (token -> id) + `vocab.bpe` (the merges in rank order), byte
+  strings written in `bytes_to_unicode()` characters (a space is "Ġ");
+- Hugging Face: the same two files named `vocab.json` + `merges.txt`, or one `tokenizer.json`;
+- tiktoken: `name.tiktoken`, one "base64(token) rank" per line; no merges, no special tokens.
+
+Every reader returns `BPEFiles(merges, vocab, special_tokens, pattern)`: merges as (left_id,
+right_id) pairs in rank order, vocab as id -> bytes for the mergeable tokens, special tokens as
+text -> id. Every error names the file, the line when there is one, and what to do.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import os
+from typing import NamedTuple
+
+# GPT-2's pre-tokenisation (from OpenAI's encoder.py): contractions, an optional space and a
+# run of letters, of digits, or of other symbols, then whitespace. \p{L} and \p{N} are Unicode
+# letter and number classes, which need the `regex` package (the standard `re` has none).
+# `\s+(?!\S)` keeps the last space of a run for the word that follows, so " the" stays a token.
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+ENDOFTEXT = "<|endoftext|>"
+
+
+class BPEFiles(NamedTuple):
+    merges: list[tuple[int, int]]
+    vocab: dict[int, bytes]
+    special_tokens: dict[str, int]
+    pattern: str = GPT2_PATTERN
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -20,12 +48,18 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(zip(keep, map(chr, chars)))
 
 
+_BYTE_OF = {c: b for b, c in bytes_to_unicode().items()}
+_CHAR_OF = bytes_to_unicode()
+
+
 def read_text(path: str, what: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} file {path!r} does not exist") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{what} file {path!r} is a directory") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"{what} file {path!r} is not UTF-8 text: {e}") from None
 
@@ -37,35 +71,257 @@ def read_json(path: str, what: str):
         raise ValueError(f"{what} file {path!r} is not valid JSON: {e}") from None
 
 
-def read_gpt2_files(encoder_json_path: str, vocab_bpe_path: str):
-    """(merges as id pairs in rank order, vocab id -> bytes) from GPT-2's two files. Both write
-    bytes with `bytes_to_unicode()` characters, so "Ġthe" is b" the"."""
-    encoder = read_json(encoder_json_path, "encoder.json")
-    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+def token_bytes(token: str, where: str) -> bytes:
+    """b" the" from "Ġthe"."""
+    try:
+        return bytes(_BYTE_OF[c] for c in token)
+    except KeyError as e:
+        raise ValueError(f"{where}: token {token!r} has character {e.args[0]!r}, which is not "
+                         "in GPT-2's byte alphabet (is this a byte-level BPE file?)") from None
 
-    def to_bytes(token: str, where: str) -> bytes:
-        try:
-            return bytes(byte_of[c] for c in token)
-        except KeyError as e:
-            raise ValueError(f"{where}: token {token!r} has character {e.args[0]!r}, which "
-                             "is not in GPT-2's byte alphabet") from None
 
+def token_text(data: bytes) -> str:
+    """"Ġthe" from b" the"."""
+    return "".join(_CHAR_OF[b] for b in data)
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+def _vocab_from_strings(encoder, path: str, added: dict[str, int]) -> dict[int, bytes]:
     if not isinstance(encoder, dict):
-        raise ValueError(f"{encoder_json_path!r}: expected a JSON object token -> id")
-    vocab = {int(i): to_bytes(t, encoder_json_path) for t, i in encoder.items()}
+        raise ValueError(f"{path!r}: expected a JSON object mapping token -> id, got "
+                         f"{type(encoder).__name__}")
+    vocab = {}
+    for token, i in encoder.items():
+        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+            raise ValueError(f"{path!r}: token {token!r} has id {i!r}; ids must be integers "
+                             ">= 0")
+        if token in added:
+            continue
+        vocab[i] = token_bytes(token, path)
+    return vocab
+
+
+def _merges_from_lines(lines, vocab: dict[int, bytes], path: str) -> list[tuple[int, int]]:
+    """Merges written "Ġ t" per line (or ["Ġ", "t"] in a newer tokenizer.json)."""
     id_of = {b: i for i, b in vocab.items()}
     merges = []
-    for lineno, line in enumerate(read_text(vocab_bpe_path, "vocab.bpe").split("\n"), 1):
-        if (lineno == 1 and line.startswith("#version")) or not line.strip():
+    for lineno, line in lines:
+        where = f"{path!r} {'line' if isinstance(line, str) else 'merge'} {lineno}"
+        parts = line.split(" ") if isinstance(line, str) else line
+        if not isinstance(parts, list) or len(parts) != 2 or not all(
+                isinstance(p, str) and p for p in parts):
+            raise ValueError(f"{where}: expected two tokens separated by one space, got "
+                             f"{line!r}; the file is damaged, get a fresh copy")
+        left, right = (token_bytes(p, where) for p in parts)
+        if not {left, right, left + right} <= id_of.keys():
+            raise ValueError(f"{where}: merge {' '.join(parts)!r} uses or makes a token missing "
+                             "from the vocabulary; the merges and vocabulary files do not belong "
+                             "together")
+        merges.append((id_of[left], id_of[right]))
+    return merges
+
+
+def _split_special(vocab: dict[int, bytes], merges, special: dict[str, int]):
+    """Tokens that are neither a byte nor the result of a merge can never come out of BPE:
+    they are special tokens (GPT-2's `<|endoftext|>` sits in encoder.json that way)."""
+    by_bytes = {b: i for i, b in vocab.items()}
+    made = {by_bytes[vocab[a] + vocab[b]] for a, b in merges}
+    for i, b in list(vocab.items()):
+        if len(b) > 1 and i not in made:
+            special.setdefault(b.decode("utf-8", errors="replace"), i)
+            del vocab[i]
+    return vocab, special
+
+
+def read_vocab_and_merges(vocab_path: str, merges_path: str,
+                          special_tokens: dict[str, int] | None = None) -> BPEFiles:
+    """OpenAI's encoder.json + vocab.bpe, or Hugging Face's vocab.json + merges.txt."""
+    special = dict(special_tokens or {})
+    vocab = _vocab_from_strings(read_json(vocab_path, "vocabulary"), vocab_path, special)
+    text = read_text(merges_path, "merges")
+    lines = [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1)
+             if line.strip() and not (n == 1 and line.startswith("#version"))]
+    merges = _merges_from_lines(lines, vocab, merges_path)
+    vocab, special = _split_special(vocab, merges, special)
+    return BPEFiles(merges, vocab, special)
+
+
+def read_tokenizer_json(path: str) -> BPEFiles:
+    """Hugging Face's one-file tokenizer (`tokenizer.json`) for a byte-level BPE model."""
+    d = read_json(path, "tokenizer.json")
+    model = d.get("model") if isinstance(d, dict) else None
+    if not isinstance(model, dict) or model.get("type") != "BPE":
+        kind = model.get("type") if isinstance(model, dict) else None
+        raise ValueError(f"{path!r}: not a BPE tokenizer.json (model type {kind!r}); only "
+                         "byte-level BPE tokenizers (GPT-2's kind) can be loaded")
+    if d.get("normalizer") is not None:
+        raise ValueError(f"{path!r}: has a normalizer ({d['normalizer'].get('type')!r}), which "
+                         "GPT-2 does not use; such a tokenizer would encode differently here")
+    pattern = _pattern_of(d.get("pre_tokenizer"), path)
+    special = {}
+    for t in d.get("added_tokens") or []:
+        if not isinstance(t, dict) or not isinstance(t.get("content"), str) \
+                or not isinstance(t.get("id"), int):
+            raise ValueError(f"{path!r}: added_tokens entry {t!r} needs 'content' and 'id'")
+        special[t["content"]] = t["id"]
+    vocab = _vocab_from_strings(model.get("vocab"), path, special)
+    merges = _merges_from_lines(enumerate(model.get("merges") or [], 1), vocab, path)
+    vocab, special = _split_special(vocab, merges, special)
+    return BPEFiles(merges, vocab, special, pattern)
+
+
+def _pattern_of(pre, path: str) -> str:
+    """GPT-2's pattern for a ByteLevel pre-tokenizer with use_regex; the Split pattern when a
+    Split(regex) runs before a ByteLevel(use_regex=False)."""
+    steps = pre.get("pretokenizers", []) if isinstance(pre, dict) and pre.get(
+        "type") == "Sequence" else [pre]
+    kinds = [s.get("type") if isinstance(s, dict) else None for s in steps]
+    if kinds == ["ByteLevel"] and steps[0].get("use_regex", True) \
+            and not steps[0].get("add_prefix_space", False):
+        return GPT2_PATTERN
+    if kinds == ["Split", "ByteLevel"] and "Regex" in (steps[0].get("pattern") or {}) \
+            and steps[0].get("behavior") == "Isolated" and not steps[1].get("use_regex", True):
+        return steps[0]["pattern"]["Regex"]
+    raise ValueError(f"{path!r}: pre_tokenizer {kinds} is not GPT-2's byte-level splitting "
+                     "(ByteLevel without add_prefix_space); this tokenizer is not supported")
+
+
+def read_tiktoken(path: str, special_tokens: dict[str, int] | None = None) -> BPEFiles:
+    """A tiktoken ranks file: "base64(token) rank" per line. The merges are not stored; each
+    token's merge is found by running BPE on its bytes with the lower-ranked tokens only,
+    which must end in exactly two pieces. Without special_tokens, `<|endoftext|>` gets the
+    id after the last rank, as in tiktoken's gpt2 encoding ({} for none)."""
+    ranks: dict[bytes, int] = {}
+    for lineno, line in enumerate(read_text(path, "tiktoken").split("\n"), 1):
+        if not line.strip():
             continue
         parts = line.split()
-        where = f"{vocab_bpe_path!r} line {lineno}"
-        if len(parts) != 2:
-            raise ValueError(f"{where}: expected two tokens separated by a space, got "
-                             f"{line!r}")
-        left, right = (to_bytes(p, where) for p in parts)
-        if not {left, right, left + right} <= id_of.keys():
-            raise ValueError(f"{where}: merge {line!r} uses or makes a token missing from "
-                             f"{encoder_json_path!r}")
-        merges.append((id_of[left], id_of[right]))
-    return merges, vocab
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            token, rank = base64.b64decode(parts[0], validate=True), int(parts[1])
+        except (ValueError, binascii.Error):
+            raise ValueError(f"{path!r} line {lineno}: expected 'base64-token rank', got "
+                             f"{line[:80]!r}; the file is damaged, get a fresh copy") from None
+        if token in ranks or rank < 0:
+            raise ValueError(f"{path!r} line {lineno}: token {token!r} is listed twice or has a "
+                             f"negative rank {rank}")
+        ranks[token] = rank
+    vocab = {r: t for t, r in ranks.items()}
+    if len(vocab) != len(ranks):
+        raise ValueError(f"{path!r}: two tokens share one rank")
+    missing = [b for b in range(256) if bytes([b]) not in ranks]
+    if missing:
+        raise ValueError(f"{path!r}: no token for byte(s) {missing[:8]}; a byte-level BPE ranks "
+                         "file lists all 256 bytes (is this a tiktoken file?)")
+    merges = []
+    for rank in sorted(vocab):
+        token = vocab[rank]
+        if len(token) > 1:
+            parts = _bpe_with_ranks(token, ranks, rank)
+            if len(parts) != 2:
+                raise ValueError(f"{path!r}: token {token!r} (rank {rank}) cannot be built from "
+                                 "two lower-ranked tokens; this is not a BPE ranks file")
+            merges.append((ranks[parts[0]], ranks[parts[1]]))
+    if special_tokens is None:
+        special_tokens = {ENDOFTEXT: max(vocab, default=-1) + 1}
+    return BPEFiles(merges, vocab, dict(special_tokens))
+
+
+def _bpe_with_ranks(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[bytes]:
+    """tiktoken's rule: merge the adjacent pair whose concatenation has the lowest rank, using
+    only tokens ranked below max_rank."""
+    parts = [token[i:i + 1] for i in range(len(token))]
+    while len(parts) > 1:
+        best, best_rank = None, max_rank
+        for i in range(len(parts) - 1):
+            r = ranks.get(parts[i] + parts[i + 1])
+            if r is not None and r < best_rank:
+                best, best_rank = i, r
+        if best is None:
+            break
+        parts[best:best + 2] = [parts[best] + parts[best + 1]]
+    return parts
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+def _encoder(vocab: dict[int, bytes], special: dict[str, int]) -> dict[str, int]:
+    encoder = {token_text(b): i for i, b in sorted(vocab.items())}
+    encoder.update({token_text(t.encode("utf-8")): i for t, i in special.items()})
+    return encoder
+
+
+def _merge_strings(vocab: dict[int, bytes], merges) -> list[str]:
+    return [f"{token_text(vocab[a])} {token_text(vocab[b])}" for a, b in merges]
+
+
+def write_vocab_and_merges(directory: str, files: BPEFiles) -> list[str]:
+    """vocab.json + merges.txt, as Hugging Face's GPT2Tokenizer reads them."""
+    os.makedirs(directory, exist_ok=True)
+    vocab_path = os.path.join(directory, "vocab.json")
+    merges_path = os.path.join(directory, "merges.txt")
+    with open(vocab_path, "w", encoding="utf-8") as f:
+        json.dump(_encoder(files.vocab, files.special_tokens), f, ensure_ascii=False)
+    with open(merges_path, "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "".join(m + "\n" for m in
+                                             _merge_strings(files.vocab, files.merges)))
+    return [vocab_path, merges_path]
+
+
+def tokenizer_json(files: BPEFiles) -> dict:
+    """The document of Hugging Face's `tokenizer.json` for this byte-level BPE."""
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                  "use_regex": files.pattern == GPT2_PATTERN}
+    pre = byte_level if files.pattern == GPT2_PATTERN else {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": files.pattern}, "behavior": "Isolated",
+         "invert": False}, byte_level]}
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True}
+             for t, i in sorted(files.special_tokens.items(), key=lambda kv: kv[1])]
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+            "normalizer": None, "pre_tokenizer": pre,
+            "post_processor": {**byte_level, "trim_offsets": False},
+            "decoder": {**byte_level, "use_regex": True},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                      "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                      "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                      "vocab": _encoder(files.vocab, files.special_tokens),
+                      "merges": _merge_strings(files.vocab, files.merges)}}
+
+
+def write_tiktoken(path: str, files: BPEFiles) -> None:
+    """A tiktoken ranks file, rank = id. That is only the same tokenizer if every merged token's
+    id grows with its merge's rank (true of GPT-2 and of tokenizers trained here)."""
+    merged = [files.vocab[a] + files.vocab[b] for a, b in files.merges]
+    id_of = {b: i for i, b in files.vocab.items()}
+    ids = [id_of[m] for m in merged]
+    if ids != sorted(ids) or (ids and min(ids) <= max(id_of[bytes([b])] for b in range(256))):
+        raise ValueError(f"{path!r}: this vocabulary's ids do not follow its merge order, so a "
+                         "ranks file (rank = id) would encode differently; write Hugging Face "
+                         "files instead")
+    with open(path, "w", encoding="ascii") as f:
+        for i, b in sorted(files.vocab.items()):
+            f.write(f"{base64.b64encode(b).decode('ascii')} {i}\n")
+
+
+# The tokenizer files of a model directory, in the order they are looked for.
+DIRECTORY_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"),
+                   ("encoder.json", "vocab.bpe"))
+
+
+def find_tokenizer_files(directory: str) -> list[str]:
+    """The paths of the first complete set of DIRECTORY_FILES, else the one *.tiktoken file."""
+    for names in DIRECTORY_FILES:
+        paths = [os.path.join(directory, n) for n in names]
+        if all(os.path.isfile(p) for p in paths):
+            return paths
+    ranks = sorted(n for n in os.listdir(directory) if n.endswith(".tiktoken"))
+    if len(ranks) == 1:
+        return [os.path.join(directory, ranks[0])]
+    found = ", ".join(sorted(os.listdir(directory))[:10]) or "nothing"
+    raise FileNotFoundError(
+        f"no tokenizer in directory {directory!r} (found: {found}); it needs tokenizer.json, "
+        "vocab.json + merges.txt, encoder.json + vocab.bpe, or one .tiktoken file"
+        + (f" (there are {len(ranks)} .tiktoken files: pass one)" if ranks else ""))

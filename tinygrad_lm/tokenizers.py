@@ -1,41 +1,32 @@
-"""Tokenizers: characters, and byte-level BPE (trained here, or loaded from GPT-2's files).
+"""Tokenizers: characters, and byte-level BPE (trained here, or loaded from GPT-2's files in
+OpenAI's, Hugging Face's or tiktoken's format).
 
 Every tokenizer has `vocab_size`, `encode(text) -> list[int]`, `decode(ids) -> str`,
 `to_dict()` (plain JSON data, which the trainer embeds in checkpoints) and `save(path)`;
-`load_tokenizer(path)` and `tokenizer_from_dict(d)` rebuild the right class from the saved
-`"type"` field.
+`load_tokenizer(path)` reads a saved tokenizer, a Hugging Face `tokenizer.json`, a `.tiktoken`
+file or a model directory holding any of GPT-2's tokenizer files.
 
     tok = BPETokenizer.train(text, vocab_size=512)
     ids = tok.encode("the dog runs .")      # list[int]: fewer ids than bytes, once trained
     tok.decode(ids) == "the dog runs ."     # always: every byte is a token
+
+    gpt2 = load_tokenizer("gpt2/")          # vocab.json + merges.txt, or tokenizer.json
+    gpt2.encode("hi<|endoftext|>", allowed_special="all")   # [5303, 50256]
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import os
-import re
-from collections import Counter, defaultdict
 
 import numpy as np
+import regex
 
-from .gpt2_files import read_gpt2_files, read_json
+from . import gpt2_files as files
+from .bpe_training import learn_merges, merge_pair
+from .gpt2_files import GPT2_PATTERN, BPEFiles, read_json
 
 FORMAT_VERSION = 1
-
-# Pre-tokenisation splits text into contractions, words, numbers, punctuation runs and
-# whitespace, so that no merge ever crosses a word boundary ("dog." and "dog" share the token
-# "dog"). This is GPT-2's pattern
-#     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-# rewritten for the standard `re` module, which has no \p{...} classes:
-#     letters \p{L}          -> [^\W\d_]     (word characters that are not digits or "_")
-#     numbers \p{N}          -> \d
-#     other   [^\s\p{L}\p{N}] -> [^\s\w]|_   (GPT-2 counts "_" as punctuation, `re` as a letter)
-# Every character falls in exactly one class, so the pieces always cover the whole text: that
-# is what makes encoding lossless.
-GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+""")
-
 
 class Tokenizer:
     """What every tokenizer shares. A subclass sets TYPE (the name saved in files) and defines
@@ -164,23 +155,32 @@ class BPETokenizer(Tokenizer):
 
     `merges` are in rank order (rank 0 is applied first). Without `vocab`, token ids are the
     byte values followed by 256 + rank for each merge, which is what `train` learns. With
-    `vocab` (id -> bytes, e.g. GPT-2's encoder.json), ids come from it instead."""
+    `vocab` (id -> bytes, e.g. GPT-2's encoder.json), ids come from it instead.
+
+    `special_tokens` (text -> id, e.g. {"<|endoftext|>": 50256}) never come out of BPE. As in
+    tiktoken, `encode` turns them into their ids only when allowed (allowed_special={...} or
+    "all"), and by default refuses text that contains one: a user's text that happens to
+    spell "<|endoftext|>" must not end a document by accident."""
 
     TYPE = "bpe"
 
-    def __init__(self, merges, pattern: str = GPT2_PATTERN, *, vocab: dict | None = None):
+    def __init__(self, merges, pattern: str = GPT2_PATTERN, *, vocab: dict | None = None,
+                 special_tokens: dict | None = None):
         self.merges = [(int(a), int(b)) for a, b in merges]
         self.pattern = pattern
-        self._regex = re.compile(pattern)
+        self._regex = regex.compile(pattern)
         self._explicit_vocab = vocab is not None
         if vocab is None:
             self.vocab, self.byte_ids, merged = self._vocab_from_merges()
         else:
             self.vocab = {int(i): bytes(b) for i, b in vocab.items()}
             self.byte_ids, merged = self._ids_from_vocab()
+        self.special_tokens = self._check_special(special_tokens or {})
         self.ranks = {pair: rank for rank, pair in enumerate(self.merges)}
         self.merged_id = dict(zip(self.merges, merged))
-        self._cache: dict[bytes, list[int]] = {}
+        self._decode_table = {**self.vocab, **{i: t.encode("utf-8")
+                                               for t, i in self.special_tokens.items()}}
+        self._cache: dict[str, list[int]] = {}
 
     def _vocab_from_merges(self):
         vocab = {i: bytes([i]) for i in range(256)}
@@ -194,6 +194,8 @@ class BPETokenizer(Tokenizer):
     def _ids_from_vocab(self):
         id_of = {}
         for i, b in self.vocab.items():
+            if i < 0:
+                raise ValueError(f"BPETokenizer: token id {i} is negative")
             if b in id_of:
                 raise ValueError(f"BPETokenizer: ids {id_of[b]} and {i} both stand for {b!r}")
             id_of[b] = i
@@ -210,55 +212,44 @@ class BPETokenizer(Tokenizer):
             merged.append(id_of[joined])
         return [id_of[bytes([b])] for b in range(256)], merged
 
+    def _check_special(self, special: dict) -> dict[str, int]:
+        out, seen = {}, {}
+        for text, i in special.items():
+            if not isinstance(text, str) or not text or isinstance(i, bool) \
+                    or not isinstance(i, (int, np.integer)) or i < 0:
+                raise ValueError(f"BPETokenizer: special token {text!r} -> {i!r}: need a "
+                                 "non-empty string and an integer id >= 0")
+            if int(i) in self.vocab or int(i) in seen:
+                other = seen.get(int(i), self.vocab.get(int(i)))
+                raise ValueError(f"BPETokenizer: special token {text!r} has id {i}, which "
+                                 f"{other!r} already uses")
+            out[text], seen[int(i)] = int(i), text
+        return out
+
     @property
     def vocab_size(self) -> int:
-        return len(self.vocab)
+        """One more than the largest id: the rows a model's embedding needs."""
+        return 1 + max(max(self.vocab), max(self.special_tokens.values(), default=-1))
 
     @classmethod
     def train(cls, text: str, vocab_size: int, *, pattern: str | None = None) -> BPETokenizer:
-        """Learn vocab_size - 256 merges from `text`: repeatedly merge the most frequent adjacent
-        pair of tokens, ties going to the smallest (left_id, right_id), so training is
-        deterministic. Stops early if no pair is left to merge.
-
-        Speed: pairs are counted over distinct pre-tokenised words weighted by how often each
-        occurs, and after a merge only the words that contain the merged pair are recounted.
-        A heap finds the most frequent pair; entries whose count has since changed are stale
-        and skipped when popped (the current count was pushed too)."""
+        """Learn vocab_size - 256 merges from `text` (see bpe_training.learn_merges): the most
+        frequent adjacent pair first, ties to the smallest ids, so training is deterministic.
+        Stops early if no pair is left to merge."""
         _check_text(text, "BPETokenizer.train")
         if not isinstance(vocab_size, int) or vocab_size < 256:
             raise ValueError(f"BPETokenizer.train: vocab_size must be an int >= 256 (the 256 "
                              f"byte tokens come first, merges are added on top), got "
                              f"{vocab_size!r}")
         pattern = pattern or GPT2_PATTERN
-        words = Counter(piece.encode("utf-8") for piece in re.findall(pattern, text))
-        seqs = [list(word) for word in words]
-        freqs = list(words.values())
-        counts: dict[tuple[int, int], int] = defaultdict(int)
-        where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> words holding it
-        for w, seq in enumerate(seqs):
-            for pair in zip(seq, seq[1:]):
-                counts[pair] += freqs[w]
-                where[pair].add(w)
-        heap = [(-c, pair) for pair, c in counts.items()]
-        heapq.heapify(heap)
-        merges: list[tuple[int, int]] = []
-        for new_id in range(256, vocab_size):
-            best = _pop_best(heap, counts)
-            if best is None:
-                break
-            merges.append(best)
-            for pair in _merge_in_words(best, new_id, seqs, freqs, counts, where):
-                if counts[pair] > 0:
-                    heapq.heappush(heap, (-counts[pair], pair))
-                else:
-                    del counts[pair]
-        return cls(merges, pattern)
+        return cls(learn_merges(text, vocab_size, pattern), pattern)
 
-    def _encode_word(self, word: bytes) -> list[int]:
-        cached = self._cache.get(word)
+    # ---- encoding -----------------------------------------------------------------------------
+    def _encode_piece(self, piece: str) -> list[int]:
+        cached = self._cache.get(piece)
         if cached is not None:
             return cached
-        seq = [self.byte_ids[b] for b in word]
+        seq = [self.byte_ids[b] for b in piece.encode("utf-8")]
         ranks, never = self.ranks, len(self.ranks)
         # apply merges in rank order, exactly as they were learned: the adjacent pair with the
         # lowest rank goes first, until no adjacent pair is a merge
@@ -266,85 +257,123 @@ class BPETokenizer(Tokenizer):
             pair = min(zip(seq, seq[1:]), key=lambda p: ranks.get(p, never))
             if pair not in ranks:
                 break
-            seq = _merge(seq, pair, self.merged_id[pair])
+            seq = merge_pair(seq, pair, self.merged_id[pair])
         if len(self._cache) < 100_000:  # bound the memory a long, varied text can take
-            self._cache[word] = seq
+            self._cache[piece] = seq
         return seq
 
-    def encode(self, text: str) -> list[int]:
+    def encode_ordinary(self, text: str) -> list[int]:
+        """BPE on the whole text; special tokens are ordinary text here."""
         _check_text(text, "BPETokenizer.encode")
         ids: list[int] = []
         for piece in self._regex.findall(text):
-            ids.extend(self._encode_word(piece.encode("utf-8")))
+            ids.extend(self._encode_piece(piece))
         return ids
+
+    def encode(self, text: str, *, allowed_special=frozenset(),
+               disallowed_special="all") -> list[int]:
+        """Token ids of `text`. Special tokens in `allowed_special` (a set, or "all") become
+        their ids; one in `disallowed_special` (default: every special token not allowed)
+        raises ValueError; any other is encoded as ordinary text. tiktoken's convention."""
+        _check_text(text, "BPETokenizer.encode")
+        allowed = self._special_set(allowed_special, "allowed_special")
+        disallowed = (set(self.special_tokens) - allowed if disallowed_special == "all"
+                      else self._special_set(disallowed_special, "disallowed_special"))
+        for token in disallowed:
+            at = text.find(token)
+            if at >= 0:
+                raise ValueError(
+                    f"BPETokenizer.encode: the text contains the special token {token!r} at "
+                    f"position {at}, which is not allowed. Pass allowed_special={{{token!r}}} "
+                    f"(or 'all') to encode it as id {self.special_tokens[token]}, or "
+                    "disallowed_special=() to encode it as ordinary text")
+        if not allowed:
+            return self.encode_ordinary(text)
+        # longest first, so that a special token containing another one wins
+        split = regex.compile("|".join(map(regex.escape, sorted(allowed, key=len,
+                                                                 reverse=True))))
+        ids, start = [], 0
+        for m in split.finditer(text):
+            ids += self.encode_ordinary(text[start:m.start()])
+            ids.append(self.special_tokens[m.group()])
+            start = m.end()
+        return ids + self.encode_ordinary(text[start:])
+
+    def _special_set(self, chosen, name: str) -> set[str]:
+        if chosen == "all":
+            return set(self.special_tokens)
+        if isinstance(chosen, str):
+            raise TypeError(f"BPETokenizer.encode: {name} must be a set of special tokens or "
+                            f"'all', got the string {chosen!r} (wrap it: {{{chosen!r}}})")
+        chosen = set(chosen)
+        unknown = chosen - set(self.special_tokens)
+        if unknown:
+            raise ValueError(f"BPETokenizer.encode: {name} lists {sorted(unknown)}, which are not "
+                             f"special tokens of this tokenizer ({sorted(self.special_tokens)})")
+        return chosen
 
     def decode(self, ids) -> str:
         """Bytes of each token, joined and read as UTF-8. Invalid bytes become "\ufffd": a
         slice of ids (a sample cut short, tokens streamed one by one) can end inside a
-        multi-byte character, and that should not crash generation."""
-        vocab = self.vocab
+        multi-byte character, and that should not crash generation. Special tokens decode to
+        their text."""
+        table = self._decode_table
         try:
-            data = b"".join([vocab[i] for i in _id_list(ids, "BPETokenizer")])
+            data = b"".join([table[i] for i in _id_list(ids, "BPETokenizer")])
         except KeyError as e:
             raise IndexError(f"BPETokenizer.decode: id {e.args[0]} is out of range for vocab "
-                             f"size {self.vocab_size}") from None
+                             f"size {self.vocab_size}, or a gap in the vocabulary") from None
         return data.decode("utf-8", errors="replace")
 
+    # ---- files --------------------------------------------------------------------------------
     @classmethod
-    def from_gpt2_files(cls, encoder_json_path: str, vocab_bpe_path: str) -> BPETokenizer:
-        """Load OpenAI GPT-2's tokenizer: `encoder.json` maps token strings to ids and
-        `vocab.bpe` lists the merges in rank order after a "#version" line. Both write bytes
-        with `bytes_to_unicode()` characters, so "Ġthe" is b" the"."""
-        merges, vocab = read_gpt2_files(encoder_json_path, vocab_bpe_path)
-        return cls(merges, GPT2_PATTERN, vocab=vocab)
+    def from_files(cls, f: BPEFiles) -> BPETokenizer:
+        return cls(f.merges, f.pattern, vocab=f.vocab, special_tokens=f.special_tokens)
+
+    @classmethod
+    def from_gpt2_files(cls, vocab_path: str, merges_path: str) -> BPETokenizer:
+        """OpenAI GPT-2's `encoder.json` + `vocab.bpe`, or Hugging Face's `vocab.json` +
+        `merges.txt` (the same format). Tokens that no merge makes, such as <|endoftext|>,
+        are special tokens."""
+        return cls.from_files(files.read_vocab_and_merges(vocab_path, merges_path))
+
+    from_hf_files = from_gpt2_files
+
+    @classmethod
+    def from_tokenizer_json(cls, path: str) -> BPETokenizer:
+        """Hugging Face's one-file `tokenizer.json` (byte-level BPE)."""
+        return cls.from_files(files.read_tokenizer_json(path))
+
+    @classmethod
+    def from_tiktoken(cls, path: str, special_tokens: dict | None = None) -> BPETokenizer:
+        """A tiktoken ranks file (rank = id). Without special_tokens, <|endoftext|> gets the
+        id after the last rank, as in tiktoken's gpt2 encoding; pass {} for none."""
+        return cls.from_files(files.read_tiktoken(path, special_tokens))
+
+    def to_files(self) -> BPEFiles:
+        return BPEFiles(self.merges, dict(self.vocab), dict(self.special_tokens), self.pattern)
+
+    def save_hf(self, directory: str) -> list[str]:
+        """vocab.json, merges.txt and tokenizer.json: what Hugging Face's GPT2Tokenizer and
+        AutoTokenizer read. Returns the paths written."""
+        paths = files.write_vocab_and_merges(directory, self.to_files())
+        path = os.path.join(directory, "tokenizer.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(files.tokenizer_json(self.to_files()), f, ensure_ascii=False)
+        return paths + [path]
+
+    def save_tiktoken(self, path: str) -> None:
+        """A tiktoken ranks file (special tokens are not part of that format)."""
+        files.write_tiktoken(path, self.to_files())
 
     def to_dict(self) -> dict:
         d = {"type": self.TYPE, "version": FORMAT_VERSION, "pattern": self.pattern,
              "merges": [list(m) for m in self.merges]}
         if self._explicit_vocab:  # a trained vocabulary follows from the merges; GPT-2's doesn't
             d["vocab"] = {str(i): list(b) for i, b in self.vocab.items()}
+        if self.special_tokens:
+            d["special_tokens"] = dict(self.special_tokens)
         return d
-
-
-def _pop_best(heap: list, counts: dict) -> tuple[int, int] | None:
-    """The most frequent pair (smallest ids on a tie), skipping stale heap entries."""
-    while heap:
-        neg_count, pair = heapq.heappop(heap)
-        if counts.get(pair, 0) == -neg_count:
-            return pair
-    return None
-
-
-def _merge_in_words(best, new_id, seqs, freqs, counts, where) -> set:
-    """Merge `best` in every word that holds it, keeping the pair counts up to date; return the
-    pairs whose count changed. Only these words are touched, which is what makes training fast.
-    A word may stay listed under a pair it has lost; merging it again changes nothing."""
-    changed = set()
-    for w in where.pop(best):
-        seq, f = seqs[w], freqs[w]
-        for pair in zip(seq, seq[1:]):
-            counts[pair] -= f
-            changed.add(pair)
-        seqs[w] = seq = _merge(seq, best, new_id)
-        for pair in zip(seq, seq[1:]):
-            counts[pair] += f
-            where[pair].add(w)
-            changed.add(pair)
-    return changed
-
-
-def _merge(seq: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    """Replace each non-overlapping occurrence of `pair`, scanning left to right."""
-    out, i, n = [], 0, len(seq)
-    a, b = pair
-    while i < n:
-        if i < n - 1 and seq[i] == a and seq[i + 1] == b:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(seq[i])
-            i += 1
-    return out
 
 
 # ---- saving and loading ------------------------------------------------------------------------
@@ -366,17 +395,32 @@ def tokenizer_from_dict(d: dict) -> Tokenizer:
         vocab = d.get("vocab")
         if vocab is not None:
             vocab = {int(i): bytes(b) for i, b in vocab.items()}
-        return BPETokenizer(d["merges"], d["pattern"], vocab=vocab)
+        return BPETokenizer(d["merges"], d["pattern"], vocab=vocab,
+                            special_tokens=d.get("special_tokens"))
     except KeyError as e:
         raise ValueError(f"saved {kind!r} tokenizer is missing the field {e.args[0]!r}") from None
-    except (TypeError, re.error) as e:
+    except (TypeError, AttributeError, regex.error) as e:
         raise ValueError(f"saved {kind!r} tokenizer is malformed: {e}") from None
 
 
 def load_tokenizer(path: str) -> Tokenizer:
-    """Read a tokenizer written by `tok.save(path)`, whichever class it is."""
+    """A tokenizer from `tok.save(path)`, a Hugging Face `tokenizer.json`, a `.tiktoken` ranks
+    file, or a directory holding tokenizer.json, vocab.json + merges.txt, encoder.json +
+    vocab.bpe or one *.tiktoken file (looked for in that order)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        paths = files.find_tokenizer_files(path)
+        if len(paths) == 2:
+            return BPETokenizer.from_gpt2_files(*paths)
+        path = paths[0]
+    if path.endswith(".tiktoken"):
+        return BPETokenizer.from_tiktoken(path)
     d = read_json(path, "tokenizer")
     try:
+        if isinstance(d, dict) and "model" in d and "type" not in d:
+            return BPETokenizer.from_tokenizer_json(path)
         return tokenizer_from_dict(d)
     except ValueError as e:
+        if path in str(e):
+            raise
         raise ValueError(f"{path!r}: {e}") from None
