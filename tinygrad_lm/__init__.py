@@ -20,6 +20,7 @@ from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .kernels import get_backend, set_backend, use_backend
 from .loader import load
 from .nn import GPT, GPTConfig
+from .pretrained import from_pretrained
 from .profiler import profile
 from .tensor import (
     Tensor,
@@ -43,7 +44,8 @@ from .tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "GPT", "GPTConfig", "beam_search", "detect_anomaly", "generate", "nn",
+    "AnomalyError", "GPT", "GPTConfig", "beam_search", "detect_anomaly", "from_pretrained",
+    "generate", "nn",
     "optim", "profile", "score",
     "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "apply",
     "arange",

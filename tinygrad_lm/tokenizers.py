@@ -418,9 +418,22 @@ def load_tokenizer(path: str) -> Tokenizer:
     d = read_json(path, "tokenizer")
     try:
         if isinstance(d, dict) and "model" in d and "type" not in d:
-            return BPETokenizer.from_tokenizer_json(path)
+            return _char_from_hf(d) or BPETokenizer.from_tokenizer_json(path)
         return tokenizer_from_dict(d)
     except ValueError as e:
         if path in str(e):
             raise
         raise ValueError(f"{path!r}: {e}") from None
+
+
+def _char_from_hf(d: dict) -> CharTokenizer | None:
+    """The tokenizer.json that export writes for a CharTokenizer (a BPE model with no merges,
+    no pre-tokenizer, a Fuse decoder), else None."""
+    model = d.get("model") or {}
+    if model.get("merges") or d.get("pre_tokenizer") is not None \
+            or (d.get("decoder") or {}).get("type") != "Fuse" or d.get("added_tokens"):
+        return None
+    vocab = model.get("vocab") or {}
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise ValueError("a character vocabulary must have ids 0..n-1")
+    return CharTokenizer(sorted(vocab, key=vocab.get), model.get("unk_token"))
