@@ -32,10 +32,10 @@ FLOORS = [
     ["ops"],
     ["tensor"],
     ["functional", "gradcheck", "profiler"],
-    ["checkpoint", "serialization", "gpt2_files"],
+    ["checkpoint", "serialization", "gpt2_files", "bpe_training"],
     ["nn"],
     ["interop", "optim", "tokenizers", "data", "sampling", "training_health", "progress",
-     "plots", "config", "loader", "run_dir"],
+     "plots", "config", "loader", "run_dir", "pretrained", "export"],
     ["generate", "train", "task_metrics", "samples", "lessons"],
     ["cli", "assignments", "notebooks", "__main__", "__init__"],
 ]

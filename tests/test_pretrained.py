@@ -302,3 +302,43 @@ def test_pytorch_model_bin_without_torch_is_a_clear_error(hf_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     with pytest.raises(PretrainedError, match="needs torch.*convert it to model.safetensors"):
         tg.from_pretrained(hf_dir)
+
+
+# ---- the command line ---------------------------------------------------------------------------
+def test_cli_sample_from_pretrained(hf_dir, tok, capsys):
+    from tinygrad_lm.cli import main
+    assert main(["sample", "--pretrained", hf_dir, "--prompt", "the cat", "--greedy",
+                 "--max-new-tokens", "5"]) == 0
+    out = capsys.readouterr().out
+    model, _ = tg.from_pretrained(hf_dir)
+    want = tg.generate(model, tok.encode("the cat"), 5, greedy=True)
+    assert out.strip() == tok.decode(want.tolist()).strip()
+    assert main(["sample", "--pretrained", hf_dir, "--prompt", "a<|endoftext|>b"]) == 2
+    assert "not allowed" in capsys.readouterr().err
+    assert main(["sample", "--pretrained", hf_dir, "--prompt", "a<|endoftext|>b",
+                 "--allow-special", "--max-new-tokens", "2"]) == 0
+    assert main(["sample", "--pretrained", str(os.path.dirname(hf_dir))]) == 2
+    assert "Hugging Face directory" in capsys.readouterr().err
+    assert tg.load(hf_dir)[1].encode(TEXT) == tok.encode(TEXT)
+
+
+def test_cli_export_a_training_checkpoint(tmp_path, capsys):
+    from tinygrad_lm.cli import main
+    run = str(tmp_path / "run")
+    assert main(["train", "--preset", "tiny", f"--out_dir={run}", "--tokenizer=bpe",
+                 "--bpe_vocab_size=300"]) == 0
+    assert main(["export", "--format", "hf", "--ckpt", run, "--last", str(tmp_path / "hf")]) == 0
+    assert "GPT2LMHeadModel.from_pretrained" in capsys.readouterr().out
+    back, back_tok = tg.from_pretrained(str(tmp_path / "hf"))
+    model, tok = tg.load(os.path.join(run, "ckpt.npz"))
+    idx = np.array([tok.encode("the dog")])
+    np.testing.assert_allclose(back(idx)[0].data, model(idx)[0].data, rtol=1e-6)
+    assert back_tok.encode(TEXT) == tok.encode(TEXT) and back_tok.vocab == tok.vocab
+    assert main(["export", "--format", "hf", "--ckpt", run, str(tmp_path / "hf")]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    torch = pytest.importorskip("torch")
+    assert main(["export", "--format", "nanogpt", "--ckpt", run, "--last",
+                 str(tmp_path / "nano")]) == 0
+    ckpt = torch.load(str(tmp_path / "nano" / "ckpt.pt"), weights_only=True)
+    assert ckpt["iter_num"] == 20 and ckpt["model_args"]["vocab_size"] == 300
+    assert len(ckpt["optimizer"]["state"]) == len(list(model.parameters()))

@@ -4,6 +4,8 @@
     tinygrad-lm train --resume [DIR] [--max_iters=N ...]   # DIR's own config; default out/
     tinygrad-lm train --overwrite ...                      # move the run in out_dir aside
     tinygrad-lm sample --ckpt DIR --prompt "the dog" --max-new-tokens 200 --temperature 0.8
+    tinygrad-lm sample --pretrained gpt2/ --prompt "The meaning of life is" --top-k 50
+    tinygrad-lm export --format hf|nanogpt [--ckpt DIR | --pretrained DIR] OUT
     tinygrad-lm eval --ckpt DIR
     tinygrad-lm bench [--quick]
     tinygrad-lm assignments build|grade|bundle|autograder|classroom|validate ...
@@ -23,8 +25,10 @@ import time
 
 from . import notebooks, run_dir
 from .assignments import cli as assignments_cli
+from .checkpoint import load_checkpoint
 from .config import ConfigError, TrainConfig, help_table, make_config, parse_overrides
 from .data import prepare_data
+from .export import export_hf, export_nanogpt
 from .generate import generate
 from .loader import load_any, run_checkpoint
 from .samples import training_sample
@@ -135,11 +139,15 @@ def add_sample(sub) -> None:
     s.add_argument("--greedy", action="store_true", help="always the most likely token")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--num-samples", type=int, default=1)
+    s.add_argument("--pretrained", metavar="DIR", help="a Hugging Face GPT-2 directory (the "
+                   "same as --ckpt DIR)")
+    s.add_argument("--allow-special", action="store_true",
+                   help="encode special tokens such as <|endoftext|> in the prompt as their ids")
     s.set_defaults(handler=cmd_sample)
 
 
 def _load_for_cli(args):
-    path = args.ckpt
+    path = getattr(args, "pretrained", None) or args.ckpt
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "ckpt.npz")):
         path = run_checkpoint(path, "last" if args.last else "best")
     loaded = load_any(path)
@@ -162,7 +170,7 @@ def cmd_sample(args, extra: list[str]) -> int:
     if tok is None:
         raise ValueError(f"{loaded.path} holds no tokenizer, so a prompt cannot be encoded; "
                          "sample from a trainer checkpoint or run directory")
-    prompt = tok.encode(args.prompt) if args.prompt else tok.encode("\n")[:1] or [0]
+    prompt = _encode_prompt(tok, args.prompt, args.allow_special)
     for i in range(args.num_samples):
         ids = generate(model, np.array([prompt]), args.max_new_tokens,
                        temperature=args.temperature if not args.greedy else 1.0,
@@ -171,6 +179,58 @@ def cmd_sample(args, extra: list[str]) -> int:
         print(tok.decode(ids[0].tolist()))
         if args.num_samples > 1:
             print("---")
+    return 0
+
+
+def _encode_prompt(tok, text: str, allow_special: bool) -> list[int]:
+    """The prompt's ids. Empty: GPT-2's <|endoftext|> (how its documents start), else the
+    newline token. Special tokens spelled in the prompt need --allow-special."""
+    special = getattr(tok, "special_tokens", {})
+    if not text:
+        return [special["<|endoftext|>"]] if "<|endoftext|>" in special else \
+            tok.encode("\n")[:1] or [0]
+    if not special:
+        return tok.encode(text)
+    try:
+        return tok.encode(text, allowed_special="all" if allow_special else set())
+    except ValueError as e:
+        raise ValueError(f"{e}. On the command line: --allow-special") from None
+
+
+# ---- export -----------------------------------------------------------------------------------
+def add_export(sub) -> None:
+    x = sub.add_parser("export", help="write a run, checkpoint or Hugging Face directory as a "
+                       "Hugging Face directory or a nanoGPT ckpt.pt", allow_abbrev=False)
+    x.add_argument("out", help="output directory (hf), or directory or .pt file (nanogpt)")
+    x.add_argument("--format", choices=["hf", "nanogpt"], required=True)
+    x.add_argument("--ckpt", default="out", help="a run directory (its best.npz), a checkpoint "
+                   "or a Hugging Face directory")
+    x.add_argument("--last", action="store_true", help="a run's last state (ckpt.npz)")
+    x.add_argument("--pretrained", metavar="DIR", help="a Hugging Face directory (the same as "
+                   "--ckpt DIR)")
+    x.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args, extra: list[str]) -> int:
+    _no_extra("export", extra)
+    loaded = _load_for_cli(args)
+    if args.format == "hf":
+        written = export_hf(loaded.model, loaded.tokenizer, args.out)
+        print(f"wrote {args.out}/: " + ", ".join(os.path.basename(p) for p in written))
+        print(f"in transformers: GPT2LMHeadModel.from_pretrained({args.out!r}), "
+              f"AutoTokenizer.from_pretrained({args.out!r})")
+        return 0
+    path = args.out if args.out.endswith(".pt") else os.path.join(args.out, "ckpt.pt")
+    state = load_checkpoint(loaded.path) if loaded.step is not None else {}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    export_nanogpt(loaded.model, path, iter_num=state.get("step", 0),
+                   best_val_loss=state.get("best_val", 1e9), config=state.get("train_config"),
+                   optimizer_state=state.get("optimizer"))
+    if loaded.model.config.activation == "gelu_tanh":
+        print("note: nanoGPT's MLP uses the exact (erf) GELU, this model the tanh form, so its "
+              "logits there differ slightly (as for nanoGPT's own GPT-2 import)")
+    print(f"wrote {path}; continue in nanoGPT: python train.py --init_from=resume "
+          f"--out_dir={os.path.dirname(os.path.abspath(path))} (README: the graduation path)")
     return 0
 
 
@@ -237,7 +297,8 @@ def add_lessons(sub) -> None:
     notebooks.add_parser(sub)
 
 
-SUBCOMMANDS = [add_train, add_sample, add_eval, add_bench, add_assignments, add_lessons]
+SUBCOMMANDS = [add_train, add_sample, add_eval, add_export, add_bench, add_assignments,
+               add_lessons]
 
 
 def build_parser() -> argparse.ArgumentParser:

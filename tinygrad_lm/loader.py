@@ -3,6 +3,7 @@
     model, tok = tinygrad_lm.load("out")             # a run: its best.npz (else its ckpt.npz)
     model, tok = tinygrad_lm.load("out/ckpt.npz")    # a trainer checkpoint
     model, tok = tinygrad_lm.load("model.npz")       # a weights file (GPT.save); tok is None
+    model, tok = tinygrad_lm.load("gpt2")            # a Hugging Face GPT-2 directory
 
 The model comes back in eval() mode. What `path` holds decides how it is read: each entry of
 FORMATS is (name, detect(path) -> bool, read(path) -> Loaded), tried in order; a new kind of
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .checkpoint import load_checkpoint
 from .nn.gpt import GPT, GPTConfig
+from .pretrained import from_pretrained
 from .tokenizers import Tokenizer, tokenizer_from_dict
 
 
@@ -66,6 +68,15 @@ def _is_weights(path: str) -> bool:
     return os.path.isfile(path) and path.endswith((".npz", ".safetensors"))
 
 
+def _is_hf_dir(path: str) -> bool:
+    return os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json"))
+
+
+def _read_hf_dir(path: str) -> Loaded:
+    model, tokenizer = from_pretrained(path)
+    return Loaded(model, tokenizer, path)
+
+
 def _read_run_dir(path: str) -> Loaded:
     return _read_checkpoint(run_checkpoint(path))
 
@@ -93,6 +104,7 @@ FORMATS: list[tuple[str, object, object]] = [
     ("run directory", _is_run_dir, _read_run_dir),
     ("trainer checkpoint", _is_checkpoint, _read_checkpoint),
     ("weights file", _is_weights, _read_weights),
+    ("Hugging Face directory", _is_hf_dir, _read_hf_dir),
 ]
 
 
@@ -101,7 +113,8 @@ def load_any(path: str) -> Loaded:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path!r} does not exist; pass a run directory (e.g. out), a "
-                                "checkpoint (.npz) or a weights file (.npz or .safetensors)")
+                                "checkpoint (.npz), a weights file (.npz or .safetensors) or a "
+                                "Hugging Face GPT-2 directory")
     for _, detect, read in FORMATS:
         if detect(path):
             loaded = read(path)
@@ -112,7 +125,8 @@ def load_any(path: str) -> Loaded:
 
 
 def load(path: str):
-    """(model, tokenizer) from a run directory, a trainer checkpoint or a weights file; the
+    """(model, tokenizer) from a run directory, a trainer checkpoint, a weights file or a
+    Hugging Face GPT-2 directory (pretrained.from_pretrained); the
     tokenizer is None when the file holds none. The model is in eval() mode."""
     loaded = load_any(path)
     return loaded.model, loaded.tokenizer

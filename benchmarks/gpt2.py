@@ -1,0 +1,310 @@
+"""GPT-2 small (124M) end to end: training steps, generation, memory, loading, tokenizing;
+tinygrad_lm against PyTorch eager and Hugging Face Transformers, side by side in one process.
+
+    python benchmarks/gpt2.py            # everything (about 15 minutes on 2 cores)
+    python benchmarks/gpt2.py --quick    # fewer rounds, fewer new tokens
+
+Weights are random (speed does not depend on them) and float32. All three implementations
+hold the same weights: ours are exported with tinygrad_lm.export.export_hf and read back by
+GPT2LMHeadModel.from_pretrained, so greedy generation must give identical tokens.
+
+- train: forward, backward, clip, AdamW at batch 4 x 64 and 8 x 256. PyTorch eager is
+  benchmarks/torch_gpt.py's GPT (the same math); Hugging Face is GPT2LMHeadModel in train().
+  Interleaved rounds, each starting with an untimed step (train_step.time_rounds), medians.
+  "head+loss" is the share of our step spent in the tied head matmul and the 50,257-way
+  cross-entropy (their forward and backward timed alone on the step's hidden states).
+- generate: batch 1, a 16-token prompt, 128 new tokens with the KV cache, greedy and sampled
+  (temperature 1, top-k 50); Hugging Face generate() with the same settings. Prefill: one
+  forward of a 512-token prompt into an empty cache.
+- memory: peak resident set (VmHWM) of a fresh process doing 2 training steps at 8 x 256, and
+  of a fresh process loading the 124M directory (from_pretrained), against the weights' size.
+- tokenizer: 1 MB of text encoded by ours, tiktoken and Hugging Face's fast tokenizer, when
+  GPT-2's ranks file (shared/data/gpt2.tiktoken) is present.
+
+Writes benchmarks/results/gpt2.json. The machine is shared: read ratios, not absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from _common import fmt_ratio, print_table, write_json  # noqa: E402
+from train_step import own_peak_rss_mb, time_rounds  # noqa: E402
+
+import tinygrad_lm as tg  # noqa: E402
+from tinygrad_lm import functional as F  # noqa: E402
+from tinygrad_lm import optim  # noqa: E402
+from tinygrad_lm.export import export_hf  # noqa: E402
+from tinygrad_lm.generate import generate  # noqa: E402
+
+GPT2_SMALL = dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768)
+SHAPES = {"4x64": (4, 64), "8x256": (8, 256)}
+RANKS = [os.path.join(HERE, "..", "..", "shared", "data", "gpt2.tiktoken"),
+         "/work/shared/data/gpt2.tiktoken"]
+
+
+def peers():
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        return None, None
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch, transformers
+
+
+# ---- training -----------------------------------------------------------------------------------
+def ours_step(model, B, T, rng):
+    opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-4)
+    x = rng.integers(0, 50257, (B, T))
+    y = rng.integers(0, 50257, (B, T))
+
+    def step():
+        model.train()
+        _, loss = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return step
+
+
+def head_and_loss_share(model, B, T, step_s: float, rng) -> float:
+    """Seconds of the tied head + cross-entropy (forward and backward) over a step's."""
+    h = tg.Tensor(rng.standard_normal((B, T, 768)).astype(np.float32), requires_grad=True)
+    y = rng.integers(0, 50257, (B, T))
+    wte = model.transformer.wte.weight
+
+    def head():
+        loss = F.cross_entropy(F.linear(h, wte.T), y)  # (B, T, C) @ (C, V) -> (B, T, V)
+        loss.backward()
+        h.grad = wte.grad = None
+    return time_rounds({"head": head}, rounds=3, warmup=1, block=1)["head"] / step_s
+
+
+def torch_step(torch, model, B, T, rng):
+    from torch_gpt import make_optimizer, train_step
+    opt = make_optimizer(model, lr=1e-4)
+    x = torch.from_numpy(rng.integers(0, 50257, (B, T)))
+    y = torch.from_numpy(rng.integers(0, 50257, (B, T)))
+    return lambda: train_step(model, opt, x, y)
+
+
+def hf_step(torch, model, B, T, rng):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+    x = torch.from_numpy(rng.integers(0, 50257, (B, T)))
+
+    def step():
+        model.train()
+        loss = model(x, labels=x).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return step
+
+
+def bench_train(ours, torch, hf, rounds, results):
+    rng = np.random.default_rng(0)
+    torch_model = None
+    if torch is not None:
+        from torch_gpt import TorchGPT
+        torch.manual_seed(0)
+        torch_model = TorchGPT(**GPT2_SMALL)
+    rows = []
+    for name, (B, T) in SHAPES.items():
+        fns = {"ours": ours_step(ours, B, T, rng)}
+        if torch is not None:
+            fns["torch"] = torch_step(torch, torch_model, B, T, rng)
+            fns["hf"] = hf_step(torch, hf, B, T, rng)
+        t = time_rounds(fns, rounds=rounds, warmup=1, block=1)
+        share = head_and_loss_share(ours, B, T, t["ours"], rng)
+        results["train"][name] = {**t, "head_and_loss_share": share}
+        rows.append([f"train step {name}", f"{t['ours'] * 1e3:,.0f}",
+                     *(f"{t[k] * 1e3:,.0f}" if k in t else "-" for k in ("torch", "hf")),
+                     *(fmt_ratio(t[k] / t["ours"]) if k in t else "-" for k in ("torch", "hf")),
+                     f"head+loss {share:.0%}"])
+    return rows
+
+
+# ---- generation ---------------------------------------------------------------------------------
+def bench_generate(ours, torch, hf, rounds, n_new, results):
+    prompt = np.random.default_rng(1).integers(0, 50257, 16)
+    fns = {"ours greedy": lambda: generate(ours, prompt, n_new, greedy=True),
+           "ours sampled": lambda: generate(ours, prompt, n_new, top_k=50, seed=0)}
+    same = None
+    if hf is not None:
+        hf.eval()
+        p = torch.from_numpy(prompt[None])
+        kw = dict(max_new_tokens=n_new, min_new_tokens=n_new, pad_token_id=0, use_cache=True)
+        fns["hf greedy"] = lambda: hf.generate(p, do_sample=False, **kw)
+        fns["hf sampled"] = lambda: hf.generate(p, do_sample=True, top_k=50, top_p=1.0,
+                                                temperature=1.0, **kw)
+        with torch.no_grad():
+            same = bool(np.array_equal(fns["hf greedy"]()[0].numpy(), fns["ours greedy"]()))
+    with torch.no_grad() if torch is not None else _nothing():
+        t = time_rounds(fns, rounds=rounds, warmup=1, block=1)
+    long = np.random.default_rng(2).integers(0, 50257, (1, 512))
+
+    def prefill_ours():
+        ours(long, kv_cache=ours.new_kv_cache(1))
+    pre = {"ours": prefill_ours}
+    if hf is not None:
+        lt = torch.from_numpy(long)
+        pre["hf"] = lambda: hf(lt, use_cache=True)
+    with torch.no_grad() if torch is not None else _nothing():
+        tp = time_rounds(pre, rounds=rounds, warmup=1, block=1)
+    results["generate"] = {"seconds": t, "prefill_512_s": tp, "new_tokens": n_new,
+                           "greedy_tokens_identical": same}
+    rows = []
+    for kind in ("greedy", "sampled"):
+        o, h = t[f"ours {kind}"], t.get(f"hf {kind}")
+        rows.append([f"generate {kind} (tok/s)", f"{n_new / o:.1f}", "-",
+                     "-" if h is None else f"{n_new / h:.1f}", "-",
+                     "-" if h is None else fmt_ratio(h / o),
+                     f"identical: {same}" if kind == "greedy" else ""])
+    rows.append(["prefill 512 (ms)", f"{tp['ours'] * 1e3:,.0f}", "-",
+                 f"{tp['hf'] * 1e3:,.0f}" if "hf" in tp else "-", "-",
+                 fmt_ratio(tp["hf"] / tp["ours"]) if "hf" in tp else "-", ""])
+    return rows
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---- memory -------------------------------------------------------------------------------------
+def peak_in_child(code: str) -> float:
+    out = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r})\n"
+                          + code + "\nimport train_step; print(train_step.own_peak_rss_mb())"],
+                         capture_output=True, text=True)
+    if out.returncode:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return float("nan")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+TRAIN_CODES = {
+    "ours": ("import numpy as np, tinygrad_lm as tg, gpt2\n"
+             "m = tg.GPT(tg.GPTConfig(**gpt2.GPT2_SMALL))\n"
+             "s = gpt2.ours_step(m, 8, 256, np.random.default_rng(0)); s(); s()"),
+    "torch": ("import numpy as np, torch, gpt2\nfrom torch_gpt import TorchGPT\n"
+              "torch.set_num_threads(2); m = TorchGPT(**gpt2.GPT2_SMALL)\n"
+              "s = gpt2.torch_step(torch, m, 8, 256, np.random.default_rng(0)); s(); s()"),
+}
+
+
+def bench_memory(hf_dir, torch, results):
+    kinds = ["ours"] + (["torch"] if torch is not None else [])
+    train = {k: peak_in_child(TRAIN_CODES[k]) for k in kinds}
+    weights_mb = os.path.getsize(os.path.join(hf_dir, "model.safetensors")) / 2 ** 20
+    baseline = peak_in_child("import tinygrad_lm")
+    load = peak_in_child(f"import tinygrad_lm as tg; tg.from_pretrained({hf_dir!r})")
+    results["memory_mb"] = {"train_8x256": train, "weights": weights_mb,
+                            "import_only": baseline, "from_pretrained": load}
+    return [["peak MB, train 8x256", f"{train['ours']:,.0f}",
+             f"{train['torch']:,.0f}" if "torch" in train else "-", "-",
+             fmt_ratio(train["torch"] / train["ours"]) if "torch" in train else "-", "-", ""],
+            ["peak MB, from_pretrained", f"{load:,.0f}", "-", "-", "-", "-",
+             f"weights {weights_mb:,.0f} MB; import alone {baseline:,.0f} MB; "
+             f"(peak - import) / weights = {(load - baseline) / weights_mb:.2f}"]]
+
+
+# ---- tokenizer ----------------------------------------------------------------------------------
+def bench_tokenizer(results):
+    from tinygrad_lm.tokenizers import BPETokenizer
+    ranks = next((p for p in RANKS if os.path.exists(p)), None)
+    if ranks is None:
+        return []
+    corpus = os.path.join(os.path.dirname(ranks), "tinyshakespeare.txt")
+    rng = np.random.default_rng(0)  # random words over several scripts: few repeats
+    alphabet = [chr(c) for r in ((97, 123), (224, 256), (0x4E00, 0x4F00), (0x1F600, 0x1F650),
+                                 (0x0660, 0x066A), (0x0300, 0x0305)) for c in range(*r)]
+    mixed = " ".join("".join(rng.choice(alphabet, rng.integers(1, 8))) for _ in range(120_000))
+    texts = {"english": open(corpus, encoding="utf-8").read() if os.path.exists(corpus) else mixed,
+             "mixed unicode": mixed}
+    rows = []
+    ours = BPETokenizer.from_tiktoken(ranks)
+    fns_for = {}
+    try:
+        import tiktoken
+        from tiktoken.load import load_tiktoken_bpe
+        from tiktoken_ext.openai_public import r50k_pat_str
+        ref = tiktoken.Encoding("gpt2", pat_str=r50k_pat_str,
+                                mergeable_ranks=load_tiktoken_bpe(ranks),
+                                special_tokens={"<|endoftext|>": 50256})
+        fns_for["tiktoken"] = ref.encode_ordinary
+    except ImportError:
+        pass
+    results["tokenizer_1mb_s"] = {}
+    for name, text in texts.items():
+        text = text.encode("utf-8")[:1_000_000].decode("utf-8", errors="ignore")
+        times = {}
+        for who, fn in [("ours", ours.encode_ordinary), *fns_for.items()]:
+            fresh = BPETokenizer.from_tiktoken(ranks) if who == "ours" else None
+            fn = fresh.encode_ordinary if fresh else fn  # a cold cache, as for new text
+            t0 = time.perf_counter()
+            fn(text)
+            times[who] = time.perf_counter() - t0
+        results["tokenizer_1mb_s"][name] = times
+        rows.append([f"encode 1 MB {name} (s)", f"{times['ours']:.2f}", "-", "-",
+                     "-", "-", f"tiktoken {times['tiktoken']:.3f} s" if "tiktoken" in times
+                     else ""])
+    return rows
+
+
+def gpt2_tokenizer():
+    """GPT-2's own when its ranks file is here, else bytes only (same <|endoftext|> id)."""
+    from tinygrad_lm.tokenizers import BPETokenizer
+    ranks = next((p for p in RANKS if os.path.exists(p)), None)
+    if ranks is not None:
+        return BPETokenizer.from_tiktoken(ranks)
+    return BPETokenizer([], special_tokens={"<|endoftext|>": 50256})
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    rounds, n_new = (2, 32) if args.quick else (3, 128)
+    torch, transformers = peers()
+    results = {"config": GPT2_SMALL, "train": {}}
+    ours = tg.GPT(tg.GPTConfig(**GPT2_SMALL), seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        hf_dir = os.path.join(tmp, "gpt2-random")
+        t0 = time.perf_counter()
+        export_hf(ours, gpt2_tokenizer(), hf_dir)
+        results["export_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ours, _ = tg.from_pretrained(hf_dir)  # what a user runs: the loaded model
+        results["from_pretrained_s"] = time.perf_counter() - t0
+        hf = None
+        if transformers is not None:
+            hf = transformers.GPT2LMHeadModel.from_pretrained(hf_dir, dtype=torch.float32)
+        rows = bench_memory(hf_dir, torch, results)
+        rows += bench_tokenizer(results)
+        rows += bench_generate(ours, torch, hf, rounds, n_new, results)
+        rows += bench_train(ours, torch, hf, rounds, results)
+    print_table("GPT-2 small (124M), float32, random weights; ratios > 1: ours is faster/smaller",
+                ["what", "ours", "PyTorch", "HF", "PyTorch/ours", "HF/ours", "note"], rows)
+    print(f"\n(this process: peak {own_peak_rss_mb():,.0f} MB)")
+    print("written:", write_json("gpt2", results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
