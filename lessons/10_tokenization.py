@@ -30,6 +30,7 @@ import time
 from collections import Counter
 
 import numpy as np
+import regex
 
 try:  # GPT-2's pattern names Unicode classes (\p{L} letters, \p{N} numbers): `regex` reads them
     import regex as re
@@ -127,17 +128,19 @@ check("10.2", merge, merge_solution,
 # the same word gets different tokens depending on what follows it. GPT-2 first splits the
 # text with a regular expression into words (with their leading space), numbers,
 # punctuation runs and whitespace, and only merges *inside* a piece. Since the same words
-# recur, we count each distinct piece once and weight its pairs by how often it occurs:
+# recur, we count each distinct piece once and weight its pairs by how often it occurs
+# (the pattern's `\p{L}` and `\p{N}` are Unicode's letter and number classes, which the
+# `regex` package knows and the standard `re` does not):
 # $c(a, b) = \sum_{w} n_w\, c_w(a, b)$. Ties go to the smallest pair $(a, b)$, so training
 # is deterministic. That is all of BPE:
 
 # %%
-pieces = re.findall(GPT2_PATTERN, text)
+pieces = regex.findall(GPT2_PATTERN, text)
 print("pre-tokenised:", pieces[:12])
 
 
 def train_bpe(text, n_merges):
-    words = Counter(p.encode("utf-8") for p in re.findall(GPT2_PATTERN, text))
+    words = Counter(p.encode("utf-8") for p in regex.findall(GPT2_PATTERN, text))
     seqs = {w: list(w) for w in words}  # each distinct piece as a list of token ids
     merges, vocab = [], {i: bytes([i]) for i in range(256)}
     for new_id in range(256, 256 + n_merges):
@@ -208,7 +211,7 @@ def encode_piece_solution(piece_bytes, merges):
 
 # %%
 def _test_encode(f):
-    words = re.findall(GPT2_PATTERN, val_text[:400])
+    words = regex.findall(GPT2_PATTERN, val_text[:400])
     return all(f(w.encode("utf-8"), merges) == tok.encode(w) for w in words)
 
 
@@ -263,7 +266,8 @@ print("figure:", show(fig, "10_compression.png"))
 # which two tokens were merged, but we can recover it: encode the token's own bytes using
 # only merges of lower rank — the BPE loop must stop at exactly two parts, and those are
 # the pair. With the pairs and the id → bytes table, the package's `BPETokenizer` *is*
-# GPT-2's tokenizer. The file is looked for next to the repository
+# GPT-2's tokenizer (`BPETokenizer.from_tiktoken(path)` does exactly this, and adds the
+# special token `<|endoftext|>` as id 50256). The file is looked for next to the repository
 # (`../shared/data/gpt2.tiktoken`); without it this part is skipped.
 
 # %%
