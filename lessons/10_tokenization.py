@@ -32,11 +32,6 @@ from collections import Counter
 import numpy as np
 import regex
 
-try:  # GPT-2's pattern names Unicode classes (\p{L} letters, \p{N} numbers): `regex` reads them
-    import regex as re
-except ImportError:  # the standard module, for the pattern spelled without \p classes
-    import re
-
 import tinygrad_lm
 from tinygrad_lm.data import generate_grammar_corpus
 from tinygrad_lm.lessons import QUICK, check, pyplot, show

@@ -195,3 +195,11 @@ def test_gpt2_equals_transformers(gpt2, tmp_path):
         ours = gpt2.encode(text, allowed_special="all")
         assert ours == slow.encode(text) == fast.encode(text), text
         assert fast.decode(ours) == gpt2.decode(ours)
+
+
+def test_ids_in_a_gap_decode_to_the_replacement_character():
+    tok = BPETokenizer([], special_tokens={"<|x|>": 300})  # ids 256..299 stand for nothing
+    assert tok.vocab_size == 301
+    assert tok.decode([97, 280, 300]) == "a\ufffd<|x|>"
+    with pytest.raises(IndexError, match="id 301 is out of range for vocab size 301"):
+        tok.decode([301])

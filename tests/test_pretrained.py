@@ -342,3 +342,31 @@ def test_cli_export_a_training_checkpoint(tmp_path, capsys):
     ckpt = torch.load(str(tmp_path / "nano" / "ckpt.pt"), weights_only=True)
     assert ckpt["iter_num"] == 20 and ckpt["model_args"]["vocab_size"] == 300
     assert len(ckpt["optimizer"]["state"]) == len(list(model.parameters()))
+
+
+# ---- fine-tuning --------------------------------------------------------------------------------
+def test_fine_tuning_a_directory_lowers_the_loss(tmp_path, tok):
+    from tinygrad_lm.config import make_config
+    from tinygrad_lm.train import Trainer, estimate_loss
+    start = model_with(np.float32)
+    export_hf(start, tok, str(tmp_path / "hf"))
+    (tmp_path / "my.txt").write_text(TEXT + "<|endoftext|>" + TEXT, encoding="utf-8")
+    cfg = make_config("finetune", [f"--init_from={tmp_path / 'hf'}", f"--data={tmp_path}/my.txt",
+                                   "--block_size=16", "--max_iters=30", "--lr=3e-3",
+                                   "--min_lr=3e-4", "--warmup_iters=0", "--batch_size=8",
+                                   "--eval_interval=30", "--eval_iters=4", "--progress=false",
+                                   "--plots=false", f"--out_dir={tmp_path / 'run'}"])
+    trainer = Trainer(cfg, log=lambda _: None)
+    assert trainer.model.config == GPTConfig(**{**CFG, "block_size": 16})  # cropped from 32
+    assert 300 in trainer.data.dataset.train.tolist()  # <|endoftext|> became its id
+    np.testing.assert_array_equal(trainer.model.transformer.h[1].mlp.c_fc.weight.data,
+                                  start.transformer.h[1].mlp.c_fc.weight.data)
+    before = estimate_loss(trainer.model, trainer.data, trainer.cfg, 0)["val"]
+    trainer.train()
+    after = estimate_loss(trainer.model, trainer.data, trainer.cfg, 0)["val"]
+    assert after < before - 0.3, (before, after)
+    model, back_tok = tg.load(str(tmp_path / "run"))  # the run keeps the pretrained tokenizer
+    assert back_tok.encode(TEXT) == tok.encode(TEXT) and model.config.block_size == 16
+    with pytest.raises(ValueError, match="longer than the 32 positions"):
+        Trainer(make_config("finetune", [f"--init_from={tmp_path / 'hf'}", "--block_size=64",
+                                         f"--out_dir={tmp_path / 'run2'}"]))

@@ -53,7 +53,8 @@ def add_train(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="config keys (--key=value or --key value; defaults of plain `train`, the "
                "grammar preset):\n" + help_table())
-    t.add_argument("--preset", help="grammar, addition, shakespeare-char or tiny")
+    t.add_argument("--preset", help="grammar, addition, shakespeare-char, finetune (the "
+                   "default with --init-from DIR) or tiny")
     t.add_argument("--dataset", help="built-in dataset: grammar or addition (picks its preset)")
     t.add_argument("--resume", nargs="?", const="", metavar="DIR",
                    help="continue the run in DIR (default: --out_dir, else out) from its own "
@@ -71,6 +72,8 @@ def _trainer_for(args, extra: list[str]):
         overrides = list(extra) + ([f"--dataset={args.dataset}"] if args.dataset else [])
         preset = args.preset or (args.dataset if args.dataset in ("grammar", "addition")
                                  else None)
+        if preset is None and parse_overrides(extra).get("init_from"):
+            preset = "finetune"
         cfg = make_config(preset, overrides)
         if not args.overwrite:  # before preparing any data: refuse at once
             run_dir.refuse_existing(cfg.out_dir)

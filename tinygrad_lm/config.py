@@ -97,6 +97,8 @@ class TrainConfig:
     val_fraction: float = option(0.1, "share of the tokens held out for validation", open_unit)
     n_examples: int = option(20000, "built-in data: sentences or problems to generate", positive)
     digits: int = option(2, "built-in addition: digits per operand", positive)
+    init_from: str = option("", "fine-tune the Hugging Face GPT-2 in this directory: its "
+                            "weights, model settings and tokenizer (block_size crops it)")
     # optimisation
     batch_size: int = option(16, "sequences per step", positive)
     max_iters: int = option(1000, "training steps in total", non_negative)
@@ -199,6 +201,12 @@ PRESETS: dict[str, dict] = {
                              lr_decay_iters=2000, beta1=0.9, beta2=0.99, weight_decay=0.1,
                              grad_clip=1.0, dropout=0.0, bias=False, eval_interval=250,
                              eval_iters=20, checkpoint_interval=250),
+    # fine-tuning a pretrained GPT-2 (train --init-from DIR picks it): a small, slowly decaying
+    # learning rate, so the new text adjusts the model rather than overwriting it, a
+    # 256-token window (GPT-2 has 1024; CPU steps are 4x cheaper) and few steps
+    "finetune": dict(block_size=256, batch_size=4, max_iters=200, lr=3e-5, min_lr=3e-6,
+                     warmup_iters=10, lr_decay_iters=200, weight_decay=0.1, eval_interval=50,
+                     eval_iters=10, checkpoint_interval=50, sample_tokens=100),
     "tiny": dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=20,
                  lr=1e-2, min_lr=1e-3, warmup_iters=2, lr_decay_iters=20, eval_interval=10,
                  eval_iters=2, checkpoint_interval=10, sample_tokens=20, n_examples=300,

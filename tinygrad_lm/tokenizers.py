@@ -317,12 +317,14 @@ class BPETokenizer(Tokenizer):
         slice of ids (a sample cut short, tokens streamed one by one) can end inside a
         multi-byte character, and that should not crash generation. Special tokens decode to
         their text."""
-        table = self._decode_table
-        try:
-            data = b"".join([table[i] for i in _id_list(ids, "BPETokenizer")])
-        except KeyError as e:
-            raise IndexError(f"BPETokenizer.decode: id {e.args[0]} is out of range for vocab "
-                             f"size {self.vocab_size}, or a gap in the vocabulary") from None
+        table, n, gap = self._decode_table, self.vocab_size, "\ufffd".encode()
+        ids = _id_list(ids, "BPETokenizer")
+        bad = next((i for i in ids if not 0 <= i < n), None)
+        if bad is not None:
+            raise IndexError(f"BPETokenizer.decode: id {bad} is out of range for vocab size {n}")
+        # an id inside the range that no token has (a gap in the ids, or a model's vocabulary
+        # padded past the tokenizer's) also becomes "\ufffd": sampling may well pick one
+        data = b"".join([table.get(i, gap) for i in ids])
         return data.decode("utf-8", errors="replace")
 
     # ---- files --------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .data import prepare_data
 from .kernels import keep_freed_memory
 from .nn.gpt import GPT
 from .plots import plot_attention, plot_health, plot_loss
+from .pretrained import from_pretrained
 from .progress import Progress
 from .samples import text_sample, training_sample
 from .training_health import health_snapshot
@@ -103,6 +104,17 @@ def resumed_config(saved: TrainConfig, overrides: dict) -> TrainConfig:
     return replace(saved, **changed)
 
 
+def fine_tuning_config(config: TrainConfig, pretrained: GPT) -> TrainConfig:
+    """The config of a run that starts from `pretrained`: its model settings, with the run's
+    block_size (a crop: positions past it are dropped) and dropout."""
+    have, want = pretrained.config.block_size, config.model.block_size
+    if want > have:
+        raise ConfigError(f"--block_size={want} is longer than the {have} positions "
+                          f"{config.init_from!r} learned; use --block_size={have} or less")
+    return dataclasses.replace(config, model=dataclasses.replace(
+        pretrained.config, block_size=want, dropout=config.model.dropout))
+
+
 class Trainer:
     """Trainer(config, overwrite=False, log=print). `overwrite=True` moves an existing run in
     config.out_dir aside (to out_dir/previous/) instead of refusing to start."""
@@ -110,13 +122,21 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, log=None, overwrite: bool = False,
                  tokenizer_state: dict | None = None):
         keep_freed_memory()  # training reuses its arrays step after step; see kernels/allocator.py
-        self.data = prepare_data(config, tokenizer_state)
+        pretrained, tokenizer = None, None
+        if config.init_from and tokenizer_state is None:  # (a resumed run has its own weights)
+            pretrained, tokenizer = from_pretrained(config.init_from,
+                                                    dropout=config.model.dropout)
+            config = fine_tuning_config(config, pretrained)
+        self.data = prepare_data(config, tokenizer_state, tokenizer)
         self.tokenizer = self.data.tokenizer
         # the tokenizer decides the vocabulary; from here on the config says so too
+        vocab_size = pretrained.config.vocab_size if pretrained else self.tokenizer.vocab_size
         self.cfg = dataclasses.replace(config, model=dataclasses.replace(
-            config.model, vocab_size=self.tokenizer.vocab_size))
+            config.model, vocab_size=vocab_size))
         self.model_config = self.cfg.model
-        self.model = GPT(self.cfg.model, seed=config.seed)
+        self.model = pretrained or GPT(self.cfg.model, seed=config.seed)
+        if pretrained is not None and pretrained.config.block_size > config.model.block_size:
+            pretrained.crop_block_size(config.model.block_size)
         if config.dtype == "float64":
             self.model.to(np.float64)
         groups = optim.configure_param_groups(self.model.named_parameters(),

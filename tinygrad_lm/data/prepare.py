@@ -62,15 +62,22 @@ def _answer_mask(text: str) -> np.ndarray:
     return mask
 
 
-def prepare_data(cfg, tokenizer_state: dict | None = None) -> PreparedData:
+def prepare_data(cfg, tokenizer_state: dict | None = None, tokenizer=None) -> PreparedData:
+    """tokenizer (e.g. a pretrained model's) or tokenizer_state (a checkpoint's) is used as it
+    is; otherwise one is built from the text as cfg.tokenizer says."""
     text, task, heldout = _text_for(cfg)
-    if tokenizer_state is not None:
+    if tokenizer is not None:
+        tok = tokenizer
+    elif tokenizer_state is not None:
         tok = tokenizer_from_dict(tokenizer_state)
     elif cfg.tokenizer == "bpe":
         tok = BPETokenizer.train(text, cfg.bpe_vocab_size)
     else:
         tok = CharTokenizer.from_text(text)
-    tokens = np.asarray(tok.encode(text), dtype=np.int64)
+    # a training file may separate its documents with <|endoftext|>, GPT-2's convention: the
+    # special tokens of a pretrained tokenizer become their ids here, never plain text
+    special = {"allowed_special": "all"} if getattr(tok, "special_tokens", None) else {}
+    tokens = np.asarray(tok.encode(text, **special), dtype=np.int64)
     mask = _answer_mask(text) if task == "addition" and len(tokens) == len(text) else None
     dataset = TokenDataset(tokens, val_fraction=cfg.val_fraction, target_mask=mask)
     for split in ("train", "val"):
