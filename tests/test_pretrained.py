@@ -370,3 +370,16 @@ def test_fine_tuning_a_directory_lowers_the_loss(tmp_path, tok):
     with pytest.raises(ValueError, match="longer than the 32 positions"):
         Trainer(make_config("finetune", [f"--init_from={tmp_path / 'hf'}", "--block_size=64",
                                          f"--out_dir={tmp_path / 'run2'}"]))
+
+
+def test_cli_train_init_from_uses_the_finetune_preset(tmp_path, tok, hf_dir, capsys):
+    from tinygrad_lm.cli import main
+    from tinygrad_lm.loader import load_any
+    (tmp_path / "my.txt").write_text(TEXT, encoding="utf-8")
+    run = str(tmp_path / "ft")
+    assert main(["train", "--init-from", hf_dir, "--data", str(tmp_path / "my.txt"),
+                 "--max_iters=2", "--block_size=16", "--eval_interval=2", "--eval_iters=1",
+                 "--batch_size=2", "--progress=false", "--plots=false", f"--out_dir={run}"]) == 0
+    loaded = load_any(run)
+    assert loaded.train_config["lr"] == 3e-5 and loaded.train_config["init_from"] == hf_dir
+    assert loaded.model.config.block_size == 16 and loaded.model.config.n_embd == 16
