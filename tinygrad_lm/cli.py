@@ -202,6 +202,7 @@ def _encode_prompt(tok, text: str, allow_special: bool) -> list[int]:
 
 # ---- export -----------------------------------------------------------------------------------
 def add_export(sub) -> None:
+    """`tinygrad-lm export --format hf|nanogpt [--ckpt DIR | --pretrained DIR] OUT`."""
     x = sub.add_parser("export", help="write a run, checkpoint or Hugging Face directory as a "
                        "Hugging Face directory or a nanoGPT ckpt.pt", allow_abbrev=False)
     x.add_argument("out", help="output directory (hf), or directory or .pt file (nanogpt)")
@@ -215,6 +216,8 @@ def add_export(sub) -> None:
 
 
 def cmd_export(args, extra: list[str]) -> int:
+    """Write the model (and tokenizer) that --ckpt or --pretrained names in the chosen format;
+    nanoGPT's ckpt.pt gets the checkpoint's step, best val loss, config and AdamW moments."""
     _no_extra("export", extra)
     loaded = _load_for_cli(args)
     if args.format == "hf":

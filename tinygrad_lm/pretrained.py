@@ -242,6 +242,7 @@ def hf_config_dict(config: GPTConfig, eos_token_id: int | None = None) -> dict:
 
 
 def write_hf_config(directory: str, config: GPTConfig, eos_token_id: int | None = None) -> str:
+    """Write hf_config_dict(config) as directory/config.json; returns its path."""
     path = os.path.join(directory, "config.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(hf_config_dict(config, eos_token_id), f, indent=2)

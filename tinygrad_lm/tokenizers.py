@@ -330,6 +330,7 @@ class BPETokenizer(Tokenizer):
     # ---- files --------------------------------------------------------------------------------
     @classmethod
     def from_files(cls, f: BPEFiles) -> BPETokenizer:
+        """The tokenizer that a gpt2_files reader returned (merges, vocab, special tokens)."""
         return cls(f.merges, f.pattern, vocab=f.vocab, special_tokens=f.special_tokens)
 
     @classmethod
@@ -353,6 +354,7 @@ class BPETokenizer(Tokenizer):
         return cls.from_files(files.read_tiktoken(path, special_tokens))
 
     def to_files(self) -> BPEFiles:
+        """What gpt2_files' writers take: merges, id -> bytes, special tokens, pattern."""
         return BPEFiles(self.merges, dict(self.vocab), dict(self.special_tokens), self.pattern)
 
     def save_hf(self, directory: str) -> list[str]:
