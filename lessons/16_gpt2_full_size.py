@@ -233,8 +233,6 @@ hf_dir = next((p for p in arguments + [os.environ.get("GPT2_DIR", "")] if p), No
 pretrained_loss = None
 if hf_dir is None:
     print("no GPT-2 directory given (argument or GPT2_DIR): the pre-trained part is skipped")
-elif not hasattr(tg, "from_pretrained"):
-    print("this tinygrad_lm has no from_pretrained yet: the pre-trained part is skipped")
 else:
     t0 = time.perf_counter()
     gpt2, gpt2_tok = tg.from_pretrained(hf_dir)
