@@ -31,7 +31,7 @@ FLOORS = [
     ["autograd"],
     ["ops"],
     ["tensor"],
-    ["functional", "gradcheck", "profiler"],
+    ["creation", "functional", "gradcheck", "profiler"],
     ["checkpoint", "serialization", "gpt2_files", "bpe_training"],
     ["nn"],
     ["interop", "optim", "tokenizers", "data", "sampling", "training_health", "progress",

@@ -15,16 +15,7 @@ from .autograd import (
     is_grad_enabled,
     no_grad,
 )
-from .generate import beam_search, generate, score
-from .gradcheck import GradcheckError, GradcheckResult, gradcheck
-from .kernels import get_backend, set_backend, use_backend
-from .loader import load
-from .nn import GPT, GPTConfig
-from .pretrained import from_pretrained
-from .profiler import profile
-from .tensor import (
-    Tensor,
-    apply,
+from .creation import (
     arange,
     cat,
     concatenate,
@@ -40,6 +31,14 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .generate import beam_search, generate, score
+from .gradcheck import GradcheckError, GradcheckResult, gradcheck
+from .kernels import get_backend, set_backend, use_backend
+from .loader import load
+from .nn import GPT, GPTConfig
+from .pretrained import from_pretrained
+from .profiler import profile
+from .tensor import Tensor, apply
 
 __version__ = "0.1.0"
 

@@ -380,7 +380,7 @@ class Tensor:
 
     def reshape(self, *shape) -> Tensor:
         """`t.reshape(2, 3)` or `t.reshape((2, 3))`; one axis may be -1."""
-        return apply(movement.Reshape, self, shape=_shape(shape))
+        return apply(movement.Reshape, self, shape=shape_from_args(shape))
 
     view = reshape
 
@@ -394,11 +394,11 @@ class Tensor:
         `x.permute(0, 2, 1, 3)` turns (B, T, nh, hs) into (B, nh, T, hs); backward applies the
         inverse permutation to the gradient.
         """
-        return apply(movement.Permute, self, axes=_shape(axes))
+        return apply(movement.Permute, self, axes=shape_from_args(axes))
 
     def expand(self, *shape) -> Tensor:
         """Broadcast to `shape`; the gradient is summed back over the copies."""
-        return apply(movement.Expand, self, shape=_shape(shape))
+        return apply(movement.Expand, self, shape=shape_from_args(shape))
 
     broadcast_to = expand
 
@@ -477,89 +477,8 @@ def _index_arrays(index):
     return _raw(index)
 
 
-def _shape(shape) -> tuple[int, ...]:
+def shape_from_args(shape) -> tuple[int, ...]:
+    """A shape given as separate ints, `f(2, 3)`, or as one tuple, `f((2, 3))`."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
-
-
-# ---- creators -------------------------------------------------------------------------------
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """A new Tensor from `data`: `Tensor(data, requires_grad, dtype)`."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
-    """Wrap an ndarray without copying, keeping its dtype."""
-    return Tensor(np.asarray(array), requires_grad=requires_grad, dtype=None)
-
-
-def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))`."""
-    return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def ones(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: `ones(2, 3)` or `ones((2, 3))`."""
-    return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
-
-
-def full(shape, value, dtype=np.float32, requires_grad: bool = False) -> Tensor:
-    """A tensor of `shape` whose every element is `value`."""
-    return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
-
-
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Zeros with the shape and dtype of `t`."""
-    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
-
-
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Ones with the shape and dtype of `t`."""
-    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
-
-
-def randn(*shape, dtype=np.float32, seed=None, rng: np.random.Generator | None = None,
-          requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from `rng`, or a Generator seeded with `seed`."""
-    rng = rng if rng is not None else np.random.default_rng(seed)
-    data = rng.standard_normal(_shape(shape)).astype(dtype)
-    return Tensor(data, requires_grad=requires_grad)
-
-
-def rand(*shape, dtype=np.float32, seed=None, rng: np.random.Generator | None = None,
-         requires_grad: bool = False) -> Tensor:
-    """Samples uniform on [0, 1) from `rng`, or from a Generator seeded with `seed`."""
-    rng = rng if rng is not None else np.random.default_rng(seed)
-    return Tensor(rng.random(_shape(shape)).astype(dtype), requires_grad=requires_grad)
-
-
-def arange(start, stop=None, step=1, dtype=None) -> Tensor:
-    """`start, start + step, ...` below `stop` (`arange(n)` is 0, ..., n-1), as `np.arange`."""
-    if stop is None:
-        start, stop = 0, start
-    return Tensor(np.arange(start, stop, step, dtype=dtype))
-
-
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """Join tensors end to end along an existing `axis` (`cat` is the same function).
-
-    Backward: each input gets its own slice of the gradient along `axis`.
-    """
-    return apply(movement.Concatenate, *tensors, axis=axis)
-
-
-cat = concatenate
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new `axis`: n tensors of (B, C) give (n, B, C) for axis 0.
-
-    Backward: input i gets the gradient's slice i along that axis.
-    """
-    return apply(movement.Stack, *tensors, axis=axis)
-
-
-def where(cond, a, b) -> Tensor:
-    """a where cond is True, b elsewhere; gradients flow to the side that was chosen."""
-    return apply(elementwise.Where, cond, a, b)
