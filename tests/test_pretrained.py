@@ -347,7 +347,8 @@ def test_cli_export_a_training_checkpoint(tmp_path, capsys):
 # ---- fine-tuning --------------------------------------------------------------------------------
 def test_fine_tuning_a_directory_lowers_the_loss(tmp_path, tok):
     from tinygrad_lm.config import make_config
-    from tinygrad_lm.train import Trainer, estimate_loss
+    from tinygrad_lm.evaluation import estimate_loss
+    from tinygrad_lm.train import Trainer
     start = model_with(np.float32)
     export_hf(start, tok, str(tmp_path / "hf"))
     (tmp_path / "my.txt").write_text(TEXT + "<|endoftext|>" + TEXT, encoding="utf-8")

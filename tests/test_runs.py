@@ -16,6 +16,7 @@ from tinygrad_lm import train as train_module
 from tinygrad_lm.checkpoint import load_checkpoint
 from tinygrad_lm.cli import main
 from tinygrad_lm.config import make_config
+from tinygrad_lm.evaluation import overfitting_warning
 from tinygrad_lm.run_dir import RunExistsError
 from tinygrad_lm.train import SaveError, Trainer
 
@@ -156,10 +157,9 @@ def test_ctrl_c_before_the_first_eval_saves_says_so_and_never_says_inf(tmp_path)
 
 def test_a_large_train_val_gap_is_called_overfitting(tmp_path):
     trainer = Trainer(make_config("tiny", [f"--out_dir={tmp_path}"]), log=quiet)
-    trainer.evals, trainer.best_step, trainer.best_val = [[100, 0.09, 0.76]], 100, 0.76
-    assert "8.4x train loss" in trainer._overfitting_warning()
-    trainer.evals = [[100, 0.9, 1.0]]
-    assert trainer._overfitting_warning() is None
+    patience = trainer.cfg.overfit_patience
+    assert "8.4x train loss" in overfitting_warning([[100, 0.09, 0.76]], patience, 100, 0.76)
+    assert overfitting_warning([[100, 0.9, 1.0]], patience, 100, 1.0) is None
 
 
 def test_resuming_drops_what_was_written_after_the_checkpoint(tmp_path):

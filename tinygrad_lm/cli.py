@@ -28,12 +28,13 @@ from .assignments import cli as assignments_cli
 from .checkpoint import load_checkpoint
 from .config import ConfigError, TrainConfig, help_table, make_config, parse_overrides
 from .data import prepare_data
+from .evaluation import estimate_loss
 from .export import export_hf, export_nanogpt
 from .generate import generate
 from .loader import load_any, run_checkpoint
 from .samples import training_sample
 from .task_metrics import evaluate_task
-from .train import Trainer, estimate_loss
+from .train import Trainer
 
 USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError,
                PermissionError, IsADirectoryError, FileExistsError, RuntimeError, ImportError)

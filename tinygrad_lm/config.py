@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 
-from .nn.gpt import GPTConfig
+from .nn.gpt import GPT, GPTConfig
 
 
 class ConfigError(ValueError):
@@ -304,3 +304,37 @@ def help_table(preset: str = "grammar") -> str:
     width = max(len(r[0]) for r in rows) + 2
     return "\n".join(f"  --{name:<{width}}{kind:<6}{value!r:<11} {text}"
                      for name, kind, value, text in rows)
+
+
+# ---- resuming and fine-tuning -------------------------------------------------------------
+# What may change when a run is resumed: how long it runs and how it reports. Everything else
+# (model, data, optimiser) would make the resumed run a different run.
+RESUMABLE = frozenset({"max_iters", "lr_decay_iters", "eval_interval", "eval_iters",
+                       "log_interval", "health_interval", "checkpoint_interval", "sample_tokens",
+                       "progress", "plots", "detect_anomaly", "early_stop_patience",
+                       "overfit_patience", "out_dir"})
+
+
+def resumed_config(saved: TrainConfig, overrides: dict) -> TrainConfig:
+    """The saved config with the flags given on resume; a flag that would change the run
+    itself (not only its length or its reporting) is refused, naming both values."""
+    current = {**saved.to_dict(), **saved.model.to_dict()}
+    changed = {k: v for k, v in overrides.items() if current.get(k) != v}
+    refused = sorted(k for k in changed if k not in RESUMABLE)
+    if refused:
+        details = ", ".join(f"--{k}={changed[k]!r} (the run has {current[k]!r})" for k in refused)
+        raise ConfigError(f"cannot change {details} when resuming; a resumed run may only change "
+                          f"{', '.join(sorted(RESUMABLE))}. Start a new run (--out_dir=NEW) "
+                          "to train with other settings")
+    return replace(saved, **changed)
+
+
+def fine_tuning_config(config: TrainConfig, pretrained: GPT) -> TrainConfig:
+    """The config of a run that starts from `pretrained`: its model settings, with the run's
+    block_size (a crop: positions past it are dropped) and dropout."""
+    have, want = pretrained.config.block_size, config.model.block_size
+    if want > have:
+        raise ConfigError(f"--block_size={want} is longer than the {have} positions "
+                          f"{config.init_from!r} learned; use --block_size={have} or less")
+    return dataclasses.replace(config, model=dataclasses.replace(
+        pretrained.config, block_size=want, dropout=config.model.dropout))

@@ -1,5 +1,8 @@
 """The training loop: schedule, forward, backward, clip, step; evaluation, logs, checkpoints.
 
+How a run is judged (the loss estimate, the overfitting check) is in evaluation.py; which
+settings a resumed run may change, and a fine-tuning run's config, in config.py.
+
     from tinygrad_lm.config import make_config
     from tinygrad_lm.train import Trainer
     Trainer(make_config("grammar")).train()          # a new run in out/
@@ -31,10 +34,11 @@ import time
 import numpy as np
 
 from . import optim, run_dir
-from .autograd import AnomalyError, detect_anomaly, no_grad
+from .autograd import AnomalyError, detect_anomaly
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import ConfigError, TrainConfig, replace
+from .config import TrainConfig, fine_tuning_config, replace, resumed_config
 from .data import prepare_data
+from .evaluation import estimate_loss, overfitting_warning
 from .kernels import keep_freed_memory
 from .nn.gpt import GPT
 from .plots import plot_attention, plot_health, plot_loss
@@ -42,13 +46,6 @@ from .pretrained import from_pretrained
 from .progress import Progress
 from .samples import text_sample, training_sample
 from .training_health import health_snapshot
-
-# What may change when a run is resumed: how long it runs and how it reports. Everything else
-# (model, data, optimiser) would make the resumed run a different run.
-RESUMABLE = frozenset({"max_iters", "lr_decay_iters", "eval_interval", "eval_iters",
-                       "log_interval", "health_interval", "checkpoint_interval", "sample_tokens",
-                       "progress", "plots", "detect_anomaly", "early_stop_patience",
-                       "overfit_patience", "out_dir"})
 
 
 class TrainingDiverged(RuntimeError):
@@ -67,52 +64,6 @@ def _generators(model) -> dict[str, np.random.Generator]:
             if isinstance(value, np.random.Generator):
                 found[f"{name}.{attr}" if name else attr] = value
     return found
-
-
-@no_grad()
-def estimate_loss(model, data, cfg: TrainConfig, step: int) -> dict[str, float]:
-    """Mean loss over cfg.eval_iters batches of each split, in eval() mode, and the standard
-    error of the val mean (`val_se`, std / sqrt(n)). The batches come from a generator seeded
-    by (seed, step, split), never from the training stream."""
-    was_training = model.training
-    model.eval()
-    out = {}
-    for split in ("train", "val"):
-        rng = np.random.default_rng([cfg.seed, step, split == "val"])
-        losses = []
-        for _ in range(cfg.eval_iters):
-            x, y = data.get_batch(split, cfg.batch_size, cfg.model.block_size, rng)
-            losses.append(model(x, y)[1].item())
-        out[split] = float(np.mean(losses))
-    out["val_se"] = float(np.std(losses, ddof=1) / np.sqrt(len(losses))) if len(losses) > 1 \
-        else 0.0
-    model.train(was_training)
-    return out
-
-
-def resumed_config(saved: TrainConfig, overrides: dict) -> TrainConfig:
-    """The saved config with the flags given on resume; a flag that would change the run
-    itself (not only its length or its reporting) is refused, naming both values."""
-    current = {**saved.to_dict(), **saved.model.to_dict()}
-    changed = {k: v for k, v in overrides.items() if current.get(k) != v}
-    refused = sorted(k for k in changed if k not in RESUMABLE)
-    if refused:
-        details = ", ".join(f"--{k}={changed[k]!r} (the run has {current[k]!r})" for k in refused)
-        raise ConfigError(f"cannot change {details} when resuming; a resumed run may only change "
-                          f"{', '.join(sorted(RESUMABLE))}. Start a new run (--out_dir=NEW) "
-                          "to train with other settings")
-    return replace(saved, **changed)
-
-
-def fine_tuning_config(config: TrainConfig, pretrained: GPT) -> TrainConfig:
-    """The config of a run that starts from `pretrained`: its model settings, with the run's
-    block_size (a crop: positions past it are dropped) and dropout."""
-    have, want = pretrained.config.block_size, config.model.block_size
-    if want > have:
-        raise ConfigError(f"--block_size={want} is longer than the {have} positions "
-                          f"{config.init_from!r} learned; use --block_size={have} or less")
-    return dataclasses.replace(config, model=dataclasses.replace(
-        pretrained.config, block_size=want, dropout=config.model.dropout))
 
 
 class Trainer:
@@ -374,7 +325,8 @@ class Trainer:
                                                             f"step {self.best_step})"
         self.log(f"step {self.step}: train loss {train:.4f}, val loss {val:.4f}{note}\n"
                  f"{text[:300]}")
-        warning = self._overfitting_warning()
+        warning = overfitting_warning(self.evals, self.cfg.overfit_patience, self.best_step,
+                                      self.best_val)
         if warning and not self._warned:
             self._warned = True
             self.log(warning)
@@ -385,22 +337,3 @@ class Trainer:
                      f"{self.best_step} (--early_stop_patience={patience}); best.npz holds it")
             return True
         return False
-
-    def _overfitting_warning(self) -> str | None:
-        """Val loss up for overfit_patience evaluations in a row while train loss went down, or
-        val loss far above train loss (the model fits text it has seen much better)."""
-        k, (step, train, val) = self.cfg.overfit_patience, self.evals[-1]
-        recent = self.evals[-(k + 1):]
-        pairs = list(zip(recent, recent[1:]))
-        if len(recent) == k + 1 and all(b[2] > a[2] and b[1] < a[1] for a, b in pairs):
-            s0, t0, v0 = recent[0]
-            seen = (f"from step {s0} to {step} val loss rose {v0:.4f} -> {val:.4f} while train "
-                    f"loss fell {t0:.4f} -> {train:.4f}")
-        elif val > 2 * train and val - train > 0.2:
-            seen = f"at step {step} val loss {val:.4f} is {val / train:.1f}x train loss {train:.4f}"
-        else:
-            return None
-        return (f"warning: overfitting: {seen}; the model is memorising its training text. "
-                f"best.npz keeps step {self.best_step} (val {self.best_val:.4f}). Try more "
-                "data, --dropout=0.1 or more, a larger --weight_decay, fewer --max_iters, or "
-                "--early_stop_patience=2")
