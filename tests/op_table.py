@@ -105,6 +105,11 @@ CASES = [
      [r(2, 2, 5)]),
     ("causal_attention", {"causalattention"}, lambda x: F.causal_attention(x, 2),
      [r(2, 4, 12)]),
+    # memory-linear: tiles of 3 over T = 7 (the last one short), and T = 1
+    ("causal_attention_tiled", {"causalattention"},
+     lambda x: F.causal_attention(x, 2, tiled=True, tile=3), [r(2, 7, 12)]),
+    ("causal_attention_tiled_T1", {"causalattention"},
+     lambda x: F.causal_attention(x, 2, tiled=True), [r(2, 1, 12)]),
     ("log_softmax", {"logsoftmax"}, lambda a: a.log_softmax(), [r(3, 5)]),
     ("cross_entropy", {"crossentropy"}, lambda a, t: F.cross_entropy(a, t),
      [r(6, 5), ints(5, 6)]),

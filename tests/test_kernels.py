@@ -251,6 +251,49 @@ def test_attention(dt, rng, shape, query_block, monkeypatch):
                      R.attention_backward(qkv, att_ref, g, nh), dt, scale=np.abs(qkv).max() * 4)
 
 
+# ---- memory-linear (tiled) attention --------------------------------------------------------
+def _causal_lse(qkv, nh):
+    """log sum_j exp(s_ij) over the keys j <= i, s = q k^T / sqrt(hs), spelled out in float64."""
+    q, k, _ = R.qkv_heads(qkv.astype(np.float64), nh)
+    s = q @ k.swapaxes(-1, -2) / math.sqrt(q.shape[-1])
+    s = np.where(R.causal_mask(s.shape[-2], s.shape[-1]), -np.inf, s)
+    top = s.max(axis=-1)
+    return (top + np.log(np.exp(s - top[..., None]).sum(axis=-1))).astype(qkv.dtype)
+
+
+# (B, T, n_head, hs); with tile 4: T = 10 and 13 end on a short tile, T = 8 on a whole one
+@pytest.mark.parametrize("shape", [(2, 10, 3, 4), (1, 1, 2, 3), (3, 8, 2, 2), (1, 13, 1, 5),
+                                   (4, 16, 4, 8)])
+@pytest.mark.parametrize("tile", [4, 64])
+def test_attention_tiled_matches_the_spelled_out_attention(dt, rng, shape, tile):
+    """Both backends' memory-linear kernels give the weights-kept attention's y and gradients,
+    and the log-sum-exp of each query's visible scores."""
+    B, T, nh, hs = shape
+    qkv = randn(rng, (B, T, 3 * nh * hs), dt, 2.0)  # larger scores: the running max moves
+    gy = randn(rng, (B, T, nh * hs), dt)
+    y_ref, att_ref = R.attention_forward(qkv, nh)
+    for K in (R, N):
+        y, lse = K.attention_tiled_forward(qkv, nh, tile)
+        assert_close(y, y_ref, dt)
+        assert_close(lse, _causal_lse(qkv, nh), dt)
+        for g in views(gy):
+            assert_close(K.attention_tiled_backward(qkv, y, lse, g, nh, tile),
+                         R.attention_backward(qkv, att_ref, g, nh), dt,
+                         scale=np.abs(qkv).max() * 4)
+
+
+def test_attention_tiled_numba_matches_reference_split_by_heads(dt, rng):
+    """B = 1 splits the work by heads; several query and key tiles, the last one short."""
+    qkv = randn(rng, (1, 23, 3 * 4 * 4), dt)
+    gy = randn(rng, (1, 23, 4 * 4), dt)
+    (y, lse), (y_ref, lse_ref) = (K.attention_tiled_forward(qkv, 4, 5) for K in (N, R))
+    assert_close(y, y_ref, dt)
+    assert_close(lse, lse_ref, dt)
+    assert_close(N.attention_tiled_backward(qkv, y, lse, gy, 4, 5),
+                 R.attention_tiled_backward(qkv, y_ref, lse_ref, gy, 4, 5), dt,
+                 scale=np.abs(qkv).max() * 4)
+
+
 # ---- embedding ------------------------------------------------------------------------------
 @pytest.mark.parametrize("ids_shape", [(1,), (1, 1), (3, 5), (2, 3, 4)])
 def test_embedding(dt, rng, ids_shape):

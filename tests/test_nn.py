@@ -272,6 +272,19 @@ def test_fused_attention_matches_the_spelled_out_path(backend):
     check_module(attn, x64(2, 4, 12))
 
 
+def test_long_context_attention_is_memory_linear_and_matches(backend, monkeypatch):
+    """From CausalAttention.TILED_FROM on, the fused path keeps no (T, T) weights: only the
+    output and one log-sum-exp per query and head, and it agrees with the spelled-out math."""
+    from tinygrad_lm.ops.fused import CausalAttention
+    monkeypatch.setattr(CausalAttention, "TILED_FROM", 5)
+    attn = perturb(CausalSelfAttention(12, 3, rng=np.random.default_rng(0))).to(np.float64)
+    assert_fused_path_matches(attn, x64(2, 9, 12))
+    qkv = tg.randn(2, 9, 36, seed=1, requires_grad=True)
+    y = F.causal_attention(qkv, 3)
+    shapes = [a.shape for a in y._ctx.saved]
+    assert shapes == [(2, 9, 36), (2, 9, 12), (2, 3, 9)], shapes  # qkv, y, lse
+
+
 @pytest.mark.parametrize("activation", ["gelu_tanh", "gelu"])
 def test_fused_mlp_matches_the_spelled_out_path(backend, activation):
     mlp = perturb(MLP(6, activation=activation, rng=np.random.default_rng(0))).to(np.float64)

@@ -28,10 +28,12 @@ def softmax(x, axis: int = -1, *, scale: float = 1.0, causal: bool = False) -> T
     return x.softmax(axis)
 
 
-def causal_attention(qkv, n_head: int) -> Tensor:
+def causal_attention(qkv, n_head: int, *, tiled: bool | None = None, tile: int = 64) -> Tensor:
     """Causal multi-head self-attention of a fused (B, T, 3C) q|k|v projection -> (B, T, C),
-    in one op (see ops.fused.CausalAttention); CausalSelfAttention spells out the same math."""
-    return apply(fused.CausalAttention, qkv, n_head=n_head)
+    in one op (see ops.fused.CausalAttention); CausalSelfAttention spells out the same math.
+    tiled=True: the memory-linear kernels (tiles of `tile` queries and keys, the weights
+    recomputed in backward); False: the weights kept; None: chosen by the context length."""
+    return apply(fused.CausalAttention, qkv, n_head=n_head, tiled=tiled, tile=tile)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:

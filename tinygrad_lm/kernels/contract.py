@@ -99,6 +99,16 @@ class KernelBackend(Protocol):
         """d qkv (B, T, 3C): dv = att^T dy, ds = softmax backward of dy v^T (with the scale),
         dq = ds k, dk = ds^T q."""
 
+    def attention_tiled_forward(self, qkv: np.ndarray, n_head: int, tile: int = 64):
+        """(y, lse): the same y, computed over (tile, tile) blocks of queries and keys with an
+        online softmax, never holding a (T, T) array; lse (B, nh, T) is each query's
+        log sum_j exp(q_i k_j / sqrt(hs)) over the keys it sees."""
+
+    def attention_tiled_backward(self, qkv: np.ndarray, y: np.ndarray, lse: np.ndarray,
+                                 gy: np.ndarray, n_head: int, tile: int = 64):
+        """d qkv (B, T, 3C) from y and lse only: att = exp(s - lse) recomputed block by block,
+        ds = att (dy v^T - dy . y) / sqrt(hs), then dq, dk, dv as attention_backward."""
+
     # ---- embedding ----------------------------------------------------------------------------
     def embedding_forward(self, weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """out[..., :] = weight[ids[...], :]; ids are validated by the op beforehand."""

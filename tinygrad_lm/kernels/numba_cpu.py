@@ -13,6 +13,7 @@ kernels live in one module per concept:
     _nb_elementwise.py  GELU and the AdamW update
     _nb_attention.py    causal self-attention fused from the projection to the merged heads
                         (its saved weights are causal blocks; attention_weights expands them)
+    _nb_attention_tiled.py  the same attention memory-linear: tiles, weights recomputed
     _nb_embedding.py    embedding gather and scatter-add
 
 Threads. Large calls are split over the cores by the wrappers, not by Numba or BLAS: every
@@ -29,6 +30,7 @@ import numpy as np
 
 from . import threads
 from ._nb_attention import attention_backward, attention_forward, attention_weights
+from ._nb_attention_tiled import attention_tiled_backward, attention_tiled_forward
 from ._nb_elementwise import (
     adamw_update_,
     gelu_backward,
@@ -55,6 +57,7 @@ __all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "linear_gelu_f
            "log_softmax_forward", "log_softmax_backward", "cross_entropy_forward",
            "cross_entropy_backward", "layernorm_forward", "layernorm_backward", "gelu_forward",
            "gelu_backward", "attention_forward", "attention_backward", "attention_weights",
+           "attention_tiled_forward", "attention_tiled_backward",
            "embedding_forward", "embedding_backward", "sum_squares", "adamw_update_"]
 
 

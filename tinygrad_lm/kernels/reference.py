@@ -241,6 +241,78 @@ def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
                           axis=-1)  # (B, T, 3C)
 
 
+def attention_tiled_forward(qkv: np.ndarray, n_head: int, tile: int = 64):
+    """The same y as attention_forward, computed tile by tile so that no (T, T) array exists:
+    returns (y (B, T, C), lse (B, nh, T)), lse_i = log sum_j exp(s_ij) over the keys query i
+    sees, s = q k^T / sqrt(hs). Backward recomputes att_ij = exp(s_ij - lse_i) from these.
+
+    Online softmax (as in FlashAttention): queries go in tiles of `tile` rows; for each, the
+    key tiles up to the diagonal are visited in turn, keeping per query a running max m, a
+    running sum l = sum_j exp(s_ij - m) and a running output acc = sum_j exp(s_ij - m) v_j.
+    A key tile with larger scores raises m to m', and what was summed so far is rescaled by
+    exp(m - m') before the tile's own terms are added. At the end y_i = acc_i / l_i and
+    lse_i = m_i + log l_i. Only the (tile, tile) scores of one tile pair exist at a time."""
+    B, T, C3 = qkv.shape
+    q, k, v = qkv_heads(qkv, n_head)  # 3 x (B, nh, T, hs)
+    hs = q.shape[-1]
+    scale = 1.0 / math.sqrt(hs)
+    y = np.empty((B, n_head, T, hs), dtype=qkv.dtype)
+    lse = np.empty((B, n_head, T), dtype=qkv.dtype)
+    for r0 in range(0, T, tile):
+        r1 = min(T, r0 + tile)
+        m = np.full((B, n_head, r1 - r0), -np.inf, dtype=qkv.dtype)  # running max
+        l = np.zeros_like(m)  # running sum of exp(s - m)
+        acc = np.zeros((B, n_head, r1 - r0, hs), dtype=qkv.dtype)  # running sum of exp(s - m) v
+        for c0 in range(0, r1, tile):  # key tiles up to the diagonal; the first holds key 0,
+            c1 = min(T, c0 + tile)     # so every query's m is finite after it
+            s = scale * (q[:, :, r0:r1] @ k[:, :, c0:c1].swapaxes(-1, -2))  # (B, nh, tq, tk)
+            future = np.arange(c0, c1)[None, :] > np.arange(r0, r1)[:, None]  # key j > query i
+            s = np.where(future, -np.inf, s)
+            m_new = np.maximum(m, s.max(axis=-1))
+            p = np.exp(s - m_new[..., None])  # masked keys: exp(-inf) = 0
+            rescale = np.exp(m - m_new)  # 0 on the first tile, where m = -inf
+            l = rescale * l + p.sum(axis=-1)
+            acc = rescale[..., None] * acc + p @ v[:, :, c0:c1]
+            m = m_new
+        y[:, :, r0:r1] = acc / l[..., None]
+        lse[:, :, r0:r1] = m + np.log(l)
+    return y.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3), lse  # (B, T, C), (B, nh, T)
+
+
+def attention_tiled_backward(qkv: np.ndarray, y: np.ndarray, lse: np.ndarray, gy: np.ndarray,
+                             n_head: int, tile: int = 64):
+    """d qkv (B, T, 3C) from what attention_tiled_forward saved (y and lse, no weights): each
+    tile pair recomputes its weights att_ij = exp(s_ij - lse_i), then, as attention_backward,
+
+        dv_j += att_ij dy_i,  datt_ij = dy_i . v_j,  ds_ij = att_ij (datt_ij - D_i) / sqrt(hs),
+        dq_i += ds_ij k_j,    dk_j += ds_ij q_i,
+
+    where the softmax's row term D_i = sum_j att_ij datt_ij equals dy_i . y_i (y_i is
+    sum_j att_ij v_j), so it needs no pass over the keys."""
+    B, T, C3 = qkv.shape
+    q, k, v = qkv_heads(qkv, n_head)  # 3 x (B, nh, T, hs)
+    hs = q.shape[-1]
+    scale = 1.0 / math.sqrt(hs)
+    heads = (B, T, n_head, hs)
+    dy = gy.reshape(heads).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
+    D = np.sum(dy * y.reshape(heads).transpose(0, 2, 1, 3), axis=-1)  # (B, nh, T)
+    dq, dk, dv = (np.zeros(q.shape, dtype=qkv.dtype) for _ in range(3))
+    for r0 in range(0, T, tile):
+        r1 = min(T, r0 + tile)
+        for c0 in range(0, r1, tile):
+            c1 = min(T, c0 + tile)
+            s = scale * (q[:, :, r0:r1] @ k[:, :, c0:c1].swapaxes(-1, -2))  # (B, nh, tq, tk)
+            future = np.arange(c0, c1)[None, :] > np.arange(r0, r1)[:, None]
+            att = np.where(future, 0.0, np.exp(s - lse[:, :, r0:r1, None]))
+            dv[:, :, c0:c1] += att.swapaxes(-1, -2) @ dy[:, :, r0:r1]
+            datt = dy[:, :, r0:r1] @ v[:, :, c0:c1].swapaxes(-1, -2)
+            ds = scale * att * (datt - D[:, :, r0:r1, None])
+            dq[:, :, r0:r1] += ds @ k[:, :, c0:c1]
+            dk[:, :, c0:c1] += ds.swapaxes(-1, -2) @ q[:, :, r0:r1]
+    return np.concatenate([d.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3) for d in (dq, dk, dv)],
+                          axis=-1).astype(qkv.dtype, copy=False)  # (B, T, 3C)
+
+
 # ---- embedding ------------------------------------------------------------------------------
 def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Row gather: out[..., :] = weight[ids[...], :]. Ids are validated by the op beforehand."""

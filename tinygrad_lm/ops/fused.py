@@ -88,23 +88,47 @@ class CausalAttention(Function):
     One op instead of split, head reshapes, two matmuls, a softmax and a merge, so the kernel
     can keep each head's (T, T) block in cache and write results in place. Backward:
     dv = att^T dy,  ds = softmax'(dy v^T),  dq = ds k / sqrt(hs),  dk = ds^T q / sqrt(hs).
+
+    Two kernel pairs compute it, chosen by `tiled` (None: by T, see TILED_FROM):
+    * weights kept (attention_forward): att itself is saved for backward, B nh T^2 numbers a
+      layer. Fastest while a batch entry's (nh, T, T) weights stay in a core's cache.
+    * memory-linear (attention_tiled_forward, tiles of `tile` queries and keys): only y and
+      each query's log-sum-exp are saved; backward recomputes att block by block. Memory per
+      layer grows linearly in T; the price is one more q k^T product in backward, which once
+      the weights no longer fit in cache costs about what reading them back from memory does.
     """
 
+    # From this context length on, the memory-linear kernels run: below it, recomputing the
+    # weights costs more than keeping them (they fit in cache and are few); from it on, the
+    # kept weights are the bulk of a long-context step's memory and stream from RAM anyway
+    # (benchmarks/README.md, "Issue 20: attention, long context, scaling", has the figures).
+    TILED_FROM = 512
+
     @staticmethod
-    def forward(ctx, qkv, n_head):
+    def forward(ctx, qkv, n_head, tiled=None, tile=64):
         if (not isinstance(n_head, int) or n_head < 1 or qkv.ndim != 3 or qkv.shape[-1] % 3
                 or (qkv.shape[-1] // 3) % n_head):
             raise ValueError(f"causal_attention: expected a (B, T, 3C) projection with C "
                              f"divisible by n_head={n_head}, got {qkv.shape}")
+        if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+            raise ValueError(f"causal_attention: tile must be a positive int, got {tile!r}")
         backend = active_backend()
-        y, att = backend.attention_forward(qkv, n_head)
-        ctx.save_for_backward(qkv, att)
+        ctx.tiled = qkv.shape[1] >= CausalAttention.TILED_FROM if tiled is None else bool(tiled)
+        if ctx.tiled:
+            y, lse = backend.attention_tiled_forward(qkv, n_head, tile)
+            ctx.save_for_backward(qkv, y, lse)  # y is the output: saving it costs no memory
+        else:
+            y, att = backend.attention_forward(qkv, n_head)
+            ctx.save_for_backward(qkv, att)
         # att is in the backend's own format (the Numba one keeps causal blocks), so the
         # backend that ran forward also runs backward, even if another is active by then
-        ctx.n_head, ctx.backend = n_head, backend
+        ctx.n_head, ctx.tile, ctx.backend = n_head, tile, backend
         return y
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.tiled:
+            qkv, y, lse = ctx.saved
+            return ctx.backend.attention_tiled_backward(qkv, y, lse, g, ctx.n_head, ctx.tile)
         qkv, att = ctx.saved
         return ctx.backend.attention_backward(qkv, att, g, ctx.n_head)
