@@ -53,6 +53,7 @@ _CHAR_OF = bytes_to_unicode()
 
 
 def read_text(path: str, what: str) -> str:
+    """The UTF-8 text of `path`; a missing or non-UTF-8 file is an error naming `what` it was."""
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
@@ -65,6 +66,7 @@ def read_text(path: str, what: str) -> str:
 
 
 def read_json(path: str, what: str):
+    """`read_text` parsed as JSON; invalid JSON is a ValueError naming `what` and the file."""
     try:
         return json.loads(read_text(path, what))
     except json.JSONDecodeError as e:

@@ -80,6 +80,7 @@ def _is_solution(cell) -> bool:
 
 @dataclass
 class Exercise:
+    """One exercise of a lesson, by number, and which of its three cells it has."""
     number: str                 # "7.1"
     has_starter: bool = False   # a code cell marked "# YOUR CODE HERE"
     has_solution: bool = False  # a code cell tagged "solution", source hidden
@@ -88,6 +89,9 @@ class Exercise:
 
 @dataclass
 class LessonOutline:
+    """A lesson's structure as `lesson_outline` reads it: title number, headings, exercises,
+    summary and prose word count.
+    """
     path: str
     number: int | None          # N from "# Lesson N — Title" in the first cell
     headings: list[str] = field(default_factory=list)
@@ -97,6 +101,7 @@ class LessonOutline:
 
     @property
     def name(self) -> str:
+        """The lesson's file name, such as 07_causal_self_attention.py."""
         return os.path.basename(self.path)
 
 
@@ -276,6 +281,7 @@ def _outline(args, extra) -> int:
 
 
 def add_parser(subparsers) -> None:
+    """Add the `lessons` command (`export`, `outline`) to the CLI's sub-parsers."""
     p = subparsers.add_parser("lessons", help="export the lessons as notebooks, or outline them")
     sub = p.add_subparsers(dest="action", required=True)
     e = sub.add_parser("export", help="write every lesson as a Jupyter notebook")

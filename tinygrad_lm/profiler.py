@@ -27,6 +27,11 @@ OP_CLASSES = {
 
 
 class Profiler:
+    """Seconds and calls per (op, phase), and the wall time of the `with` block.
+
+    Made by `profile()`; while the block runs, every op's forward and backward go through
+    `timed`. `by_class()` and `table()` summarise afterwards.
+    """
     def __init__(self):
         self.times = defaultdict(float)   # (op, phase) -> seconds
         self.calls = defaultdict(int)
@@ -34,6 +39,7 @@ class Profiler:
         self._start = 0.0
 
     def timed(self, op: str, phase: str, fn, *args, **kwargs):
+        """Run `fn(*args, **kwargs)`, adding its time to (`op`, `phase`); returns its result."""
         t0 = time.perf_counter()
         try:
             return fn(*args, **kwargs)
@@ -42,6 +48,9 @@ class Profiler:
             self.calls[(op, phase)] += 1
 
     def by_class(self) -> dict[str, float]:
+        """Seconds per op class (matmul, softmax, ...), largest first, with "other" for wall time
+        spent outside every op (Python, autograd bookkeeping, the optimizer).
+        """
         out = defaultdict(float)
         for (op, _), t in self.times.items():
             out[OP_CLASSES.get(op, "elementwise")] += t
@@ -49,6 +58,7 @@ class Profiler:
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
     def table(self) -> str:
+        """`by_class()` as a printable table: milliseconds and share of the wall time."""
         lines = [f"{'op class':<38}{'ms':>10}{'share':>8}", "-" * 56]
         for name, t in self.by_class().items():
             share = t / self.wall if self.wall else 0.0
@@ -70,4 +80,7 @@ class Profiler:
 
 
 def profile() -> Profiler:
+    """`with tg.profile() as prof:` times every op's forward and backward inside the block;
+    `print(prof.table())` afterwards shows where the time went.
+    """
     return Profiler()

@@ -18,8 +18,16 @@ def _format_seconds(s: float) -> str:
 
 
 class Progress:
-    """Progress(total, initial, enabled): a bar, plain lines or nothing, chosen by where the
-    output goes (see the module docstring)."""
+    """A training run's progress output: a tqdm bar on a terminal, plain lines into a file or
+    pipe, nothing when disabled (see the module docstring).
+
+    Args:
+        total: the step the run ends at.
+        initial: the step it starts from (a resumed run).
+        enabled: False prints only the messages.
+        interval_s: at most one plain line per this many seconds.
+        stream: where to write (stderr by default).
+    """
 
     def __init__(self, total: int, initial: int = 0, enabled: bool = True,
                  interval_s: float = 10.0, stream=None):

@@ -51,6 +51,9 @@ def log_softmax(logits, axis: int = -1) -> np.ndarray:
 
 
 def check_temperature(temperature) -> float:
+    """`temperature` as a float, or a TypeError/ValueError saying why it cannot be one (it must be
+    finite and > 0; greedy decoding is `greedy=True`, not temperature 0).
+    """
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
     if not (math.isfinite(temperature) and temperature > 0):
@@ -60,6 +63,7 @@ def check_temperature(temperature) -> float:
 
 
 def check_top_k(k) -> int:
+    """`k` as an int >= 1, or a TypeError/ValueError saying why not."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"top_k must be an integer (or None to disable), got {k!r}")
     if k < 1:
@@ -68,6 +72,7 @@ def check_top_k(k) -> int:
 
 
 def check_top_p(p) -> float:
+    """`p` as a float in (0, 1], or a TypeError/ValueError saying why not."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"top_p must be a number in (0, 1] (or None to disable), got {p!r}")
     if not 0 < p <= 1:  # also rejects NaN

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Bug:
+    """One planted mistake: in `path`, the snippet `old` (inside a region of `task`) becomes `new`;
+    `what` says what a student would have got wrong.
+    """
     name: str
     task: str
     path: str

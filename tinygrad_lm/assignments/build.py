@@ -44,6 +44,9 @@ class BuildError(ValueError):
 
 @dataclass
 class Region:
+    """One region to cut: task `task_id`, in `path`, between the 0-based line indexes of its BEGIN
+    and END markers, at the markers' indentation.
+    """
     task_id: str
     path: str
     begin: int  # 0-based line index of the BEGIN marker
@@ -52,6 +55,9 @@ class Region:
 
 
 def find_regions(path: str, lines: list[str]) -> list[Region]:
+    """Every `# BEGIN ASSIGNMENT X.Y` ... `# END ASSIGNMENT X.Y` region of a file's `lines`; a
+    marker that does not pair up, nests or names an unknown task is a BuildError at `path:line`.
+    """
     regions, open_region = [], None
     for i, line in enumerate(lines):
         m = MARKER.match(line)
@@ -78,6 +84,7 @@ def find_regions(path: str, lines: list[str]) -> list[Region]:
 
 
 def read_lines(path: str) -> list[str]:
+    """The lines of a UTF-8 file, line endings kept."""
     with open(path, encoding="utf-8") as f:
         return f.read().splitlines(keepends=True)
 
@@ -118,12 +125,18 @@ def collect_regions(repo: str, files: list[str] | None = None) -> dict[str, list
 
 
 def starter_line(task_id: str, indent: str) -> str:
+    """What replaces a region's body in a student copy: a `raise NotImplementedError` naming the
+    task and saying what to write.
+    """
     task = BY_ID[task_id]
     message = f"Assignment {task.id}: {task.description}".replace('"', "'")
     return f'{indent}raise NotImplementedError("{message}")\n'
 
 
 def cut(lines: list[str], regions: list[Region], only: set[int] | None) -> list[str]:
+    """`lines` with the body of each region replaced by its starter line (markers kept); with
+    `only`, just the regions of those assignment numbers.
+    """
     out, i = [], 0
     for r in sorted(regions, key=lambda r: r.begin):
         if only is not None and BY_ID[r.task_id].assignment not in only:

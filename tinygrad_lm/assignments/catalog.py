@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Task:
+    """One coursework task: its id (such as 2.5), points, what to write, and a hint."""
     id: str
     points: int
     description: str
@@ -21,10 +22,12 @@ class Task:
 
     @property
     def marker(self) -> str:
+        """The pytest marker of the task's tests (a2_5 for task 2.5)."""
         return "a" + self.id.replace(".", "_")
 
     @property
     def assignment(self) -> int:
+        """The assignment number the task belongs to (2 for task 2.5)."""
         return int(self.id.split(".")[0])
 
 

@@ -98,6 +98,7 @@ def _validate(args, extra) -> int:
 
 
 def add_parser(subparsers) -> None:
+    """Add the `assignments` command (build, grade and the LMS outputs) to the CLI."""
     p = subparsers.add_parser("assignments", help="coursework: build, grade, LMS outputs")
     sub = p.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="write a student copy with solutions cut out")

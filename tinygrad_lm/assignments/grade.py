@@ -163,6 +163,13 @@ def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache:
 
 def grade_task(suite: str, task: Task, src: TaskSource, slot: str, timeout: float,
                skip_unattempted: bool) -> dict:
+    """Grade one task: the task's tests of `suite` run on a disposable tree holding the
+    submission's code for this task (the reference for every other task), under `timeout`.
+
+    Returns:
+        The task's row (`score_task`), with the seconds it took; a crash, a time-out or a
+        collection error scores 0 with the reason.
+    """
     start = time.perf_counter()
     if src.error or (not src.attempted and skip_unattempted):
         row = score_task(task, None, src, error=src.error or "not attempted: the starter's "

@@ -149,6 +149,9 @@ def classroom_workflow(only: set[int] | None = None, timeout: float = 60.0) -> s
 
 
 def write_classroom(out: str, only: set[int] | None = None, timeout: float = 60.0) -> str:
+    """Write a GitHub Classroom workflow into the copy `out`, refusing to replace one that
+    exists; returns its path.
+    """
     path = os.path.join(out, ".github", "workflows", "classroom.yml")
     if os.path.exists(path):
         raise BuildError(f"{path} exists; nothing was changed")

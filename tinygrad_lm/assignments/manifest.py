@@ -28,6 +28,7 @@ class ManifestError(ValueError):
 
 
 def sha256_file(path: str) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -36,10 +37,14 @@ def sha256_file(path: str) -> str:
 
 
 def sha256_text(text: str) -> str:
+    """The SHA-256 of `text` encoded as UTF-8, as hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_manifest(out: str, task_ids, regions: dict, only, files_sha256: dict) -> str:
+    """Write the student copy's manifest: each task with its points and where its regions are,
+    and the SHA-256 of every file as handed out; returns its path.
+    """
     tasks = []
     for tid in task_ids:
         task = BY_ID[tid]
@@ -85,4 +90,5 @@ def read_manifest(path: str) -> dict:
 
 
 def manifest_task_ids(data: dict) -> list[str]:
+    """The task ids a manifest lists, in order."""
     return [t["id"] for t in data["tasks"]]

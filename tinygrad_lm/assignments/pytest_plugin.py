@@ -39,12 +39,14 @@ def _message(report) -> str:
 
 
 def pytest_configure(config):
+    """pytest hook: read where the results go (TINYGRAD_LM_GRADE_OUT)."""
     global _out
     _out = os.environ.pop("TINYGRAD_LM_GRADE_OUT", None)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """pytest hook: record each test's outcome and task markers."""
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -56,6 +58,7 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_collectreport(report):
+    """pytest hook: record a collection error (the code did not import)."""
     if report.failed:
         _errors.append(f"{report.nodeid}: {str(report.longrepr)[-MAX_MESSAGE:]}")
 
@@ -72,6 +75,9 @@ def _imported_files(root: str) -> dict[str, str]:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    """pytest hook: write the results and the hashes of the package files the run imported, for
+    the grader to check.
+    """
     if not _out:
         return
     import tinygrad_lm

@@ -22,6 +22,9 @@ def _verify(run: dict, src: TaskSource) -> str:
 
 
 def score_task(task: Task, run: dict | None, src: TaskSource, error: str = "") -> dict:
+    """The row of one task: points in proportion to its passing tests (0 on any error), its
+    status, the first failure's message and the task's hint when it did not pass.
+    """
     tests = []
     if run is not None and not error:
         error = _verify(run, src)
@@ -55,6 +58,7 @@ def score_task(task: Task, run: dict | None, src: TaskSource, error: str = "") -
 
 
 def format_table(report: dict) -> str:
+    """The grade report as a text table, one task per line, with failure messages."""
     lines = [f"{'task':<6}{'tests':>9}{'points':>14}  status", "-" * 72]
     for r in report["tasks"]:
         lines.append(f"{r['task']:<6}{r['passed']:>4}/{r['total']:<4}"
@@ -108,6 +112,7 @@ def gradescope_results(report: dict, pass_mark: float | None = None) -> dict:
 
 
 def write_json(path: str, data: dict) -> None:
+    """Write `data` to `path` as indented JSON."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
         f.write("\n")

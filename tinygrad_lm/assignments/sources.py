@@ -20,6 +20,9 @@ MAX_SOURCE_BYTES = 2 << 20
 
 @dataclass
 class TaskSource:
+    """What is graded for one task: the files with the student's regions spliced into the
+    reference, why it cannot run (if so), whether it was attempted, and notes for the student.
+    """
     task_id: str
     files: dict[str, str] = field(default_factory=dict)  # path -> spliced text to grade
     error: str = ""          # why the task cannot be run (it scores 0)
@@ -28,6 +31,7 @@ class TaskSource:
 
     @property
     def sha256(self) -> dict[str, str]:
+        """The SHA-256 of each graded file's text, by path."""
         return {rel: sha256_text(text) for rel, text in self.files.items()}
 
 

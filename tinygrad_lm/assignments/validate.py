@@ -133,6 +133,9 @@ def validate(repo: str = ".", jobs: int = 2, names: list[str] | None = None,
 
 
 def format_validation(result: dict) -> str:
+    """The validation result as text: solution and starter scores, and for each planted bug the
+    points it cost its task and whether the other tasks were untouched.
+    """
     lines = []
     for kind, want in (("solution", "full marks"), ("starter", "0")):
         rows = result[kind]

@@ -16,6 +16,9 @@ from .grammar import generate_grammar_corpus
 
 @dataclass
 class PreparedData:
+    """A run's data: the tokenizer, the token dataset with its train/val split, which task it is
+    (for the task's own metric) and, for addition, the held-out problems.
+    """
     tokenizer: object
     dataset: TokenDataset
     task: str          # "grammar", "addition" or "text"
@@ -23,6 +26,9 @@ class PreparedData:
     digits: int = 2
 
     def get_batch(self, split, batch_size, block_size, rng):
+        """`batch_size` random windows of `split` ("train" or "val"): inputs (B, T) and the next
+        tokens as targets (B, T), with T = block_size; see `TokenDataset.get_batch`.
+        """
         return self.dataset.get_batch(split, batch_size, block_size, rng)
 
     def sample_prompt(self) -> list[int]:
@@ -63,8 +69,11 @@ def _answer_mask(text: str) -> np.ndarray:
 
 
 def prepare_data(cfg, tokenizer_state: dict | None = None, tokenizer=None) -> PreparedData:
-    """tokenizer (e.g. a pretrained model's) or tokenizer_state (a checkpoint's) is used as it
-    is; otherwise one is built from the text as cfg.tokenizer says."""
+    """The text `cfg` names (a file, or a built-in dataset generated from `cfg.seed`), tokenized
+    and split into train and validation. The tokenizer is `tokenizer` (e.g. a pretrained
+    model's) when given, else the one `tokenizer_state` (a checkpoint's) restores, so a resumed
+    run keeps its ids, else one trained on the text as `cfg.tokenizer` says.
+    """
     text, task, heldout = _text_for(cfg)
     if tokenizer is not None:
         tok = tokenizer

@@ -238,6 +238,8 @@ class BPETokenizer(Tokenizer):
         files.write_tiktoken(path, self.to_files())
 
     def to_dict(self) -> dict:
+        """The tokenizer as JSON-safe data: pattern, merges, and the vocabulary and special tokens
+        when it has them; `tokenizer_from_dict` reads it back."""
         d = {"type": self.TYPE, "version": FORMAT_VERSION, "pattern": self.pattern,
              "merges": [list(m) for m in self.merges]}
         if self._explicit_vocab:  # a trained vocabulary follows from the merges; GPT-2's doesn't

@@ -38,9 +38,13 @@ class CharTokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
+        """The number of distinct characters (token ids are 0 .. vocab_size - 1)."""
         return len(self.chars)
 
     def encode(self, text: str) -> list[int]:
+        """The id of each character of `text`; a character outside the vocabulary is the `unk`
+        character's id when there is one, else a ValueError naming it.
+        """
         _check_text(text, "CharTokenizer.encode")
         stoi = self.stoi
         if self.unk is not None:
@@ -64,6 +68,7 @@ class CharTokenizer(Tokenizer):
                           "unknown characters to one token")
 
     def decode(self, ids) -> str:
+        """The characters of `ids` joined; an id out of range is an IndexError."""
         chars, n = self.chars, len(self.chars)
         out = []
         for i in _id_list(ids, "CharTokenizer"):
@@ -74,5 +79,6 @@ class CharTokenizer(Tokenizer):
         return "".join(out)
 
     def to_dict(self) -> dict:
+        """The tokenizer as JSON-safe data for checkpoints; `tokenizer_from_dict` reads it back."""
         return {"type": self.TYPE, "version": FORMAT_VERSION, "chars": self.chars,
                 "unk": self.unk}
