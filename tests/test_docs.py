@@ -7,6 +7,8 @@
   tests/undocumented_names.txt (names that had none when this check was added). A new name
   without a docstring fails; so does a listed name that has one now or no longer exists, so the
   list only shrinks.
+- A lesson's page shows the outputs of its executed notebook, kept by tests/test_lessons.py,
+  when the notebook was executed from the current sources, so CI runs each lesson once.
 - `mkdocs build --strict` succeeds (broken links, missing references, a failing lesson or an
   unreadable formula stop it), and the built site loads nothing from the network.
 
@@ -81,6 +83,38 @@ def test_no_run_marks_are_rare():
         marked += sum(1 for b in blocks if b.no_run)
     assert total > 0
     assert marked <= max(2, total // 5), f"{marked} of {total} examples are marked no-run"
+
+
+def test_a_lesson_page_shows_its_executed_notebook(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("jupytext")
+    from tinygrad_lm.notebooks import to_notebook
+    lessons_md = _hook_module("lessons_md")
+    root = tmp_path
+    (root / "lessons").mkdir()
+    (root / "tinygrad_lm").mkdir()
+    (root / "tinygrad_lm" / "__init__.py").write_text("x = 1\n")
+    lesson = root / "lessons" / "07_demo.py"
+    lesson.write_text('# %% [markdown]\n# # Lesson 7 — Demo\n\n# %%\nprint("hi")\n'
+                      'show(fig, "07_demo.png")\n\n# %% tags=["solution"]\ndef f():\n'
+                      '    return 1\n')
+    assert lessons_md.from_executed(str(lesson), str(root)) is None  # not executed yet
+    nb = to_notebook(str(lesson), "tinygrad_lm")
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="hi\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0K"},
+                               metadata={"filename": "07_demo.png"})]
+    lessons_md.save_executed(str(lesson), str(root), nb)
+    result = lessons_md.from_executed(str(lesson), str(root))
+    assert result["figures"] == {"07_demo.png": "iVBORw0K"}
+    code, solution = result["cells"][1], result["cells"][2]
+    assert code["text"] == ["hi\n"] and code["images"] == ["07_demo.png"]
+    assert solution["source"] == "def f():\n    return 1"  # the lesson's cell, not the notebook's
+    page = lessons_md.to_markdown(str(lesson), result, "07_demo")
+    assert "executed as a notebook" in page and "![07_demo.png](07_demo/07_demo.png)" in page
+    (root / "tinygrad_lm" / "__init__.py").write_text("x = 2\n")  # the package changed since
+    assert lessons_md.from_executed(str(lesson), str(root)) is None
 
 
 def _recorded_gaps() -> set[str]:

@@ -8,9 +8,12 @@ Every `lessons/NN_*.py` is found by its name (a new lesson needs no edit here) a
   working directory: every exercise's check cell prints a verdict, every figure shown displays
   inline, and the last line printed says "done".
 Each lesson runs once, as a notebook; a script run (`python lessons/NN_*.py`) runs the same
-cells. At the end the module prints a table of words, exercises and notebook seconds.
+cells. The executed notebook is kept under `.cache/lessons/notebooks/` (docs/hooks/lessons_md.py),
+and the site's build shows its outputs instead of running the lesson again. At the end the
+module prints a table of words, exercises and notebook seconds.
 """
 
+import importlib.util
 import os
 import re
 import sys
@@ -31,10 +34,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LESSONS = os.path.join(ROOT, "lessons")
 ASSIGNMENTS = os.path.join(ROOT, "assignments")
 NAMES = [os.path.basename(p) for p in find_lessons(LESSONS)]
-
-# Lessons still being rewritten into the format: their structure test is expected to fail
-# (strictly: once a rewrite lands, its name must leave this set).
-PENDING: set[str] = set()
 
 VERDICT = re.compile(r"^Exercise (\d+\.\d+): (not answered yet|right\.|not right yet)", re.M)
 REPORT: dict[str, dict] = {}
@@ -69,13 +68,10 @@ def test_lessons_are_found_and_listed_in_the_readme():
     assert len(set(numbers)) == len(numbers), f"two lessons share a number: {NAMES}"
     for name in NAMES:
         assert name in readme, f"lessons/README.md does not list {name}"
-    assert PENDING <= set(NAMES), f"PENDING names lessons that do not exist: {PENDING - set(NAMES)}"
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_lesson_has_the_format(name, request):
-    if name in PENDING:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="being rewritten"))
+def test_lesson_has_the_format(name):
     outline = lesson_outline(os.path.join(LESSONS, name))
     REPORT.setdefault(name, {}).update(words=outline.words, exercises=len(outline.exercises))
     problems = outline_problems(outline, ASSIGNMENTS)
@@ -134,13 +130,24 @@ def test_export_writes_notebooks_and_never_overwrites(tmp_path, capsys):
 
 
 def test_solution_cells_are_hidden_in_the_notebook():
-    for name in sorted(set(NAMES) - PENDING):
+    for name in NAMES:
         nb = to_notebook(os.path.join(LESSONS, name), "tinygrad_lm")
         hidden = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
         assert len(hidden) >= 2, name
         for cell in hidden:
             assert cell.metadata["jupyter"]["source_hidden"] is True
             assert cell.metadata["cellView"] == "form"  # Colab's way to fold a cell
+
+
+def _lessons_md():
+    """docs/hooks/lessons_md.py, which turns an executed notebook into the lesson's site page."""
+    name = "docs_hooks_lessons_md"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(ROOT, "docs", "hooks", "lessons_md.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def _outputs_text(cell) -> str:
@@ -183,6 +190,7 @@ def test_lesson_runs_as_a_notebook(name, tmp_path, monkeypatch):
         assert images, f"{name} shows figures, but none displayed inline"
     printed = [line for c in code for line in _outputs_text(c).splitlines() if line.strip()]
     assert printed and "done" in printed[-1], f"{name}: last line printed {printed[-1:]}"
+    _lessons_md().save_executed(os.path.join(LESSONS, name), ROOT, nb)  # for the site's build
 
 
 def test_check_gives_each_verdict(capsys):

@@ -80,7 +80,7 @@ def show(fig, name: str) -> str:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     if in_notebook():
         from IPython.display import display
-        display(fig)
+        display(fig, metadata={"filename": name})  # the site names the figure by it
     import matplotlib.pyplot as plt
     plt.close(fig)
     return path

@@ -12,6 +12,13 @@ Quick mode keeps the build to seconds per lesson; the page says the numbers come
 Results are cached under `.cache/docs/lessons/`, keyed by the lesson's source and the package's
 sources, so `mkdocs serve` re-runs only a lesson that changed. A lesson that raises fails the
 build, naming the lesson, the cell and the error.
+
+A lesson is not run at all when its executed notebook is already there: tests/test_lessons.py
+executes every lesson as a notebook (quick mode, a real kernel) and keeps the result with
+`save_executed` under `.cache/lessons/notebooks/`, stamped with the same key. CI runs the test
+suite before building the site, so each lesson runs once. The page then shows the notebook's
+outputs (what the cells printed, the figures `show()` displayed) under the lesson's own cells;
+a notebook whose key no longer matches the sources is ignored.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import base64
 import glob
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,6 +39,8 @@ LESSON_GLOB = "[0-9][0-9]_*.py"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 LESSON_TIMEOUT = 900  # seconds; a lesson in quick mode takes a few
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_cells.py")
+log = logging.getLogger("mkdocs.hooks.lessons")
+EXECUTED = os.path.join(".cache", "lessons", "notebooks")  # under the repository root
 
 
 class LessonError(RuntimeError):
@@ -97,8 +107,60 @@ def execute_lesson(path: str, root: str) -> dict:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def executed_path(path: str, root: str) -> str:
+    """Where the lesson's executed notebook is kept for the site."""
+    return os.path.join(root, EXECUTED, os.path.basename(path)[:-3] + ".ipynb")
+
+
+def save_executed(path: str, root: str, nb) -> str:
+    """Keep `nb`, the lesson at `path` executed in quick mode, for the next site build."""
+    import nbformat
+    nb.metadata["tinygrad_lm_docs"] = {"source_key": _source_key(path, root), "quick": True}
+    target = executed_path(path, root)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def from_executed(path: str, root: str) -> dict | None:
+    """The lesson's cells with the outputs of its kept notebook, or None when there is none or
+    it was executed from other sources (the lesson or the package changed since)."""
+    import jupytext
+    import nbformat
+    target = executed_path(path, root)
+    if not os.path.exists(target):
+        return None
+    nb = nbformat.read(target, as_version=4)
+    if nb.metadata.get("tinygrad_lm_docs", {}).get("source_key") != _source_key(path, root):
+        return None
+    ran = [c for c in nb.cells if "install" not in c.metadata.get("tags", [])]
+    lesson = jupytext.read(path, fmt="py:percent").cells
+    if len(ran) != len(lesson):
+        return None
+    cells, figures = [], {}
+    stem = os.path.basename(path)[:-3]
+    for index, (cell, done) in enumerate(zip(lesson, ran)):
+        entry = {"type": cell.cell_type, "source": cell.source,
+                 "tags": list(cell.metadata.get("tags", [])), "text": [], "images": []}
+        for out in done.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.output_type == "stream" and out.name == "stdout":
+                entry["text"].append(out.text)
+            elif out.output_type == "display_data" and "image/png" in out.data:
+                # show() names each figure in the output's metadata
+                name = out.metadata.get("filename") or f"{stem}_cell{index}_{len(figures)}.png"
+                figures[name] = out.data["image/png"].replace("\n", "")
+                entry["images"].append(name)
+        cells.append(entry)
+    return {"cells": cells, "figures": figures, "notebook": True}
+
+
 def run_lesson(path: str, root: str) -> dict:
-    """`execute_lesson`, through the cache under `root/.cache/docs/lessons/`."""
+    """The lesson's executed notebook when there is one, else `execute_lesson` through the
+    cache under `root/.cache/docs/lessons/`."""
+    executed = from_executed(path, root)
+    if executed is not None:
+        log.info("%s: shown from its executed notebook", os.path.basename(path))
+        return executed
     cache = os.path.join(root, ".cache", "docs", "lessons")
     key = os.path.join(cache, f"{os.path.basename(path)[:-3]}-{_source_key(path, root)}.json")
     if os.path.exists(key):
@@ -132,12 +194,15 @@ def to_markdown(path: str, result: dict, image_dir: str, executed: bool = True) 
                              f"lessons (TINYGRAD_LM_DOCS_RUN_LESSONS=0): run "
                              f"`python lessons/{name}` to see its output.\n")
             elif i == 0:
+                how = ("executed as a notebook by a Jupyter kernel, in quick mode, by the test "
+                       "run before the site was built" if result.get("notebook") else
+                       f"run top to bottom in quick mode (`python lessons/{name} --quick`) "
+                       "when the site was built")
                 parts.append(
                     f'!!! info "Run at build time"\n    This page is the lesson script '
-                    f"[`lessons/{name}`]({name}), run top to bottom in quick mode "
-                    f"(`python lessons/{name} --quick`) when the site was built: every "
-                    "output and figure below comes from that run. Run it yourself without "
-                    "`--quick` for the full-size version, or open it as a notebook.\n")
+                    f"[`lessons/{name}`]({name}), {how}: every output and figure below "
+                    "comes from that run. Run it yourself without `--quick` for the full-size "
+                    "version, or open it as a notebook.\n")
             continue
         if not cell["source"].strip():
             continue
