@@ -3,7 +3,8 @@
 On every build it adds, as generated pages (nothing is written into docs/):
 - the lessons, each run in quick mode with its outputs and figures (lessons_md.py);
 - the prose kept elsewhere in the repository (ARCHITECTURE.md, assignments/*.md, the
-  instructor's guide, lessons/README.md), with links pointed at the site's pages (sources.py);
+  instructor's guide, lessons/README.md, README.md's GPT-2 section), with links pointed at the
+  site's pages (sources.py);
 - the command-line reference, read from the argument parser and TrainConfig (cli_md.py);
 - the API reference, one page per public module (api_md.py);
 and it builds the navigation from those files, so a new lesson, assignment or module appears
@@ -106,6 +107,13 @@ def on_files(files, config):
     _state["targets"] = _link_targets(root, pages)
     for page, repo in _state["included"].items():
         _add(files, config, page, abs_src_path=os.path.join(root, repo))
+    for heading, page, _ in sources.README_PAGES:
+        section = sources.readme_section(root, heading)
+        if section is None:
+            log.warning(f"README.md has no section {heading!r} for the page {page}")
+            continue
+        _add(files, config, page, content=section)
+        _state["included"][page] = "README.md"  # its links are the README's
     lessons_nav = _lesson_pages(files, config, root)
     _add(files, config, "cli.md", content=cli_md.cli_markdown())
     _add(files, config, "api/index.md", content=api_md.index_page())
@@ -144,6 +152,7 @@ def _navigation(root: str, pages: dict[str, str], lessons_nav: list) -> list:
                     if page.startswith("assignments/instructor")]
     nav.append({"Assignments": assignments})
     nav.append({"Command line": "cli.md"})
+    nav += [{title: page} for _, page, title in sources.README_PAGES]
     nav.append({"API reference": api_md.nav_entries()})
     listed = {page for page in _pages_in(nav)}
     extra = sorted(p for p in pages.values() if p not in listed)

@@ -2,9 +2,11 @@
 
 The site's hand-written pages live in `docs/`; the rest of its prose is read from where it is
 kept, so nobody edits a copy: `ARCHITECTURE.md`, `assignments/*.md` (with the instructor's
-guide), `lessons/README.md`. `site_sources` maps each to its page. Their relative links point
-into the repository (`../tinygrad_lm/nn/gpt.py`, `01_autograd.md`); `rewrite_links` points them
-at the matching page of the site, or leaves the path as code when the site has no page for it.
+guide), `lessons/README.md`, and sections of README.md that deserve a page of their own
+(`README_PAGES`, cut out by `readme_section`). `site_sources` maps each file to its page.
+Their relative links point into the repository (`../tinygrad_lm/nn/gpt.py`, `01_autograd.md`);
+`rewrite_links` points them at the matching page of the site, or leaves the path as code when
+the site has no page for it.
 
 `python_blocks` is the extractor the docs tests use to execute every ```python block of these
 pages and of README.md. A block that is not meant to run (it needs a checkpoint a reader makes
@@ -23,6 +25,25 @@ from dataclasses import dataclass
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
 NO_RUN = re.compile(r"<!--\s*no-run:\s*(?P<reason>.*?)\s*-->")
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]\n]+)\]\((?P<target>[^)\s]+)\)")
+
+# README.md sections shown as pages of their own: (the section's heading, page, title in the
+# navigation). The README stays the one copy; the page is cut from it on every build.
+README_PAGES = [("## The graduation path", "gpt2.md", "GPT-2 and beyond")]
+
+
+def readme_section(root: str, heading: str) -> str | None:
+    """The section of README.md that starts with the line `heading` (a prefix is enough), up to
+    the next heading of its level, promoted to the page's title; None when there is none."""
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        lines = f.read().splitlines(keepends=True)
+    level = heading.split(" ", 1)[0] + " "
+    starts = [i for i, line in enumerate(lines) if line.startswith(heading)]
+    if not starts:
+        return None
+    end = next((i for i in range(starts[0] + 1, len(lines)) if lines[i].startswith(level)),
+               len(lines))
+    body = lines[starts[0]:end]
+    return "# " + body[0][len(level):] + "".join(body[1:])
 
 
 def site_sources(root: str) -> dict[str, str]:
