@@ -1,15 +1,19 @@
-"""Training-step benchmark: tinygrad_lm against PyTorch eager on the same CPU, side by side.
+"""Training-step benchmark: tinygrad_lm against PyTorch eager and torch.compile, side by side.
 
-For config A (vocab 65, block 64, 4 layers, 4 heads, n_embd 128, batch 16) and config B
-(vocab 65, block 128, 6 layers, 6 heads, n_embd 192, batch 32): a full training step (forward,
-backward, clip, AdamW) and a forward pass, float32, in one process, interleaved in blocks of
-steps after warm-up (see time_rounds), medians. "speedup" is the throughput ratio
-ours/PyTorch (PyTorch's ms over ours). Also: tokens/s, matmul GFLOP/s against NumPy's own
-BLAS rate, the share of time per op class (tinygrad_lm's profiler), peak resident memory of
-each (VmHWM of a fresh subprocess), and cold/warm start of `tinygrad-lm train` to its first
+For config A (vocab 65, block 64, 4 layers, 4 heads, n_embd 128, batch 16), config B
+(vocab 65, block 128, 6 layers, 6 heads, n_embd 192, batch 32) and, when asked, GPT-2 small
+(vocab 50257, 12 layers, 12 heads, n_embd 768, block 1024) at batch 4 x T 64 (G4x64) and
+batch 8 x T 256 (G8x256): a full training step (forward, backward, clip, AdamW) and a forward
+pass, float32, in one process, interleaved in blocks of steps after warm-up (see time_rounds),
+medians. "speedup" is the throughput ratio ours/PyTorch (PyTorch's ms over ours), against
+eager and against torch.compile (default mode; skipped, with the reason printed, when it
+cannot compile: it needs a C compiler). "BLAS share" is the matmul FLOPs of the step divided by
+the step time, as a share of NumPy's own 2048^3 float32 matmul rate measured in the same run.
+Also: tokens/s, the share of time per op class (tinygrad_lm's profiler), peak resident memory
+of each (VmHWM of a fresh subprocess), and cold/warm start of `tinygrad-lm train` to its first
 step. PyTorch runs with one thread per core (torch.set_num_threads), as tinygrad_lm does.
 
-    python benchmarks/train_step.py [--quick] [--configs A,B]
+    python benchmarks/train_step.py [--quick] [--configs A,B,G4x64,G8x256] [--no-compile]
 
 --quick (what `tinygrad-lm bench --quick` runs) times config A only, in fewer rounds, without the
 memory and start-time measurements, in under a minute; it ends by estimating how long the full
@@ -35,12 +39,28 @@ sys.path.insert(0, HERE)
 CONFIGS = {
     "A": dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, batch=16),
     "B": dict(vocab_size=65, block_size=128, n_layer=6, n_head=6, n_embd=192, batch=32),
+    # GPT-2 small (124M parameters) on sequences of `seq` tokens of its 1024-token context
+    "G4x64": dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768,
+                  batch=4, seq=64),
+    "G8x256": dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768,
+                   batch=8, seq=256),
 }
+# GPT-2 small's steps take seconds: fewer rounds there
+ROUNDS = {"G4x64": (3, 1, 2), "G8x256": (3, 1, 1)}  # (rounds, warm-up calls, block)
+
+
+def seq_len(c: dict) -> int:
+    """Tokens per sequence: the whole context unless the config names a shorter `seq`."""
+    return c.get("seq", c["block_size"])
+
+
+def model_fields(c: dict) -> dict:
+    return {k: v for k, v in c.items() if k not in ("batch", "seq")}
 
 
 def matmul_flops(c: dict) -> float:
     """FLOPs of the matmuls in one forward pass (2 per multiply-add); backward is twice this."""
-    B, T, C, L, V = c["batch"], c["block_size"], c["n_embd"], c["n_layer"], c["vocab_size"]
+    B, T, C, L, V = c["batch"], seq_len(c), c["n_embd"], c["n_layer"], c["vocab_size"]
     per_layer = 2 * B * T * (C * 3 * C + C * C + C * 4 * C * 2) + 2 * 2 * B * T * T * C
     return L * per_layer + 2 * B * T * C * V
 
@@ -49,13 +69,13 @@ def build_ours(c: dict, seed=0):
     import tinygrad_lm as tg
     from tinygrad_lm import optim
     tg.kernels.keep_freed_memory()  # as the trainer does
-    cfg = tg.GPTConfig(**{k: v for k, v in c.items() if k != "batch"})
+    cfg = tg.GPTConfig(**model_fields(c))
     model = tg.GPT(cfg, seed=seed)
     opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3,
                       betas=(0.9, 0.99))
     rng = np.random.default_rng(0)
-    x = rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"]))
-    y = rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"]))
+    x = rng.integers(0, c["vocab_size"], (c["batch"], seq_len(c)))
+    y = rng.integers(0, c["vocab_size"], (c["batch"], seq_len(c)))
 
     def step():
         _, loss = model(x, y)
@@ -72,21 +92,40 @@ def build_ours(c: dict, seed=0):
     return step, forward
 
 
-def build_torch(c: dict):
+def build_torch(c: dict, compiled: bool = False):
+    """PyTorch's step and forward; with `compiled`, the model wrapped in torch.compile (default
+    mode), which compiles on the first call of each (the warm-up)."""
     import torch
     from torch_gpt import TorchGPT, as_torch, make_optimizer, train_step
     torch.manual_seed(0)
     model = TorchGPT(c["vocab_size"], c["block_size"], c["n_layer"], c["n_head"], c["n_embd"])
     opt = make_optimizer(model)
+    if compiled:
+        model = torch.compile(model)
     rng = np.random.default_rng(0)
-    x = as_torch(rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"])))
-    y = as_torch(rng.integers(0, c["vocab_size"], (c["batch"], c["block_size"])))
+    x = as_torch(rng.integers(0, c["vocab_size"], (c["batch"], seq_len(c))))
+    y = as_torch(rng.integers(0, c["vocab_size"], (c["batch"], seq_len(c))))
 
     def forward():
         with torch.no_grad():
             return model(x, y)
 
     return (lambda: train_step(model, opt, x, y)), forward
+
+
+def build_compiled(c: dict):
+    """build_torch(c, compiled=True) after compiling both functions once, or (None, reason)
+    when torch.compile cannot run here (no C compiler, an unsupported platform, ...)."""
+    import shutil
+    if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+        return None, "no C compiler on PATH"
+    try:
+        step, forward = build_torch(c, compiled=True)
+        step()
+        forward()
+    except Exception as e:  # compilation errors come in many types; any of them skips it
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
+    return (step, forward), None
 
 
 def time_rounds(fns: dict, rounds: int, warmup: int, block: int = 3) -> dict[str, float]:
@@ -181,64 +220,82 @@ def start_time(cold: bool) -> float:
     return total if out.returncode == 0 else float("nan")
 
 
+HEADER = (f"{'cfg':<7}{'what':<5}{'ours ms':>9}{'eager ms':>10}{'vs eager':>9}"
+          f"{'compile ms':>11}{'vs compile':>11}{'ours tok/s':>11}{'GFLOP/s':>9}"
+          f"{'BLAS share':>11}")
+
+
+def time_config(name: str, torch, compile_too: bool, quick: bool, blas: float) -> dict:
+    """Time one config's step and forward (ours, PyTorch eager, torch.compile), print its two
+    table rows and return its results."""
+    c = CONFIGS[name]
+    rounds, warmup, block = (2, 1, 3) if quick else ROUNDS.get(name, (5, 2, 3))
+    ours_step, ours_fwd = build_ours(c)
+    fns = {"ours_step": ours_step, "ours_fwd": ours_fwd}
+    row = {"compile_skipped": None}
+    if torch:
+        fns["eager_step"], fns["eager_fwd"] = build_torch(c)
+        if compile_too:
+            compiled, row["compile_skipped"] = build_compiled(c)
+            if compiled:
+                fns["compile_step"], fns["compile_fwd"] = compiled
+    times = time_rounds(fns, rounds, warmup, block)
+    tokens = c["batch"] * seq_len(c)
+    row.update(times_s=times, tokens_per_step=tokens)
+    for what, flops in (("step", 3 * matmul_flops(c)), ("fwd", matmul_flops(c))):
+        ours = times[f"ours_{what}"]
+        eager, compiled = times.get(f"eager_{what}"), times.get(f"compile_{what}")
+        cells = [f"{name:<7}{what:<5}{ours * 1e3:>9.1f}"]
+        for theirs in (eager, compiled):  # throughput ratio ours/theirs: their ms over ours
+            cells.append(f"{theirs * 1e3:>10.1f}{theirs / ours:>8.2f}x" if theirs
+                         else f"{'-':>10}{'-':>9}")
+        gflops = flops / ours / 1e9
+        print(f"{cells[0]}{cells[1]} {cells[2]}{tokens / ours:>11.0f}{gflops:>9.1f}"
+              f"{gflops / blas:>11.0%}")
+        row[f"{what}_speedup_vs_torch"] = eager / ours if eager else None
+        row[f"{what}_speedup_vs_compile"] = compiled / ours if compiled else None
+        row[f"{what}_gflops"] = gflops
+        row[f"{what}_blas_share"] = gflops / blas
+        row[f"{what}_torch_blas_share"] = flops / eager / 1e9 / blas if eager else None
+    row["profile_share"] = profile_ours(c)
+    if not quick:
+        row["peak_rss_mb"] = {"ours": peak_memory("ours", name)}
+        if torch:
+            row["peak_rss_mb"]["torch"] = peak_memory("torch", name)
+    return row
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--configs", default=None, help="default: A,B (A with --quick)")
+    parser.add_argument("--configs", default=None,
+                        help=f"comma-separated, of {','.join(CONFIGS)}; default: A,B "
+                             "(A with --quick)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave out torch.compile (always left out with --quick: compiling "
+                             "takes a minute or more)")
     args = parser.parse_args(argv)
-    args.configs = args.configs or ("A" if args.quick else "A,B")
+    names = (args.configs or ("A" if args.quick else "A,B")).split(",")
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown config(s) {unknown}; choose from {list(CONFIGS)}")
     started = time.perf_counter()
     try:
         import torch
         torch.set_num_threads(os.cpu_count() or 1)
     except ImportError:
         torch = None
-    rounds, warmup = (2, 1) if args.quick else (5, 2)
     from tinygrad_lm.kernels import threads
+    blas = numpy_blas_gflops()
     results = {"commit": git_commit(), "torch": torch.__version__ if torch else None,
-               "threads": threads.num_threads(), "numpy_blas_gflops": numpy_blas_gflops(),
-               "configs": {}}
-    header = (f"{'cfg':<4}{'what':<9}{'ours ms':>9}{'torch ms':>10}{'speedup':>9}"
-              f"{'ours tok/s':>12}{'torch tok/s':>12}{'GFLOP/s':>9}")
-    print(header)
-    print("-" * len(header))
-    for name in args.configs.split(","):
-        c = CONFIGS[name]
-        ours_step, ours_fwd = build_ours(c)
-        fns = {"ours_step": ours_step, "ours_fwd": ours_fwd}
-        if torch:
-            t_step, t_fwd = build_torch(c)
-            fns.update(torch_step=t_step, torch_fwd=t_fwd)
-        times = time_rounds(fns, rounds, warmup)
-        tokens = c["batch"] * c["block_size"]
-        row = {"times_s": times, "tokens_per_step": tokens}
-        for what, flops in (("step", 3 * matmul_flops(c)), ("fwd", matmul_flops(c))):
-            ours, theirs = times[f"ours_{what}"], times.get(f"torch_{what}")
-            ratio = f"{theirs / ours:.2f}x" if theirs else "-"  # throughput, ours/torch
-            print(f"{name:<4}{what:<9}{ours * 1e3:>9.1f}"
-                  f"{(theirs or float('nan')) * 1e3:>10.1f}{ratio:>9}{tokens / ours:>12.0f}"
-                  f"{(tokens / theirs if theirs else float('nan')):>12.0f}"
-                  f"{flops / ours / 1e9:>9.1f}")
-            row[f"{what}_speedup_vs_torch"] = theirs / ours if theirs else None
-            row[f"{what}_gflops"] = flops / ours / 1e9
-        row["profile_share"] = profile_ours(c)
-        if not args.quick:
-            row["peak_rss_mb"] = {"ours": peak_memory("ours", name)}
-            if torch:
-                row["peak_rss_mb"]["torch"] = peak_memory("torch", name)
-        results["configs"][name] = row
-    for name, row in results["configs"].items():
-        print(f"\nconfig {name}: time per op class (training step, tinygrad_lm profiler)")
-        for k, v in row["profile_share"].items():
-            print(f"  {k:<40}{v:>7.1%}")
-        if "peak_rss_mb" in row:
-            print("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in
-                                                 row["peak_rss_mb"].items()))
-    blas = results["numpy_blas_gflops"]
-    for name, row in results["configs"].items():
-        print(f"config {name}: matmul {row['step_gflops']:.0f} GFLOP/s over the training step = "
-              f"{row['step_gflops'] / blas:.0%} of NumPy's BLAS rate ({blas:.0f} GFLOP/s, "
-              "2048^3 float32)")
+               "threads": threads.num_threads(), "numpy_blas_gflops": blas, "configs": {}}
+    print(f"NumPy's BLAS: {blas:.0f} GFLOP/s (2048^3 float32, its own threads)")
+    print(HEADER)
+    print("-" * len(HEADER))
+    for name in names:
+        results["configs"][name] = time_config(name, torch, not (args.quick or args.no_compile),
+                                               args.quick, blas)
+    report(results)
     if not args.quick:
         results["start_s"] = {"cold": start_time(True), "warm": start_time(False)}
         print(f"\nstart to first step: cold {results['start_s']['cold']:.1f} s, "
@@ -253,8 +310,30 @@ def main(argv=None) -> int:
         full = estimate_full_run_s(results, torch is not None)
         print(f"this quick run took {took:.0f} s; the full run (python benchmarks/train_step.py "
               f"or tinygrad-lm bench: configs A and B, 5 rounds, memory and start time) would "
-              f"take about {full / 60:.0f} min on this machine (estimated from config A's step)")
+              f"take about {full / 60:.0f} min on this machine (estimated from config A's step)"
+              + (", plus a few minutes for torch.compile to compile (--no-compile leaves it "
+                 "out)" if torch else ""))
     return 0
+
+
+def report(results: dict) -> None:
+    """Print, per config, why torch.compile was skipped (if it was), the time per op class and
+    peak memory, then the BLAS shares."""
+    for name, row in results["configs"].items():
+        if row["compile_skipped"]:
+            print(f"\nconfig {name}: torch.compile skipped ({row['compile_skipped']})")
+        print(f"\nconfig {name}: time per op class (training step, tinygrad_lm profiler)")
+        for k, v in row["profile_share"].items():
+            print(f"  {k:<40}{v:>7.1%}")
+        if "peak_rss_mb" in row:
+            print("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in
+                                                 row["peak_rss_mb"].items()))
+    blas = results["numpy_blas_gflops"]
+    for name, row in results["configs"].items():
+        torch_share = row["step_torch_blas_share"]
+        print(f"config {name}: matmul {row['step_gflops']:.0f} GFLOP/s over the training step = "
+              f"{row['step_blas_share']:.0%} of NumPy's BLAS rate ({blas:.0f} GFLOP/s, "
+              "2048^3 float32)" + (f"; PyTorch eager {torch_share:.0%}" if torch_share else ""))
 
 
 def estimate_full_run_s(results: dict, with_torch: bool) -> float:
@@ -267,7 +346,7 @@ def estimate_full_run_s(results: dict, with_torch: bool) -> float:
     calls = 2 + 5 * (1 + 3) + 4  # warm-up, rounds of (untimed + block), the profiled steps
     per_framework = times["ours_step"] + times["ours_fwd"]
     if with_torch:
-        per_framework += times.get("torch_step", 0) + times.get("torch_fwd", 0)
+        per_framework += times.get("eager_step", 0) + times.get("eager_fwd", 0)
     scale_b = matmul_flops(CONFIGS["B"]) / matmul_flops(CONFIGS["A"])
     subprocesses = 2 * (2 if with_torch else 1) * 5.0 + 2 * 10.0  # memory runs, start times
     return calls * per_framework * (1 + scale_b) + subprocesses
