@@ -62,12 +62,13 @@ def adam_by_hand(decoupled, wd, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
     return w
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("wd", [0.0, 0.1])
-def test_adam_and_adamw_by_hand(wd, backend):
-    np.testing.assert_allclose(run(Adam, lr=0.01, weight_decay=wd), adam_by_hand(False, wd),
-                               rtol=1e-12)
-    np.testing.assert_allclose(run(AdamW, lr=0.01, weight_decay=wd), adam_by_hand(True, wd),
-                               rtol=1e-12)
+def test_adam_and_adamw_by_hand(wd, fused, backend):
+    np.testing.assert_allclose(run(Adam, lr=0.01, weight_decay=wd, fused=fused),
+                               adam_by_hand(False, wd), rtol=1e-12)
+    np.testing.assert_allclose(run(AdamW, lr=0.01, weight_decay=wd, fused=fused),
+                               adam_by_hand(True, wd), rtol=1e-12)
     if wd:  # decoupled and L2 decay are different algorithms
         assert not np.allclose(adam_by_hand(True, wd), adam_by_hand(False, wd))
 
@@ -79,6 +80,36 @@ def test_reference_adamw_update_by_hand(wd):
     with tg.use_backend("numpy"):
         np.testing.assert_allclose(run(AdamW, lr=0.01, weight_decay=wd),
                                    adam_by_hand(True, wd), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [Adam, AdamW])
+def test_fused_step_equals_the_per_parameter_update(cls, backend):
+    """fused=True (one adamw_update_many_ call) against update() on each parameter: a GPT's
+    tensors in two groups with different settings, one parameter left without a gradient."""
+    import tinygrad_lm as tg
+    rng = np.random.default_rng(3)
+    models, opts = [], []
+    for fused in (True, False):
+        model = tg.GPT(tg.GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2,
+                                    n_embd=16), seed=0)
+        groups = configure_param_groups(model.named_parameters(), 0.1)
+        groups[1]["lr"], groups[1]["betas"] = 3e-3, (0.8, 0.9)
+        models.append(model)
+        opts.append(cls(groups, lr=1e-2, betas=(0.9, 0.99), fused=fused))
+    for step in range(3):
+        grads = [rng.standard_normal(p.data.shape).astype(p.data.dtype)
+                 for p in models[0].parameters()]
+        for model, opt in zip(models, opts):
+            for i, (p, g) in enumerate(zip(model.parameters(), grads)):
+                p.grad = None if i == 1 and step < 2 else g.copy()
+            opt.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    sd = [opt.state_dict()["state"] for opt in opts]
+    assert sd[0].keys() == sd[1].keys()
+    for key in sd[0]:
+        assert sd[0][key]["step"] == sd[1][key]["step"]
+        np.testing.assert_array_equal(sd[0][key]["exp_avg_sq"], sd[1][key]["exp_avg_sq"])
 
 
 def test_groups_skip_none_and_zero_grad():
@@ -139,6 +170,19 @@ def test_clip_grad_norm():
     assert clip_grad_norm_([c], 1.0) == pytest.approx(0.3) and c.grad[0] == 0.3
     d = P([0.0], [np.nan])
     assert math.isnan(clip_grad_norm_([d], 1.0))
+    assert clip_grad_norm_([P([0.0])], 1.0) == 0.0  # no gradients at all
+
+
+def test_clip_grad_norm_of_many_float32_gradients(backend):
+    rng = np.random.default_rng(1)
+    ps = [P(np.zeros(s)) for s in [(3, 4), (7,), (50, 9)] * 5]
+    for p in ps:
+        p.data = p.data.astype(np.float32)
+        p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+    want = math.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in ps))
+    assert clip_grad_norm_(ps, 1.0) == pytest.approx(want, rel=1e-12)
+    got = math.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in ps))
+    assert got == pytest.approx(1.0, rel=1e-5)
 
 
 @pytest.mark.a5_2

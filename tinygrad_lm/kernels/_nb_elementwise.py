@@ -1,8 +1,8 @@
-"""Numba elementwise kernels: GELU forward/backward and the AdamW update.
+"""Numba elementwise kernels: GELU forward and backward (the optimizer's are in _nb_optim.py).
 
-Both are one loop over a flat array. NumPy evaluates the same formulas as a chain of whole-array
-operations, each writing a temporary array (about ten for GELU's backward, twelve for AdamW);
-here each element is loaded once, and the loops vectorise.
+Each is one loop over a flat array. NumPy evaluates the same formulas as a chain of whole-array
+operations, each writing a temporary array (about ten for GELU's backward); here each element
+is loaded once, and the loops vectorise.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 from numba import njit
 
 from . import threads
-from ._nb_math import SUMS, VEXP_FLAGS, vexp
-from .wrappers import FLOATS, flat, reference_unless
+from ._nb_math import VEXP_FLAGS, vexp
+from .wrappers import flat, reference_unless
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -122,51 +122,3 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
         gelu_backward_rows(xf[lo:hi], gf[lo:hi], approximate, out=dx[lo:hi])
     threads.run_chunks(part, threads.split_rows(xf.size, 2 * xf.size * threads.ELEMENT, 64))
     return dx.reshape(x.shape)
-
-
-# ---- sum of squares (gradient clipping) -----------------------------------------------------
-@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
-def _sum_squares(x):
-    total = 0.0  # float64 whatever x is: a norm over millions of elements keeps its precision
-    for i in range(x.size):
-        v = np.float64(x[i])
-        total += v * v
-    return total
-
-
-@reference_unless()
-def sum_squares(x: np.ndarray) -> float:
-    """sum(x^2) in float64 without the float64 copy of x the reference makes."""
-    return float(_sum_squares(flat(x, x.dtype)))
-
-
-# ---- AdamW ----------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", nogil=True)
-def _adamw(p, g, m, v, decay, beta1, one_m_beta1, beta2, one_m_beta2, step_size, bc2, eps):
-    """In place, elementwise: p *= decay; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-    p -= step_size * m / (sqrt(v / bc2) + eps)."""
-    for i in range(p.size):
-        gi = g[i]
-        mi = m[i] * beta1 + one_m_beta1 * gi
-        vi = v[i] * beta2 + one_m_beta2 * (gi * gi)
-        m[i] = mi
-        v[i] = vi
-        p[i] = p[i] * decay - step_size * mi / (math.sqrt(vi / bc2) + eps)
-
-
-def _adamw_layout(p, g, m, v, **hyper) -> bool:
-    """The kernel writes p, m, v through flat views: they must be C-contiguous float arrays of
-    one dtype (other layouts go through the reference, still in place)."""
-    return p.dtype.type in FLOATS and all(a.dtype == p.dtype and a.flags.c_contiguous
-                                          for a in (p, m, v))
-
-
-@reference_unless(_adamw_layout)
-def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
-    """In-place AdamW step on p, m, v (see reference.adamw_update_ for the math)."""
-    t = p.dtype.type
-    decay = t(1.0 - lr * weight_decay) if weight_decay else t(1.0)
-    g = g if g.shape == p.shape else np.broadcast_to(g, p.shape)  # broadcast_to costs 5 us
-    _adamw(p.reshape(-1), flat(g, p.dtype), m.reshape(-1), v.reshape(-1), decay, t(beta1),
-           t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(lr / (1.0 - beta1 ** step)),
-           t(1.0 - beta2 ** step), t(eps))

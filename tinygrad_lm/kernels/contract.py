@@ -121,9 +121,19 @@ class KernelBackend(Protocol):
     def sum_squares(self, x: np.ndarray) -> float:
         """sum(x^2) over every element, accumulated in float64 (a gradient's norm)."""
 
+    def sum_squares_many(self, arrays) -> float:
+        """sum(x^2) over every element of every array in the list, in float64 (the squared
+        global norm of a model's gradients)."""
+
     def adamw_update_(self, p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
         """In place: p -= lr wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
         p -= lr mhat / (sqrt(vhat) + eps), mhat = m / (1 - b1^step), vhat = v / (1 - b2^step)."""
+
+    def adamw_update_many_(self, params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2,
+                           eps, weight_decay, step):
+        """adamw_update_ on every (params[i], grads[i], exp_avgs[i], exp_avg_sqs[i]), with
+        lr[i], beta1[i], ... (each setting a sequence, one entry per tensor): a whole model's
+        update in one call."""
 
 
 KERNELS = tuple(name for name, f in vars(KernelBackend).items()

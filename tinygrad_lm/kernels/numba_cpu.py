@@ -10,7 +10,8 @@ kernels live in one module per concept:
     _nb_softmax.py      softmax (scale and causal mask fused) and log-softmax
     _nb_loss.py         cross-entropy with one-pass log-sum-exp
     _nb_layernorm.py    LayerNorm
-    _nb_elementwise.py  GELU and the AdamW update
+    _nb_elementwise.py  GELU
+    _nb_optim.py        the AdamW update and sums of squares, per tensor and over a model
     _nb_attention.py    causal self-attention fused from the projection to the merged heads
                         (its saved weights are causal blocks; attention_weights expands them)
     _nb_attention_tiled.py  the same attention memory-linear: tiles, weights recomputed
@@ -32,16 +33,15 @@ from . import threads
 from ._nb_attention import attention_backward, attention_forward, attention_weights
 from ._nb_attention_tiled import attention_tiled_backward, attention_tiled_forward
 from ._nb_elementwise import (
-    adamw_update_,
     gelu_backward,
     gelu_backward_rows,
     gelu_forward,
     gelu_forward_rows,
-    sum_squares,
 )
 from ._nb_embedding import embedding_backward, embedding_forward
 from ._nb_layernorm import layernorm_backward, layernorm_forward
 from ._nb_loss import cross_entropy_backward, cross_entropy_forward
+from ._nb_optim import adamw_update_, adamw_update_many_, sum_squares, sum_squares_many
 from ._nb_softmax import (
     log_softmax_backward,
     log_softmax_forward,
@@ -58,7 +58,8 @@ __all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "linear_gelu_f
            "cross_entropy_backward", "layernorm_forward", "layernorm_backward", "gelu_forward",
            "gelu_backward", "attention_forward", "attention_backward", "attention_weights",
            "attention_tiled_forward", "attention_tiled_backward",
-           "embedding_forward", "embedding_backward", "sum_squares", "adamw_update_"]
+           "embedding_forward", "embedding_backward", "sum_squares", "sum_squares_many",
+           "adamw_update_", "adamw_update_many_"]
 
 
 def _float_matrices(a, b, trans_a=False, trans_b=False) -> bool:

@@ -333,6 +333,11 @@ def sum_squares(x: np.ndarray) -> float:
     return float(np.dot(flat, flat))
 
 
+def sum_squares_many(arrays) -> float:
+    """sum(x^2) over every element of every array, in float64: the squared global norm."""
+    return float(sum(sum_squares(a) for a in arrays))
+
+
 def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
     """In place: p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p -= lr * mhat / (sqrt(vhat) + eps) with mhat = m / (1 - b1^step), vhat = v / (1 - b2^step)."""
@@ -348,3 +353,11 @@ def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
     denom = np.sqrt(v / bc2) + eps
     p -= (lr / bc1) * m / denom
     # END ASSIGNMENT 5.1
+
+
+def adamw_update_many_(params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2, eps,
+                       weight_decay, step):
+    """adamw_update_ on each tensor in turn, the i-th with the i-th entry of every setting."""
+    for i, p in enumerate(params):
+        adamw_update_(p, grads[i], exp_avgs[i], exp_avg_sqs[i], lr=lr[i], beta1=beta1[i],
+                      beta2=beta2[i], eps=eps[i], weight_decay=weight_decay[i], step=step[i])
