@@ -30,7 +30,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 
 # Cost model (calibrated by benchmarks/kernels.py; figures in benchmarks/README.md). Call sites
 # estimate the one-thread time of a job as FLOP seconds per matmul flop (one-thread BLAS) or
@@ -47,8 +46,8 @@ MIN_SPLIT = 150e-6
 _THREAD_PREFIX = "tinygrad_lm-kernels"
 _lock = threading.Lock()  # guards the pool and BLAS settings against concurrent callers
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
-_pool: ThreadPoolExecutor | None = None
-_pool_workers = 0
+_default_threads: int | None = None  # the cores, looked up once (a system call each time)
+_pool: _Pool | None = None
 _blas: list | None = None  # [(threadpoolctl library controller, its own thread count)]
 _blas_held = False
 
@@ -56,8 +55,8 @@ _blas_held = False
 def _forget_pool_after_fork() -> None:
     """A forked child has none of the parent's threads: its first split starts a new pool
     (submitting to the inherited one would wait forever for a worker that does not exist)."""
-    global _pool, _pool_workers, _lock
-    _pool, _pool_workers = None, 0
+    global _pool, _lock
+    _pool = None
     _lock = threading.Lock()  # another parent thread may have held it at the fork
 
 
@@ -75,7 +74,12 @@ def default_num_threads() -> int:
 
 def num_threads() -> int:
     """The threads the Numba backend uses now (`set_num_threads`, else one per core)."""
-    return _num_threads if _num_threads is not None else default_num_threads()
+    global _default_threads
+    if _num_threads is not None:
+        return _num_threads
+    if _default_threads is None:
+        _default_threads = default_num_threads()
+    return _default_threads
 
 
 def set_num_threads(n: int | None) -> None:
@@ -83,14 +87,15 @@ def set_num_threads(n: int | None) -> None:
 
     With 1, kernels run on the caller's thread and BLAS gets its own threading back. The count
     is one setting for the whole process, not one per thread."""
-    global _num_threads, _pool
+    global _num_threads, _pool, _default_threads
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise ValueError(f"set_num_threads: need a positive int or None, got {n!r}")
     with _lock:
         _num_threads = n
-        if _pool is not None and _pool_workers != num_threads() - 1:
-            # not shut down: another thread may be handing it work right now. Its idle
-            # workers exit once the last reference to it is gone.
+        if n is None:
+            _default_threads = None  # look the cores up again
+        if _pool is not None and len(_pool.workers) != num_threads() - 1:
+            _pool.retire()
             _pool = None
         if num_threads() == 1:
             _set_blas_threads(hold=False)
@@ -130,8 +135,80 @@ def _set_blas_threads(hold: bool) -> None:
         _blas_held = hold
 
 
-def _workers() -> ThreadPoolExecutor | None:
-    global _pool, _pool_workers
+class _Worker:
+    """A pool thread with one task slot: `start(fn, i)` hands it fn(i), `join()` waits for it
+    to finish and returns the exception it raised, if any.
+
+    Two plain locks carry the hand-off, one each way (held means "nothing yet"): the cheapest
+    wake-up CPython has, without the futures, conditions and queues of concurrent.futures."""
+
+    def __init__(self, name: str):
+        self._go, self._done = threading.Lock(), threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._task: tuple | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def start(self, fn, i) -> None:
+        self._task = (fn, i)
+        self._go.release()
+
+    def join(self) -> BaseException | None:
+        self._done.acquire()
+        error, self._error = self._error, None
+        return error
+
+    def stop(self) -> None:
+        self._task = None  # the loop's signal to end
+        self._go.release()
+
+    def _loop(self) -> None:
+        while True:
+            self._go.acquire()
+            if self._task is None:
+                return
+            fn, i = self._task
+            try:
+                fn(i)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller by join()
+                self._error = e
+            self._task = None
+            self._done.release()
+
+
+class _Pool:
+    """The workers, used by one caller at a time (`busy`); a caller that finds it busy (another
+    thread of the program is splitting work) runs its tasks itself."""
+
+    def __init__(self, n_workers: int):
+        self.busy = threading.Lock()
+        self.stopped = False
+        self.workers = [_Worker(f"{_THREAD_PREFIX}-{i}") for i in range(n_workers)]
+
+    def retire(self) -> None:
+        """Stop the workers now if no caller is using them, else when that caller is done."""
+        self.stopped = True
+        if self.busy.acquire(blocking=False):
+            self._stop_workers()
+            self.busy.release()
+
+    def release(self) -> None:
+        """End a caller's use (after `busy.acquire()`); stop the workers if retired meanwhile.
+        (Both this and retire set or read the flag before trying the lock, so whichever of the
+        two comes last stops them.)"""
+        self.busy.release()
+        if self.stopped:
+            self.retire()
+
+    def _stop_workers(self) -> None:
+        for w in self.workers:
+            w.stop()
+        self.workers = []
+
+
+def _workers() -> _Pool | None:
+    global _pool
     n = num_threads()
     if n == 1:
         return None
@@ -142,8 +219,7 @@ def _workers() -> ThreadPoolExecutor | None:
             return None
         _set_blas_threads(hold=True)
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix=_THREAD_PREFIX)
-            _pool_workers = n - 1
+            _pool = _Pool(n - 1)
         return _pool
 
 
@@ -164,7 +240,8 @@ def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
 
 
 def run_tasks(fn: Callable[[int], object], n: int) -> None:
-    """fn(i) for i in range(n): the last on this thread, the others on pool workers.
+    """fn(i) for i in range(n): the first ones on pool workers (one each), the rest on this
+    thread.
 
     The tasks must write disjoint outputs; every task has finished when this returns, and an
     error is raised here (this thread's own first, otherwise the first worker's)."""
@@ -172,17 +249,24 @@ def run_tasks(fn: Callable[[int], object], n: int) -> None:
     # them, they would never start
     nested = threading.current_thread().name.startswith(_THREAD_PREFIX)
     pool = _workers() if n > 1 and not nested else None
-    if pool is None:
+    if pool is None or not pool.busy.acquire(blocking=False):
         for i in range(n):
             fn(i)
         return
-    futures = [pool.submit(fn, i) for i in range(n - 1)]
     try:
-        fn(n - 1)
+        helpers = [] if pool.stopped else pool.workers[:n - 1]
+        for i, w in enumerate(helpers):
+            w.start(fn, i)
+        try:
+            for i in range(len(helpers), n):
+                fn(i)
+        finally:
+            errors = [w.join() for w in helpers]
     finally:
-        wait(futures)
-    for f in futures:
-        f.result()
+        pool.release()
+    for e in errors:
+        if e is not None:
+            raise e
 
 
 def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) -> None:
