@@ -53,6 +53,12 @@ def sum_squares(x: np.ndarray) -> float:
     return float(_sum_squares(flat(x, x.dtype)))
 
 
+def _writeable(a: np.ndarray) -> np.ndarray:
+    """a, or a copy when it is read-only: Numba types read-only arrays apart, and one tuple
+    must hold arrays of one type."""
+    return a if a.flags.writeable else a.copy()
+
+
 def _one_float_dtype(arrays, *rest, **options) -> bool:
     """Every array of one float dtype (float32 or float64)."""
     return bool(arrays) and arrays[0].dtype.type in FLOATS and all(
@@ -62,7 +68,7 @@ def _one_float_dtype(arrays, *rest, **options) -> bool:
 @reference_unless(_one_float_dtype)
 def sum_squares_many(arrays) -> float:
     """sum(x^2) over every element of every array, in float64: the squared global norm."""
-    flats = [flat(a, a.dtype) for a in arrays]
+    flats = [_writeable(flat(a, a.dtype)) for a in arrays]
     empty = flats[0][:0]
     total = 0.0
     for k in range(0, len(flats), PACK):
@@ -118,19 +124,19 @@ def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
 
 def _flat_views(params, grads, exp_avgs, exp_avg_sqs):
     """(p, g, m, v) of each tensor as flat arrays, p, m, v views to write through, or None when
-    a tensor does not fit the compiled loop: all must be C-contiguous (g may be copied),
-    writeable, of one float dtype and shape (so that all of them have one Numba type, as the
-    tuples need)."""
+    a tensor does not fit the compiled loop: p, m, v must be C-contiguous and writeable, all of
+    one float dtype and shape (g is copied when it is not, so that all of them have one Numba
+    type, as the tuples need)."""
     t = params[0].dtype if params else None
     if t is None or t.type not in FLOATS:
         return None
     views = []
     for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
-        g = flat(g, t)
+        g = _writeable(flat(g, t))  # only read
         if not (p.dtype == m.dtype == v.dtype == t and p.size == g.size
-                and p.shape == m.shape == v.shape and g.flags.writeable
+                and p.shape == m.shape == v.shape
                 and p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
-                and p.flags.writeable):
+                and p.flags.writeable and m.flags.writeable and v.flags.writeable):
             return None
         views.append((p.reshape(-1), g, m.reshape(-1), v.reshape(-1)))
     return views
