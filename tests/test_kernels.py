@@ -181,15 +181,19 @@ def test_cross_entropy_all_ignored_and_extremes(dt, rng):
     assert not all_ignored.any()
 
 
+@pytest.mark.parametrize("backend", [R, N], ids=["reference", "numba"])
 @pytest.mark.parametrize("bad", [13, -1, 10**6])
-def test_cross_entropy_rejects_bad_targets(bad):
+def test_cross_entropy_rejects_bad_targets(backend, bad):
     x = np.zeros((3, 13), np.float32)
     t = np.array([0, bad, 2])
+    with pytest.raises(IndexError, match=f"cross_entropy: target {bad} is out of range for "
+                                         r"size 13 \(valid: 0..12\); check the tokenizer"):
+        backend.cross_entropy_forward(x, t)
     with pytest.raises(IndexError, match=f"{bad}.*13"):
-        N.cross_entropy_forward(x, t)
-    with pytest.raises(IndexError, match=f"{bad}.*13"):
-        N.cross_entropy_backward(x, t, np.zeros(3, np.float32))
-    N.cross_entropy_forward(x, t, ignore_index=bad)  # the ignored value itself is fine
+        backend.cross_entropy_backward(x, t, np.zeros(3, np.float32))
+    with pytest.raises(TypeError, match="targets must be integers"):
+        backend.cross_entropy_forward(x, t.astype(np.float32))
+    backend.cross_entropy_forward(x, t, ignore_index=bad)  # the ignored value itself is fine
 
 
 # ---- LayerNorm ------------------------------------------------------------------------------
@@ -306,15 +310,41 @@ def test_embedding(dt, rng, ids_shape):
         assert_close(N.embedding_backward(gy, ids, 6), R.embedding_backward(gy, ids, 6), dt)
 
 
+@pytest.mark.parametrize("backend", [R, N], ids=["reference", "numba"])
 @pytest.mark.parametrize("bad", [6, -1])
-def test_embedding_rejects_bad_ids(bad):
+def test_embedding_rejects_bad_ids(backend, bad):
     ids = np.array([[0, 1], [bad, 2]])
+    with pytest.raises(IndexError, match=f"embedding: id {bad} is out of range for size 6 "
+                                         r"\(valid: 0..5\); check the tokenizer's vocab_size"):
+        backend.embedding_forward(np.zeros((6, 3), np.float32), ids)
     with pytest.raises(IndexError, match=f"{bad}.*6"):
-        N.embedding_forward(np.zeros((6, 3), np.float32), ids)
-    with pytest.raises(IndexError, match=f"{bad}.*6"):
-        N.embedding_backward(np.zeros((2, 2, 3), np.float32), ids, 6)
-    with pytest.raises(TypeError):
-        N.embedding_forward(np.zeros((6, 3), np.float32), ids.astype(np.float32))
+        backend.embedding_backward(np.zeros((2, 2, 3), np.float32), ids, 6)
+    with pytest.raises(TypeError, match="ids must be integers"):
+        backend.embedding_forward(np.zeros((6, 3), np.float32), ids.astype(np.float32))
+
+
+def test_ids_are_checked_once_per_kernel_call(monkeypatch):
+    """One validation (reference.check_ids, in the kernel), not one in the op, one in the model
+    and another in the Numba wrapper: a GPT forward and backward checks the token ids once in
+    each embedding kernel and the targets once in each cross-entropy kernel."""
+    import tinygrad_lm as tg
+    from tinygrad_lm.kernels import _nb_embedding, _nb_loss, use_backend
+
+    calls, check = [], R.check_ids
+
+    def counting(op, ids, *args, **kwargs):
+        calls.append(op)
+        return check(op, ids, *args, **kwargs)
+
+    for module in (R, _nb_embedding, _nb_loss):
+        monkeypatch.setattr(module, "check_ids", counting)
+    model = tg.GPT(tg.GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    ids = np.arange(8).reshape(1, 8)
+    for backend in ("numpy", "numba"):
+        calls.clear()
+        with use_backend(backend):
+            model(ids, ids)[1].backward()
+        assert sorted(calls) == ["cross_entropy"] * 2 + ["embedding"] * 4, backend
 
 
 # ---- matmul ---------------------------------------------------------------------------------

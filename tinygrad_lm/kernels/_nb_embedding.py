@@ -3,7 +3,7 @@
 The backward is where NumPy is slow: `np.add.at` (needed because an id may repeat, and
 `gw[ids] += gy` would keep only the last of the repeated rows) runs an unbuffered generic loop
 element by element. A compiled loop adds whole rows, vectorised along C.
-Ids are checked before either kernel runs: Numba does no bounds checking.
+The loops index unchecked: `reference.check_ids` runs first (Numba does no bounds checking).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._nb_math import check_ids
+from .reference import check_ids
 from .wrappers import is_float, reference_unless
 
 
@@ -39,7 +39,8 @@ def _table(weight, ids) -> bool:
 @reference_unless(_table)
 def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """out[..., :] = weight[ids[...], :]."""
-    flat, _ = check_ids("embedding", ids, weight.shape[0], "id")
+    check_ids("embedding", ids, weight.shape[0])
+    flat = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)  # (N,)
     out = np.empty((flat.size, weight.shape[1]), dtype=weight.dtype)  # (N, C)
     _gather_rows(np.ascontiguousarray(weight), flat, out)
     return out.reshape(*np.shape(ids), weight.shape[1])
@@ -48,7 +49,8 @@ def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
 @reference_unless()
 def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
     """Scatter-add: a row used k times receives the sum of its k gradients."""
-    flat, _ = check_ids("embedding_backward", ids, num_embeddings, "id")
+    check_ids("embedding", ids, num_embeddings)
+    flat = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)  # (N,)
     c = gy.shape[-1]
     g2 = np.ascontiguousarray(gy).reshape(-1, c)  # (N, C)
     if g2.shape[0] != flat.size:

@@ -17,7 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ._nb_math import SUMS, check_ids, fast_exp, maximum
+from ._nb_math import SUMS, fast_exp, maximum
+from .reference import check_ids
 from .wrappers import reference_unless
 
 # 1024 float32 logits = 4 KiB: the chunk stays in L1 between its max pass and its exp-sum pass
@@ -85,7 +86,10 @@ def _prepare(logits, targets, ignore_index, op):
     if np.shape(targets) != logits.shape[:1]:
         raise ValueError(f"{op}: logits {logits.shape} need targets of shape "
                          f"{logits.shape[:1]}, got {np.shape(targets)}")
-    flat, count = check_ids(op, targets, logits.shape[1], "target", ignore_index)
+    targets = np.asarray(targets)
+    check_ids("cross_entropy", targets, logits.shape[1], "target", ignore_index)
+    flat = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1)  # (N,)
+    count = int(np.count_nonzero(flat != ignore_index))  # the rows the mean is over
     return np.ascontiguousarray(logits), flat, count
 
 

@@ -158,36 +158,3 @@ def _exp_for(float32_exp):
 
 overload(fast_exp, inline="always")(_exp_for(exp32))
 overload(vexp, inline="always")(_exp_for(exp32_inline))
-
-
-# ---- id validation --------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", nogil=True)
-def scan_ids(ids, size, ignore):
-    """One pass over 1-D int64 ids: (position of the first id outside [0, size) that is not
-    `ignore`, or -1; count of ids not equal to `ignore`). Kernels index with these ids unchecked,
-    so wrappers call this first and raise instead of reading outside an array."""
-    bad = -1
-    count = 0
-    for i in range(ids.size):
-        t = ids[i]
-        if t == ignore:
-            continue
-        count += 1
-        if (t < 0 or t >= size) and bad < 0:
-            bad = i
-    return bad, count
-
-
-def check_ids(op: str, ids: np.ndarray, size: int, what: str, ignore=None):
-    """Validate ids before a kernel indexes with them: IndexError naming the bad id and the size.
-    Returns (ids flattened to contiguous int64, how many of them are not `ignore`)."""
-    ids = np.asarray(ids)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{op}: {what}s must be integers, got dtype {ids.dtype}")
-    flat = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-    sentinel = np.iinfo(np.int64).min if ignore is None else int(ignore)
-    bad, count = scan_ids(flat, size, sentinel)
-    if bad >= 0:
-        raise IndexError(f"{op}: {what} {int(ids.reshape(-1)[bad])} (at flat position {bad}) is "
-                         f"out of range for size {size} (valid: 0..{size - 1})")
-    return flat, count

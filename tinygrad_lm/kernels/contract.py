@@ -64,7 +64,7 @@ class KernelBackend(Protocol):
                               ignore_index: int = -100):
         """(loss, lse) for logits (N, V), int targets (N,): loss = mean over counted rows of
         lse_n - logits[n, target_n], lse = logsumexp of each row; rows whose target is
-        ignore_index are not counted."""
+        ignore_index are not counted. Bad targets raise as in `embedding_forward`."""
 
     def cross_entropy_backward(self, logits, targets, lse, ignore_index: int = -100,
                                grad_scale=1.0):
@@ -111,7 +111,8 @@ class KernelBackend(Protocol):
 
     # ---- embedding ----------------------------------------------------------------------------
     def embedding_forward(self, weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """out[..., :] = weight[ids[...], :]; ids are validated by the op beforehand."""
+        """out[..., :] = weight[ids[...], :]. IndexError (from `reference.check_ids`) for an
+        id outside [0, num_embeddings), TypeError for non-integer ids: the ops do not check."""
 
     def embedding_backward(self, gy: np.ndarray, ids: np.ndarray,
                            num_embeddings: int) -> np.ndarray:

@@ -102,6 +102,7 @@ def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index:
     of a softmax: log-sum-exp keeps it finite for logits of any size. With every target ignored
     the mean over zero rows is defined as 0 (and so is its gradient).
     """
+    check_ids("cross_entropy", targets, logits.shape[-1], "target", ignore_index)
     m = np.max(logits, axis=-1, keepdims=True)
     lse = (m + np.log(np.sum(np.exp(logits - m), axis=-1, keepdims=True)))[:, 0]
     valid = targets != ignore_index
@@ -115,6 +116,7 @@ def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index:
 
 def cross_entropy_backward(logits, targets, lse, ignore_index: int = -100, grad_scale=1.0):
     """dlogits_n = (softmax(logits_n) - onehot(t_n)) * grad_scale / count for non-ignored rows."""
+    check_ids("cross_entropy", targets, logits.shape[-1], "target", ignore_index)
     valid = targets != ignore_index
     count = int(valid.sum())
     g = np.exp(logits - lse[:, None])
@@ -313,14 +315,39 @@ def attention_tiled_backward(qkv: np.ndarray, y: np.ndarray, lse: np.ndarray, gy
                           axis=-1).astype(qkv.dtype, copy=False)  # (B, T, 3C)
 
 
+# ---- ids --------------------------------------------------------------------------------------
+def check_ids(op: str, ids: np.ndarray, size: int, what: str = "id",
+              ignore_index: int | None = None) -> None:
+    """Raise unless every id (other than `ignore_index`) is an integer in [0, size).
+
+    Every kernel that indexes with ids, in each backend, calls this first, and nothing else
+    does: it is the one check, once per kernel call. It has to sit in the kernels because a
+    Numba loop does no bounds checking (a bad id would read or write outside the array) and
+    NumPy silently wraps a negative id around to the end of the table.
+    """
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {what}s must be integers, got dtype {ids.dtype}; convert with "
+                        ".astype(np.int64) (a float id is usually a bug upstream)")
+    checked = ids[ids != ignore_index] if ignore_index is not None else ids
+    if checked.size == 0:
+        return
+    lo, hi = int(checked.min()), int(checked.max())
+    if lo < 0 or hi >= size:
+        bad = lo if lo < 0 else hi
+        raise IndexError(f"{op}: {what} {bad} is out of range for size {size} (valid: 0..{size - 1}"
+                         "); check the tokenizer's vocab_size against the model's")
+
+
 # ---- embedding ------------------------------------------------------------------------------
 def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Row gather: out[..., :] = weight[ids[...], :]. Ids are validated by the op beforehand."""
+    """Row gather: out[..., :] = weight[ids[...], :]."""
+    check_ids("embedding", ids, weight.shape[0])
     return weight[ids]
 
 
 def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
     """Scatter-add: a row used k times receives the sum of its k gradients."""
+    check_ids("embedding", ids, num_embeddings)
     gw = np.zeros((num_embeddings, gy.shape[-1]), dtype=gy.dtype)
     np.add.at(gw, ids.reshape(-1), gy.reshape(-1, gy.shape[-1]))
     return gw
