@@ -41,9 +41,20 @@ def evaluate_task(model, data: PreparedData, n: int = 200, seed: int = 0) -> dic
 
 
 def sample_sentences(model, data: PreparedData, n: int, seed: int, temperature: float = 1.0):
-    """n sentences sampled from a fresh line: the first line of each continuation."""
+    """n sentences sampled from a fresh line: the first line of each continuation.
+
+    Generation stops once every row has written a newline: only the first line is kept, and
+    a finished row still draws its random number each step, so the sentences are the ones a
+    full 120-token continuation would begin with.
+    """
     prompt = np.array([data.sample_prompt()] * n, dtype=np.int64)
     ids = generate(model, prompt, max_new_tokens=120,  # longer than any sentence
-                   seed=seed, temperature=temperature)
+                   seed=seed, temperature=temperature, stop_tokens=newline_tokens(data.tokenizer))
     return [data.tokenizer.decode(row[prompt.shape[1]:].tolist()).split("\n")[0].strip()
             for row in ids]
+
+
+def newline_tokens(tokenizer) -> list[int]:
+    """The ids whose text contains a newline (in a byte-level BPE, "\\n" may sit inside a
+    longer token; byte 0x0A is never part of a multi-byte character)."""
+    return [i for i in range(tokenizer.vocab_size) if "\n" in tokenizer.decode([i])]
