@@ -110,15 +110,19 @@ def plot_attention(model, tokenizer, ids, out_path: str, max_heads: int = 4) -> 
     labels = [_token_label(tokenizer, int(i)) for i in ids[0]]
     plt = _pyplot()
     size = 2.2 + 0.09 * len(labels)
+    # every panel shows the same tokens on both axes, so only the outer ones carry the labels
+    # (drawing 64 tick labels on each of a dozen panels was most of the figure's cost)
     fig, axes = plt.subplots(n_layer, n_head, figsize=(size * n_head, size * n_layer),
-                             squeeze=False)
+                             squeeze=False, sharex=True, sharey=True)
     for layer, att in enumerate(maps):
         for head in range(n_head):
             ax = axes[layer][head]
             ax.imshow(att[head], cmap="viridis", vmin=0, vmax=1)
             ax.set_title(f"layer {layer}, head {head}", fontsize=8)
-            ax.set_xticks(range(len(labels)), labels, fontsize=6)
-            ax.set_yticks(range(len(labels)), labels, fontsize=6)
+    for ax in axes[-1]:
+        ax.set_xticks(range(len(labels)), labels, fontsize=6)
+    for ax in axes[:, 0]:
+        ax.set_yticks(range(len(labels)), labels, fontsize=6)
     fig.supxlabel("key (position read from)")
     fig.supylabel("query (position reading)")
     fig.tight_layout()
