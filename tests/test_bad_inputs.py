@@ -53,7 +53,7 @@ BAD = [
     ("n_embd % n_head", lambda: CausalSelfAttention(10, 3), ValueError, "not divisible"),
     ("config field type", lambda: TrainConfig(lr="fast"), ConfigError, "'lr' must be float"),
     ("unknown --key", lambda: apply_overrides(TrainConfig(), ["--lrr=1"]), ConfigError,
-     "unknown option --lrr; valid keys"),
+     r"unknown option --lrr \(did you mean --lr\?\); valid keys"),
     ("non-scalar backward", lambda: (x(2, 2, grad=True) * 2.0).backward(), RuntimeError,
      r"output has shape \(2, 2\)"),
     ("gradcheck float32", lambda: tg.gradcheck(lambda a: a * 2.0,

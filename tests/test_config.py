@@ -25,6 +25,10 @@ def test_overrides_are_type_checked():
 def test_unknown_key_lists_valid_ones():
     with pytest.raises(ConfigError, match="unknown option --learning_rate; valid keys:.*lr"):
         apply_overrides(TrainConfig(), ["--learning_rate=1"])
+    with pytest.raises(ConfigError, match=r"--max_iter \(did you mean --max_iters\?\)"):
+        apply_overrides(TrainConfig(), ["--max_iter=10"])
+    with pytest.raises(ConfigError, match=r"'grammer' \(did you mean grammar\?\)"):
+        make_config("grammer")
 
 
 def test_wrong_type_in_constructor_and_range_checks():

@@ -16,6 +16,7 @@ Each TrainConfig field declares its type, default, one-line meaning and its chec
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field, fields
 
 from .nn.gpt import GPT, GPTConfig
@@ -237,6 +238,12 @@ def _parse_value(name: str, text: str, kind: type):
         raise ConfigError(f"--{name}: expected {kind.__name__}, got {text!r}") from None
 
 
+def did_you_mean(word: str, choices, prefix: str = "") -> str:
+    """' (did you mean --max_iters?)' for the closest choice to a mistyped word, else ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
 def parse_overrides(args: list[str]) -> dict:
     """`--key=value` / `--key value` / `--flag` (a bool) into {key: typed value}."""
     types, updates, i = flag_types(), {}, 0
@@ -251,7 +258,8 @@ def parse_overrides(args: list[str]) -> dict:
             raise ConfigError(f"--{key} is set by the tokenizer; choose a BPE vocabulary with "
                               "--bpe_vocab_size")
         if key not in types:
-            raise ConfigError(f"unknown option --{key}; valid keys: {', '.join(sorted(types))}")
+            raise ConfigError(f"unknown option --{key}{did_you_mean(key, types, '--')}; valid "
+                              f"keys: {', '.join(sorted(types))}")
         if not eq:
             if types[key] is bool and (i + 1 >= len(args) or args[i + 1].startswith("--")):
                 value = "true"
@@ -286,7 +294,8 @@ def make_config(preset: str | None = None, overrides: list[str] | None = None) -
     """A preset (default: grammar) with command-line overrides on top."""
     preset = "grammar" if preset is None else preset
     if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise ConfigError(f"unknown preset {preset!r}{did_you_mean(preset, PRESETS)}; choose one "
+                          f"of {sorted(PRESETS)}")
     return apply_overrides(replace(TrainConfig(), **PRESETS[preset]), overrides or [])
 
 
