@@ -11,8 +11,8 @@ from safetensors.numpy import load_file, save_file
 
 import tinygrad_lm as tg
 from tinygrad_lm.export import ExportError, export_hf, export_nanogpt, hf_state_dict
+from tinygrad_lm.hf_files import PretrainedError, read_hf_config
 from tinygrad_lm.nn.gpt import GPT, GPTConfig
-from tinygrad_lm.pretrained import PretrainedError, read_hf_config
 from tinygrad_lm.tokenizers import BPETokenizer, CharTokenizer
 
 TEXT = "the cat sat on the mat. the dog sat on the log! " * 30

@@ -26,10 +26,10 @@ from safetensors.numpy import save_file
 from . import optim
 from .checkpoint import write_atomic
 from .gpt2_files import ENDOFTEXT
+from .hf_files import MASK_BUFFERS, write_hf_config
 from .interop import to_torch_state_dict
 from .nn.gpt import GPT
 from .nn.layers import Linear
-from .pretrained import MASK_BUFFERS, write_hf_config
 from .tokenizers import BPETokenizer, CharTokenizer, Tokenizer
 
 __all__ = ["export_hf", "export_nanogpt", "hf_state_dict"]

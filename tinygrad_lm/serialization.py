@@ -1,4 +1,4 @@
-"""Model weights in files: `.npz` always, `.safetensors` when that package is installed.
+"""Model weights in files: `.npz` and `.safetensors`.
 
     save_weights(model, "model.npz")     # the state dict, plus the GPTConfig as JSON
     model = GPT.from_file("model.npz")   # rebuilds the GPT from the file's config
@@ -6,6 +6,12 @@
 
 This module knows file formats, not models: it reads and writes state dicts and a config dict,
 so nn/gpt.py can use it without an import cycle.
+
+A `.safetensors` file is read one tensor at a time, each straight from its byte range of the
+file into an array of its own (safetensors_tensors): nothing holds the whole file on top of the
+arrays, so reading a model costs the weights' size once. The safetensors library checks the
+header first (a length past the end of the file, offsets that overlap or leave gaps, a size that
+disagrees with a shape), so no byte range is trusted before it is checked.
 
 Arrays are stored under their state-dict names (transformer.h.0.attn.c_attn.weight, ...) in our
 layout (Linear weights (in, out)); see interop.py for PyTorch's. Training checkpoints (optimizer
@@ -18,6 +24,8 @@ import json
 import os
 
 import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save
 
 from .checkpoint import write_atomic
 
@@ -33,13 +41,39 @@ def _kind(path: str) -> str:
     raise ValueError(f"weights file {path!r}: use a .npz or .safetensors file name")
 
 
-def _safetensors():
-    try:
-        import safetensors.numpy as st
-    except ImportError:
-        raise ImportError("reading or writing .safetensors needs the safetensors package: "
-                          "pip install safetensors (or use a .npz file)") from None
-    return st
+# safetensors dtype -> NumPy's (the format is little-endian); BF16 and the FP8s have none.
+SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "U8": "u1", "I8": "i1",
+                      "I16": "<i2", "I32": "<i4", "I64": "<i8", "BOOL": "?"}
+
+
+def safetensors_header(path: str) -> tuple[dict[str, dict], dict, int]:
+    """({name: {"dtype", "shape", "data_offsets"}}, metadata, where the data starts) of a
+    .safetensors file, once the safetensors library has checked it (SafetensorError if not)."""
+    with safe_open(path, framework="numpy"):  # parses and checks the header, reads no tensor
+        pass
+    with open(path, "rb") as f:  # the checked header: an 8-byte length, then JSON
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    meta = header.pop("__metadata__", None) or {}
+    return header, meta, 8 + n
+
+
+def safetensors_tensors(path: str, skip=lambda name: False):
+    """(name, array) for each tensor of a .safetensors file (in the file's order), each read
+    from its byte range into a fresh array: one tensor's worth of memory at a time. Tensors for
+    which skip(name) is true are not read at all. A dtype NumPy cannot hold is a ValueError."""
+    header, _, start = safetensors_header(path)
+    for name, entry in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"]):
+        if skip(name):
+            continue
+        dtype = SAFETENSORS_DTYPES.get(entry["dtype"])
+        if dtype is None:
+            raise ValueError(f"weights file {path!r}: tensor {name!r} is {entry['dtype']}, which "
+                             "NumPy cannot hold; save the model in float32")
+        begin, end = entry["data_offsets"]
+        count = (end - begin) // np.dtype(dtype).itemsize
+        array = np.fromfile(path, dtype=dtype, count=count, offset=start + begin)
+        yield name, array.reshape(entry["shape"])
 
 
 def save_weights(model, path: str) -> None:
@@ -54,7 +88,7 @@ def save_weights(model, path: str) -> None:
         extra = {} if config is None else {CONFIG_KEY: np.array(config)}
         write_atomic(path, lambda f: np.savez(f, **arrays, **extra))
     else:
-        data = _safetensors().save(arrays, metadata=None if config is None else {"config": config})
+        data = save(arrays, metadata=None if config is None else {"config": config})
         write_atomic(path, lambda f: f.write(data))
 
 
@@ -64,17 +98,14 @@ def read_weights(path: str) -> tuple[dict[str, np.ndarray], dict | None]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"weights file {path!r} does not exist")
     kind = _kind(path)
-    st = _safetensors() if kind == "safetensors" else None
     try:
         if kind == "npz":
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files if k != CONFIG_KEY}
                 config = json.loads(str(data[CONFIG_KEY])) if CONFIG_KEY in data.files else None
             return arrays, config
-        arrays = st.load_file(path)
-        with open(path, "rb") as f:  # the header: 8-byte length, then JSON with __metadata__
-            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-        meta = header.get("__metadata__") or {}
+        arrays = dict(safetensors_tensors(path))
+        meta = safetensors_header(path)[1]
         return arrays, json.loads(meta["config"]) if "config" in meta else None
     except Exception as e:  # zip, pickle, JSON and safetensors' own errors all mean the same
         raise ValueError(f"weights file {path!r} is truncated or not a weights file "
@@ -87,9 +118,9 @@ def load_weights(model, path: str, strict: bool = True):
     return load_into(model, arrays, path, strict)
 
 
-def load_into(model, arrays, path, strict: bool = True):
+def load_into(model, arrays, path, strict: bool = True, assign: bool = False):
     """model.load_state_dict(arrays), with errors naming the file the arrays came from."""
     try:
-        return model.load_state_dict(arrays, strict=strict)
+        return model.load_state_dict(arrays, strict=strict, assign=assign)
     except (KeyError, ValueError) as e:
         raise type(e)(f"weights file {os.fspath(path)!r}: {e.args[0]}") from None

@@ -27,7 +27,15 @@ def sub_seed(seed, k: int) -> list[int]:
     return [*np.atleast_1d(seed).tolist(), k]
 
 
+class Uninitialised:
+    """Passed as `rng`, it leaves the weights unset (np.empty), for a model whose weights are
+    read from a file next (GPT(config, init=False)). The OS backs np.empty's pages only once
+    they are written, so such a model takes almost no memory until its weights arrive."""
+
+
 def _normal(rng, std: float, shape) -> np.ndarray:
+    if isinstance(rng, Uninitialised):
+        return np.empty(shape, np.float32)
     rng = rng if rng is not None else np.random.default_rng(0)
     return rng.normal(0.0, std, shape).astype(np.float32)
 

@@ -150,10 +150,12 @@ class Module:
         update changes them too, so copy them (`{k: v.copy() ...}`) to keep a snapshot."""
         return {name: p.data for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state, strict: bool = True) -> LoadResult:
+    def load_state_dict(self, state, strict: bool = True, assign: bool = False) -> LoadResult:
         """Copy arrays into the parameters (cast to each parameter's dtype). Names and shapes are
         all checked first, so nothing changes unless everything fits. strict=False skips missing
-        and unexpected names (returned) but never a wrong shape."""
+        and unexpected names (returned) but never a wrong shape. assign=True (PyTorch's name)
+        makes each array the parameter's data instead, keeping the array's dtype: no copy, so a
+        model built without initialising (GPT(config, init=False)) holds the weights once."""
         own = dict(self.named_parameters())
         arrays = {k: v.data if isinstance(v, Tensor) else np.asarray(v) for k, v in state.items()}
         missing = [k for k in own if k not in arrays]
@@ -165,10 +167,16 @@ class Module:
                            "model with this config? (strict=False loads the keys that match)")
         wrong = [f"{k} has shape {arrays[k].shape} in the state dict but {p.shape} in the model"
                  for k, p in own.items() if k in arrays and arrays[k].shape != p.shape]
+        if assign:
+            wrong += [f"{k} is {a.dtype}, not floating point" for k, a in arrays.items()
+                      if k in own and a.dtype.kind != "f"]
         if wrong:
             raise ValueError("load_state_dict: " + "; ".join(wrong))
         for name, p in own.items():
-            if name in arrays:
+            if name in arrays and assign:
+                p.data, p.grad = np.ascontiguousarray(arrays[name]), None
+                p._version += 1
+            elif name in arrays:
                 p.data[...] = arrays[name]  # casts to the parameter's dtype
                 p._version += 1
         return LoadResult(missing, unexpected)
