@@ -16,8 +16,12 @@ GPT2LMHeadModel.from_pretrained, so greedy generation must give identical tokens
 - generate: batch 1, a 16-token prompt, 128 new tokens with the KV cache, greedy and sampled
   (temperature 1, top-k 50); Hugging Face generate() with the same settings. Prefill: one
   forward of a 512-token prompt into an empty cache.
+- forward: one inference forward (no graph) at batch 4 x 64, logits over the whole vocabulary.
+- load: from_pretrained of the 124M directory (ours and GPT2LMHeadModel's), and GPT.from_file
+  of our own .safetensors file, interleaved, the file in the page cache for both.
 - memory: peak resident set (VmHWM) of a fresh process doing 2 training steps at 8 x 256, and
-  of a fresh process loading the 124M directory (from_pretrained), against the weights' size.
+  of fresh processes loading the 124M model (ours: from_pretrained and GPT.from_file; Hugging
+  Face: from_pretrained), against the weights' size and each process's size after its imports.
 - tokenizer: 1 MB of text encoded by ours, tiktoken and Hugging Face's fast tokenizer, when
   GPT-2's ranks file (shared/data/gpt2.tiktoken) is present.
 
@@ -137,6 +141,65 @@ def bench_train(ours, torch, hf, rounds, results):
     return rows
 
 
+def bench_forward(ours, torch, hf, rounds, results):
+    """One inference forward at 4 x 64: ours under no_grad, PyTorch eager, Hugging Face."""
+    B, T = SHAPES["4x64"]
+    x = np.random.default_rng(3).integers(0, 50257, (B, T))
+    ours.eval()
+
+    def ours_forward():
+        with tg.no_grad():
+            ours(x)
+    fns = {"ours": ours_forward}
+    if torch is not None:
+        from torch_gpt import TorchGPT
+        torch.manual_seed(0)
+        tm = TorchGPT(**GPT2_SMALL).eval()
+        xt = torch.from_numpy(x)
+        hf.eval()
+
+        def torch_forward():
+            with torch.no_grad():
+                tm(xt)
+
+        def hf_forward():
+            with torch.no_grad():
+                hf(xt, use_cache=False)
+        fns.update(torch=torch_forward, hf=hf_forward)
+    t = time_rounds(fns, rounds=rounds, warmup=1, block=1)
+    results["forward_4x64_s"] = t
+    return [["forward 4x64 (ms)", f"{t['ours'] * 1e3:,.0f}",
+             *(f"{t[k] * 1e3:,.0f}" if k in t else "-" for k in ("torch", "hf")),
+             *(fmt_ratio(t[k] / t["ours"]) if k in t else "-" for k in ("torch", "hf")),
+             "no graph, logits (4, 64, 50257)"]]
+
+
+# ---- loading ------------------------------------------------------------------------------------
+def bench_load(hf_dir, st_path, transformers, torch, rounds, results):
+    """Seconds to load the 124M model, the loaders alternating round by round."""
+    fns = {"ours from_pretrained": lambda: tg.from_pretrained(hf_dir),
+           "ours from_file": lambda: tg.GPT.from_file(st_path)}
+    if transformers is not None:
+        fns["hf from_pretrained"] = lambda: transformers.GPT2LMHeadModel.from_pretrained(
+            hf_dir, dtype=torch.float32)
+    samples = {k: [] for k in fns}
+    for r in range(rounds):
+        names = list(fns)[r % len(fns):] + list(fns)[:r % len(fns)]
+        for name in names:
+            t0 = time.perf_counter()
+            fns[name]()
+            samples[name].append(time.perf_counter() - t0)
+    t = {k: float(np.median(v)) for k, v in samples.items()}
+    results["load_s"] = t
+    hf_t = t.get("hf from_pretrained")
+    return [["load from_pretrained (s)", f"{t['ours from_pretrained']:.2f}", "-",
+             "-" if hf_t is None else f"{hf_t:.2f}", "-",
+             "-" if hf_t is None else fmt_ratio(hf_t / t["ours from_pretrained"]),
+             "ours includes the tokenizer (50,000 merges)"],
+            ["load GPT.from_file .safetensors (s)", f"{t['ours from_file']:.2f}", "-", "-", "-",
+             "-" if hf_t is None else fmt_ratio(hf_t / t["ours from_file"]), "weights only"]]
+
+
 # ---- generation ---------------------------------------------------------------------------------
 def bench_generate(ours, torch, hf, rounds, n_new, results):
     prompt = np.random.default_rng(1).integers(0, 50257, 16)
@@ -208,20 +271,36 @@ TRAIN_CODES = {
 }
 
 
-def bench_memory(hf_dir, torch, results):
+def bench_memory(hf_dir, st_path, torch, results):
     kinds = ["ours"] + (["torch"] if torch is not None else [])
     train = {k: peak_in_child(TRAIN_CODES[k]) for k in kinds}
     weights_mb = os.path.getsize(os.path.join(hf_dir, "model.safetensors")) / 2 ** 20
     baseline = peak_in_child("import tinygrad_lm")
     load = peak_in_child(f"import tinygrad_lm as tg; tg.from_pretrained({hf_dir!r})")
+    from_file = peak_in_child(f"import tinygrad_lm as tg; tg.GPT.from_file({st_path!r})")
+    hf_base = hf_load = None
+    if torch is not None:
+        hf_base = peak_in_child("import torch, transformers; transformers.GPT2LMHeadModel")
+        hf_load = peak_in_child("import torch, transformers\ntransformers.GPT2LMHeadModel."
+                                f"from_pretrained({hf_dir!r}, dtype=torch.float32)")
     results["memory_mb"] = {"train_8x256": train, "weights": weights_mb,
-                            "import_only": baseline, "from_pretrained": load}
+                            "import_only": baseline, "from_pretrained": load,
+                            "from_file": from_file, "hf_import_only": hf_base,
+                            "hf_from_pretrained": hf_load}
+
+    def times_weights(peak, base):
+        return f"{(peak - base) / weights_mb:.2f}"
     return [["peak MB, train 8x256", f"{train['ours']:,.0f}",
              f"{train['torch']:,.0f}" if "torch" in train else "-", "-",
              fmt_ratio(train["torch"] / train["ours"]) if "torch" in train else "-", "-", ""],
-            ["peak MB, from_pretrained", f"{load:,.0f}", "-", "-", "-", "-",
-             f"weights {weights_mb:,.0f} MB; import alone {baseline:,.0f} MB; "
-             f"(peak - import) / weights = {(load - baseline) / weights_mb:.2f}"]]
+            ["peak MB, from_pretrained", f"{load:,.0f}", "-",
+             "-" if hf_load is None else f"{hf_load:,.0f}", "-",
+             "-" if hf_load is None else fmt_ratio((hf_load - hf_base) / (load - baseline)),
+             f"weights {weights_mb:,.0f} MB; (peak - imports) / weights: ours "
+             f"{times_weights(load, baseline)}" + ("" if hf_load is None else
+                                                   f", HF {times_weights(hf_load, hf_base)}")],
+            ["peak MB, GPT.from_file .safetensors", f"{from_file:,.0f}", "-", "-", "-", "-",
+             f"(peak - import) / weights {times_weights(from_file, baseline)}"]]
 
 
 # ---- tokenizer ----------------------------------------------------------------------------------
@@ -282,7 +361,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rounds, n_new = (2, 32) if args.quick else (3, 128)
     torch, transformers = peers()
-    results = {"config": GPT2_SMALL, "train": {}}
+    results = {"config": GPT2_SMALL, "train": {}, "load_average_start": os.getloadavg()}
     ours = tg.GPT(tg.GPTConfig(**GPT2_SMALL), seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         hf_dir = os.path.join(tmp, "gpt2-random")
@@ -292,16 +371,23 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         ours, _ = tg.from_pretrained(hf_dir)  # what a user runs: the loaded model
         results["from_pretrained_s"] = time.perf_counter() - t0
+        st_path = os.path.join(tmp, "gpt2.safetensors")
+        ours.save(st_path)
         hf = None
         if transformers is not None:
             hf = transformers.GPT2LMHeadModel.from_pretrained(hf_dir, dtype=torch.float32)
-        rows = bench_memory(hf_dir, torch, results)
+        rows = bench_memory(hf_dir, st_path, torch, results)
+        rows += bench_load(hf_dir, st_path, transformers, torch, rounds, results)
         rows += bench_tokenizer(results)
         rows += bench_generate(ours, torch, hf, rounds, n_new, results)
+        rows += bench_forward(ours, torch, hf, rounds, results)
         rows += bench_train(ours, torch, hf, rounds, results)
     print_table("GPT-2 small (124M), float32, random weights; ratios > 1: ours is faster/smaller",
                 ["what", "ours", "PyTorch", "HF", "PyTorch/ours", "HF/ours", "note"], rows)
-    print(f"\n(this process: peak {own_peak_rss_mb():,.0f} MB)")
+    results["load_average_end"] = os.getloadavg()
+    print(f"\n(this process: peak {own_peak_rss_mb():,.0f} MB; load average (1, 5, 15 min) "
+          f"at the start {results['load_average_start']}, at the end "
+          f"{results['load_average_end']} on {os.cpu_count()} cores)")
     print("written:", write_json("gpt2", results))
     return 0
 

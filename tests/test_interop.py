@@ -159,7 +159,8 @@ def nanogpt_in_torch(torch, c: GPTConfig):
             self.c_proj = nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
 
         def forward(self, x):
-            return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+            form = "tanh" if c.activation == "gelu_tanh" else "none"  # nanoGPT's is "none"
+            return self.c_proj(F.gelu(self.c_fc(x), approximate=form))
 
     class Block(nn.Module):
         def __init__(self):

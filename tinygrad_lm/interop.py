@@ -9,6 +9,9 @@
   x @ W^T, so every Linear weight is transposed on the way; `lm_head.weight` (V, C) is always
   present (equal to wte when tied).
 
+- nanoGPT's `ckpt.pt` (its train.py's checkpoint, or export.export_nanogpt's): read back by
+  read_nanogpt with torch's `weights_only=True` loader, never plain pickle.
+
 Values may be numpy arrays or anything np.asarray understands (CPU torch tensors included).
 """
 
@@ -88,7 +91,7 @@ def load_hf_gpt2(state_dict, config: GPTConfig | None = None, n_head: int | None
             raise KeyError("load_hf_gpt2: config.tie_weights is False but the state dict has no "
                            "lm_head.weight")
         arrays["lm_head.weight"] = head.T  # (C, V): our (in, out)
-    return _load(GPT(config), arrays, "load_hf_gpt2")
+    return _load(GPT(config, init=False), arrays, "load_hf_gpt2")  # strict: sets every weight
 
 
 def to_torch_state_dict(model: GPT) -> dict[str, np.ndarray]:
@@ -106,7 +109,7 @@ def from_torch_state_dict(state_dict, config: GPTConfig) -> GPT:
     """A GPT from a PyTorch/nanoGPT state dict (Linear weights (out, in)). nanoGPT's mask
     buffers (`.attn.bias`, 4-D) and torch.compile's `_orig_mod.` prefix are dropped. With
     tie_weights, lm_head.weight must equal transformer.wte.weight (it is the same tensor)."""
-    model = GPT(config)
+    model = GPT(config, init=False)  # _load is strict: every weight is set from the dict
     linear = _linear_weight_names(model)
     sd = {}
     for key, value in state_dict.items():
@@ -122,3 +125,46 @@ def from_torch_state_dict(state_dict, config: GPTConfig) -> GPT:
                              " differs from transformer.wte.weight; use tie_weights=False")
     arrays = {k: v.T if k in linear else v for k, v in sd.items()}
     return _load(model, arrays, "from_torch_state_dict")
+
+
+NANOGPT_ARGS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "vocab_size")
+
+
+def read_nanogpt(path: str) -> tuple[GPT, dict]:
+    """(model, info) from a nanoGPT ckpt.pt; info holds its iter_num, best_val_loss and config.
+
+    A ckpt.pt is a torch.save pickle, so it is read only when torch is installed, with
+    torch.load(weights_only=True), which builds tensors and plain containers and refuses
+    anything else (a pickle can run code). nanoGPT's model ties the head and uses nn.GELU(), the
+    exact erf form, so the model comes back with activation="gelu": its logits are nanoGPT's."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"{path!r} is a nanoGPT checkpoint, a PyTorch pickle: reading it "
+                          "safely needs torch's weights_only loader (pip install torch)") from None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # an unpickling refusal, a truncated zip, ...: all mean the same
+        raise ValueError(f"nanoGPT checkpoint {path!r} cannot be read safely "
+                         f"({type(e).__name__}: {e})") from None
+    args = ckpt.get("model_args") if isinstance(ckpt, dict) else None
+    state = ckpt.get("model") if isinstance(ckpt, dict) else None
+    if not isinstance(args, dict) or not isinstance(state, dict):
+        raise ValueError(f"{path!r} is not a nanoGPT checkpoint: it needs 'model' (a state dict) "
+                         "and 'model_args' (n_layer, n_head, ...), as nanoGPT's train.py saves")
+    missing = [k for k in NANOGPT_ARGS if k not in args]
+    if missing:
+        raise ValueError(f"nanoGPT checkpoint {path!r}: model_args lacks {missing}")
+    try:
+        config = GPTConfig(**{k: args[k] for k in NANOGPT_ARGS}, activation="gelu",
+                           dropout=float(args.get("dropout", 0.0)), tie_weights=True)
+        arrays = {k: v.float().numpy() if v.is_floating_point() else v.numpy()
+                  for k, v in state.items() if isinstance(v, torch.Tensor)}
+        model = from_torch_state_dict(arrays, config)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"nanoGPT checkpoint {path!r}: {e}") from None
+    best = ckpt.get("best_val_loss")
+    info = {"iter_num": int(ckpt.get("iter_num", 0)),
+            "best_val_loss": None if best is None else float(best),
+            "config": ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}}
+    return model, info

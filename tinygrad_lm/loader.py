@@ -4,6 +4,7 @@
     model, tok = tinygrad_lm.load("out/ckpt.npz")    # a trainer checkpoint
     model, tok = tinygrad_lm.load("model.npz")       # a weights file (GPT.save); tok is None
     model, tok = tinygrad_lm.load("gpt2")            # a Hugging Face GPT-2 directory
+    model, tok = tinygrad_lm.load("out/ckpt.pt")     # nanoGPT's (or its out_dir); tok is None
 
 The model comes back in eval() mode. What `path` holds decides how it is read: each entry of
 FORMATS is (name, detect(path) -> bool, read(path) -> Loaded), tried in order; a new kind of
@@ -17,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from .checkpoint import load_checkpoint
+from .interop import read_nanogpt
 from .nn.gpt import GPT, GPTConfig
 from .pretrained import from_pretrained
 from .tokenizers import Tokenizer, tokenizer_from_dict
@@ -100,11 +102,25 @@ def _read_weights(path: str) -> Loaded:
     return Loaded(GPT.from_file(path), None, path)
 
 
+def _is_nanogpt(path: str) -> bool:
+    """A ckpt.pt, or nanoGPT's out_dir holding one."""
+    return (os.path.isfile(path) and path.endswith(".pt")) or \
+        os.path.isfile(os.path.join(path, "ckpt.pt"))
+
+
+def _read_nanogpt(path: str) -> Loaded:
+    path = os.path.join(path, "ckpt.pt") if os.path.isdir(path) else path
+    model, info = read_nanogpt(path)  # torch's weights_only loader, never plain pickle
+    return Loaded(model, None, path, info["iter_num"], info["config"],
+                  {"best_val": info["best_val_loss"]})
+
+
 FORMATS: list[tuple[str, object, object]] = [
     ("run directory", _is_run_dir, _read_run_dir),
     ("trainer checkpoint", _is_checkpoint, _read_checkpoint),
     ("weights file", _is_weights, _read_weights),
     ("Hugging Face directory", _is_hf_dir, _read_hf_dir),
+    ("nanoGPT checkpoint (ckpt.pt, needs torch)", _is_nanogpt, _read_nanogpt),
 ]
 
 
@@ -113,8 +129,8 @@ def load_any(path: str) -> Loaded:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path!r} does not exist; pass a run directory (e.g. out), a "
-                                "checkpoint (.npz), a weights file (.npz or .safetensors) or a "
-                                "Hugging Face GPT-2 directory")
+                                "checkpoint (.npz), a weights file (.npz or .safetensors), a "
+                                "Hugging Face GPT-2 directory or a nanoGPT ckpt.pt")
     for _, detect, read in FORMATS:
         if detect(path):
             loaded = read(path)
@@ -126,7 +142,7 @@ def load_any(path: str) -> Loaded:
 
 def load(path: str):
     """(model, tokenizer) from a run directory, a trainer checkpoint, a weights file or a
-    Hugging Face GPT-2 directory (pretrained.from_pretrained); the
+    Hugging Face GPT-2 directory (pretrained.from_pretrained) or a nanoGPT ckpt.pt; the
     tokenizer is None when the file holds none. The model is in eval() mode."""
     loaded = load_any(path)
     return loaded.model, loaded.tokenizer
