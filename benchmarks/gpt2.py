@@ -272,35 +272,52 @@ TRAIN_CODES = {
 
 
 def bench_memory(hf_dir, st_path, torch, results):
+    """Peak MB of fresh processes. Loading alone is not comparable across libraries:
+    transformers leaves the safetensors file memory-mapped and reads a weight when it is first
+    used, so its load-only peak barely moves; after one 16-token forward both hold the weights."""
     kinds = ["ours"] + (["torch"] if torch is not None else [])
     train = {k: peak_in_child(TRAIN_CODES[k]) for k in kinds}
     weights_mb = os.path.getsize(os.path.join(hf_dir, "model.safetensors")) / 2 ** 20
-    baseline = peak_in_child("import tinygrad_lm")
-    load = peak_in_child(f"import tinygrad_lm as tg; tg.from_pretrained({hf_dir!r})")
-    from_file = peak_in_child(f"import tinygrad_lm as tg; tg.GPT.from_file({st_path!r})")
-    hf_base = hf_load = None
+    load = f"m, _ = tg.from_pretrained({hf_dir!r})"
+    forward = "\nm(np.zeros((1, 16), np.int64))"
+    peaks = {"import_only": peak_in_child("import tinygrad_lm"),
+             "from_pretrained": peak_in_child(f"import tinygrad_lm as tg\n{load}"),
+             "from_file": peak_in_child(f"import tinygrad_lm as tg; tg.GPT.from_file({st_path!r})"),
+             "from_pretrained_forward": peak_in_child(
+                 f"import numpy as np, tinygrad_lm as tg\n{load}{forward}")}
     if torch is not None:
-        hf_base = peak_in_child("import torch, transformers; transformers.GPT2LMHeadModel")
-        hf_load = peak_in_child("import torch, transformers\ntransformers.GPT2LMHeadModel."
-                                f"from_pretrained({hf_dir!r}, dtype=torch.float32)")
-    results["memory_mb"] = {"train_8x256": train, "weights": weights_mb,
-                            "import_only": baseline, "from_pretrained": load,
-                            "from_file": from_file, "hf_import_only": hf_base,
-                            "hf_from_pretrained": hf_load}
+        hf_load = ("import torch, transformers\nm = transformers.GPT2LMHeadModel.from_pretrained("
+                   f"{hf_dir!r}, dtype=torch.float32)")
+        peaks.update(hf_import_only=peak_in_child("import torch, transformers\n"
+                                                  "transformers.GPT2LMHeadModel"),
+                     hf_from_pretrained=peak_in_child(hf_load),
+                     hf_from_pretrained_forward=peak_in_child(
+                         f"{hf_load}\nwith torch.no_grad(): m(torch.zeros(1, 16, dtype=int))"))
+    results["memory_mb"] = {"train_8x256": train, "weights": weights_mb, **peaks}
 
-    def times_weights(peak, base):
-        return f"{(peak - base) / weights_mb:.2f}"
-    return [["peak MB, train 8x256", f"{train['ours']:,.0f}",
+    def over(key, base):  # MB above the imports, in weights
+        return f"{(peaks[key] - peaks[base]) / weights_mb:.2f}"
+
+    def hf(key):
+        return f"{peaks[key]:,.0f}" if key in peaks else "-"
+    rows = [["peak MB, train 8x256", f"{train['ours']:,.0f}",
              f"{train['torch']:,.0f}" if "torch" in train else "-", "-",
              fmt_ratio(train["torch"] / train["ours"]) if "torch" in train else "-", "-", ""],
-            ["peak MB, from_pretrained", f"{load:,.0f}", "-",
-             "-" if hf_load is None else f"{hf_load:,.0f}", "-",
-             "-" if hf_load is None else fmt_ratio((hf_load - hf_base) / (load - baseline)),
-             f"weights {weights_mb:,.0f} MB; (peak - imports) / weights: ours "
-             f"{times_weights(load, baseline)}" + ("" if hf_load is None else
-                                                   f", HF {times_weights(hf_load, hf_base)}")],
-            ["peak MB, GPT.from_file .safetensors", f"{from_file:,.0f}", "-", "-", "-", "-",
-             f"(peak - import) / weights {times_weights(from_file, baseline)}"]]
+            ["peak MB, from_pretrained", f"{peaks['from_pretrained']:,.0f}", "-",
+             hf("hf_from_pretrained"), "-", "-",
+             f"weights {weights_mb:,.0f} MB; above the imports: ours "
+             f"{over('from_pretrained', 'import_only')}x the weights" +
+             (f", HF {over('hf_from_pretrained', 'hf_import_only')}x (mapped, read on use)"
+              if torch is not None else "")],
+            ["peak MB, GPT.from_file .safetensors", f"{peaks['from_file']:,.0f}", "-", "-", "-",
+             "-", f"above the import {over('from_file', 'import_only')}x the weights"],
+            ["peak MB, from_pretrained + forward 16", f"{peaks['from_pretrained_forward']:,.0f}",
+             "-", hf("hf_from_pretrained_forward"), "-",
+             fmt_ratio(peaks["hf_from_pretrained_forward"] / peaks["from_pretrained_forward"])
+             if torch is not None else "-",
+             f"imports alone: ours {peaks['import_only']:,.0f}" +
+             (f", HF {peaks['hf_import_only']:,.0f}" if torch is not None else "")]]
+    return rows
 
 
 # ---- tokenizer ----------------------------------------------------------------------------------
