@@ -231,7 +231,7 @@ print(f"input {x.shape} -> logits {logits.shape}, last state {h_last.shape}; "
 
 # %%
 T_train = 16 if QUICK else 32
-steps = 100 if QUICK else 1200
+steps = 100 if QUICK else 800
 opt = optim.AdamW(rnn.parameters(), lr=3e-3, weight_decay=0.0)
 rng = np.random.default_rng(0)
 history = []
