@@ -57,12 +57,19 @@ def test_a_broadcast_gradient_still_fits_its_input():
 
 # ---- tasks with a second region: the reference kernel that would give the task away -------
 @pytest.mark.a2_5
-def test_reference_linear_backward_is_the_matmul_rule():
+@pytest.mark.parametrize("n_in, n_out", [(4, 3), (5, 5)])  # a square W hides a transpose's shape
+def test_reference_linear_backward_is_the_matmul_rule(n_in, n_out):
     """Task 2.5 also covers the NumPy linear kernel: dx = dy W^T, dW = x^T dy, db = sum dy."""
     from tinygrad_lm.kernels import reference
     rng = np.random.default_rng(1)
-    x, w, gy = rng.standard_normal((6, 4)), rng.standard_normal((4, 3)), rng.standard_normal((6, 3))
+    x, w = rng.standard_normal((6, n_in)), rng.standard_normal((n_in, n_out))
+    gy = rng.standard_normal((6, n_out))
     dx, dw, db = reference.linear_backward(x, w, gy)
-    np.testing.assert_allclose(dx, np.einsum("no,io->ni", gy, w))
-    np.testing.assert_allclose(dw, np.einsum("ni,no->io", x, gy))
+    np.testing.assert_allclose(dx, np.einsum("no,io->ni", gy, w),
+                               err_msg="reference.linear_backward: dx must be dy @ W.T, (N, in)")
+    assert np.shape(dw) == w.shape, (f"reference.linear_backward: dW has shape {np.shape(dw)}, "
+                                     f"W has {w.shape}; dW = x.T @ dy is (in, out) like W")
+    np.testing.assert_allclose(dw, np.einsum("ni,no->io", x, gy),
+                               err_msg="reference.linear_backward: dW must be x.T @ dy "
+                                       "(dy.T @ x is its transpose)")
     np.testing.assert_allclose(db, gy.sum(axis=0))

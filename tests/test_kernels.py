@@ -120,6 +120,21 @@ def test_softmax_large_logits_masked_rows_and_nan(dt, rng):
     assert np.all(y[1] == 0)
 
 
+@pytest.mark.a3_1
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("causal", [False, True])
+def test_softmax_is_stable_for_large_logits(dt, rng, shape, causal):
+    """Logits far beyond exp's range (float32 overflows past 88, float64 past 709), both signs:
+    exp(z - max z) <= 1 cannot overflow, and the max row entry gives exp(0) = 1, so the sum
+    cannot underflow to 0 either."""
+    x = randn(rng, shape, dt, 1000.0) + np.asarray(3000.0 if causal else -3000.0, dtype=dt)
+    y = N.softmax_forward(x, 1.0, causal)
+    assert np.isfinite(y).all() and np.any(y > 0), (
+        f"softmax_forward of logits near {x.mean():.0f} gave NaN, inf or all zeros: subtract "
+        "each row's max before exp (exp of the raw logits overflows or underflows)")
+    assert_close(y, R.softmax_forward(x, 1.0, causal), dt)
+
+
 # ---- log-softmax ----------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", SHAPES)
 def test_log_softmax(dt, rng, shape):

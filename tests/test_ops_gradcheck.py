@@ -30,6 +30,20 @@ def test_gradcheck(case, backend):
     tg.gradcheck(fn, inputs)
 
 
+# Task 2.5 also owns the NumPy linear kernel (kernels/reference.py linear_backward), which the
+# fused Linear and LinearGelu ops run under the numpy backend.
+LINEAR_CASES = [c for c in CASES if c[1] & {"linear", "lineargelu"}]
+
+
+@pytest.mark.a2_5
+@pytest.mark.parametrize("case", LINEAR_CASES, ids=[c[0] for c in LINEAR_CASES])
+def test_gradcheck_reference_linear_kernels(case):
+    _, _, fn, makers = case
+    inputs = [m(np.random.default_rng(2)) for m in makers]
+    with tg.use_backend("numpy"):
+        tg.gradcheck(fn, inputs)
+
+
 @pytest.mark.parametrize("case", CASES[::4], ids=[c[0] for c in CASES[::4]])
 def test_gradcheck_fast_mode(case):
     _, _, fn, makers = case

@@ -107,6 +107,17 @@ def test_batched_and_vector_matmul_gradcheck(sa, sb):
     _gradcheck(lambda a, b: a @ b, sa, sb)
 
 
+@pytest.mark.a2_5
+def test_square_linear_layer_weight_gradient_on_the_numpy_backend():
+    """A square weight (as c_proj's) keeps the shape of a transposed dW: only its values tell."""
+    layer = tg.nn.Linear(6, 6)
+    x = tg.Tensor(np.random.default_rng(6).standard_normal((2, 3, 6)), dtype=np.float32)
+    with tg.use_backend("numpy"):
+        layer(x).sum().backward()
+    x2 = x.data.reshape(-1, 6)
+    np.testing.assert_allclose(layer.weight.grad, x2.T @ np.ones((6, 6), np.float32), rtol=1e-5)
+
+
 @pytest.mark.a2_6
 def test_getitem_adds_repeated_rows_and_slices():
     x = leaf(5, 3)
@@ -124,6 +135,16 @@ def test_numba_softmax_with_cache_offset_and_scale(dtype):
         np.testing.assert_allclose(numba_cpu.softmax_forward(x, 0.37, causal),
                                    reference.softmax_forward(x, 0.37, causal),
                                    rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.a3_1
+def test_softmax_op_of_huge_scores_through_the_numba_kernel():
+    scores = tg.Tensor(np.random.default_rng(7).standard_normal((2, 5, 5)) * 1e4,
+                       dtype=np.float32)
+    with tg.use_backend("numba"):
+        y = tg.functional.softmax(scores, scale=0.125, causal=True).data
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.a3_2
