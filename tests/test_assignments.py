@@ -166,3 +166,25 @@ def test_manifest_errors_are_clear(tmp_path):
     path.write_text(json.dumps({"format": 1, "tasks": [{"id": "7.7"}]}))
     with pytest.raises(ManifestError, match="known task ids"):
         read_manifest(str(path))
+
+
+@pytest.mark.parametrize("only, fused", [({4}, False), ({2}, True)])
+def test_a_copy_of_assignment_4_runs_the_spelled_out_attention(tmp_path, only, fused):
+    """With assignment 4 cut, GPTConfig.fused and CausalSelfAttention's fused default are off in
+    the copy, so a GPT trains on the student's 4.2 code; other copies keep the fast default."""
+    from tinygrad_lm.assignments.build import COPY_EDITS, undo_copy_edits
+    from tinygrad_lm.assignments.sources import _outside
+    out = tmp_path / "student"
+    build_student_copy(REPO, str(out), only)
+    probe = ("from tinygrad_lm.nn.gpt import GPTConfig\n"
+             "from tinygrad_lm.nn.attention import CausalSelfAttention\n"
+             "print(GPTConfig(vocab_size=8, block_size=4, n_layer=1, n_head=1, n_embd=4).fused,"
+             " CausalSelfAttention(4, 1).fused)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(out)))
+    assert done.stdout.split() == [str(fused)] * 2, done.stderr
+    for rel in {e.path for e in COPY_EDITS}:  # the grader sees the edits as the reference's lines
+        regions = collect_regions(REPO)[rel]
+        mine = read_lines(out / rel)
+        assert undo_copy_edits(rel, _outside(mine, find_regions(rel, mine))) == \
+            _outside(read_lines(os.path.join(REPO, rel)), regions)

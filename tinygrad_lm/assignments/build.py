@@ -10,7 +10,9 @@ becomes, at the BEGIN line's indentation,
     raise NotImplementedError("Assignment 2.3: backward of matmul (2-D, batched, 1-D operands)")
     # END ASSIGNMENT 2.3
 
-The marker lines stay, so a student sees where to write and the grader can find the task. Only
+The marker lines stay, so a student sees where to write and the grader can find the task. A
+copy also changes a few lines outside the regions (COPY_EDITS): a copy of assignment 4 turns
+`GPTConfig.fused` off, so that what a student writes is what trains. Only
 tracked files are copied (`git ls-files`, or the source files when the tree is no checkout):
 never a user's runs, checkpoints or other untracked files. Hidden tests and the planted-bug
 corpus stay behind. The copy carries `assignments.json`, the manifest of what was cut.
@@ -40,6 +42,53 @@ TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/assignments/bugs.py", "tests/test
 
 class BuildError(ValueError):
     """Markers that do not pair up, nest, or name an unknown task; a bad output directory."""
+
+
+@dataclass(frozen=True)
+class CopyEdit:
+    """A line outside the regions that a copy with `assignment` cut (None: every copy) changes
+    from `old` to `new`. The grader knows these lines, so they are never reported as edits."""
+    assignment: int | None
+    path: str
+    old: str
+    new: str
+
+
+COPY_EDITS = (
+    # What a student writes in 4.2 is what runs when they train: the fused attention op would
+    # run instead while fused is on. `--fused=true` switches the fast path back on.
+    CopyEdit(4, "tinygrad_lm/nn/gpt.py",
+             "    fused: bool = True  # run the fused ops (ops/fused.py); False: every op "
+             "spelled out\n",
+             "    fused: bool = False  # this copy: your spelled-out code runs; True: the fused "
+             "ops\n"),
+    CopyEdit(4, "tinygrad_lm/nn/attention.py",
+             "                 fused: bool = True):\n",
+             "                 fused: bool = False):  # this copy: your spelled-out code runs\n"),
+)
+
+
+def copy_edits(rel: str, only: set[int] | None) -> list[CopyEdit]:
+    """The edits a copy with assignments `only` cut (None: all) makes to file `rel`."""
+    return [e for e in COPY_EDITS if e.path == rel and
+            (e.assignment is None or only is None or e.assignment in only)]
+
+
+def edit_copy(rel: str, text: str, only: set[int] | None) -> str:
+    """`text` of file `rel` with the copy's edits applied; each line must occur exactly once."""
+    for e in copy_edits(rel, only):
+        if text.count(e.old) != 1:
+            raise BuildError(f"{rel}: the line a student copy changes occurs "
+                             f"{text.count(e.old)} times (expected once): {e.old.strip()!r}; "
+                             "update COPY_EDITS in tinygrad_lm/assignments/build.py")
+        text = text.replace(e.old, e.new)
+    return text
+
+
+def undo_copy_edits(rel: str, lines: list[str]) -> list[str]:
+    """A copy's lines with every copy edit put back as the reference has it (for comparing)."""
+    back = {e.new: e.old for e in COPY_EDITS if e.path == rel}
+    return [back.get(line, line) for line in lines]
 
 
 @dataclass
@@ -175,13 +224,17 @@ def build_student_copy(repo: str, out: str, only: set[int] | None = None) -> lis
     files = [f for f in package_files(repo) if not f.startswith(TEACHER_ONLY)
              and f != MANIFEST]
     regions = collect_regions(repo, files)  # validate everything before writing anything
+    edited = {e.path for e in COPY_EDITS}
+    texts = {rel: edit_copy(rel, "".join(cut(read_lines(os.path.join(repo, rel)),
+                                             regions.get(rel, []), only)), only)
+             for rel in files if rel in regions or rel in edited}
     os.makedirs(out, exist_ok=True)
     for rel in files:
         target = os.path.join(out, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if rel in regions:
+        if rel in texts:
             with open(target, "w", encoding="utf-8") as f:
-                f.writelines(cut(read_lines(os.path.join(repo, rel)), regions[rel], only))
+                f.write(texts[rel])
         else:
             shutil.copy2(os.path.join(repo, rel), target)
     cut_regions = {rel: [r for r in rs if only is None or BY_ID[r.task_id].assignment in only]

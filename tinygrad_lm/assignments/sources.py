@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .build import BuildError, Region, find_regions, read_lines, starter_line
+from .build import BuildError, Region, find_regions, read_lines, starter_line, undo_copy_edits
 from .manifest import sha256_text
 
 MAX_SOURCE_BYTES = 2 << 20
@@ -116,7 +116,7 @@ def task_sources(suite: str, suite_regions: dict[str, list[Region]], submission:
             except SyntaxError as e:
                 src.error = f"{rel}: line {e.lineno}: syntax error: {e.msg}"
                 break
-            if [x.strip() for x in _outside(lines, regions)] != \
+            if [x.strip() for x in undo_copy_edits(rel, _outside(lines, regions))] != \
                     [x.strip() for x in _outside(ref_lines, ref_regions)]:
                 src.notes.append(f"{rel}: changes outside the marked regions are not graded")
             src.files[rel] = text
