@@ -1,0 +1,93 @@
+"""Stand-ins for coursework tasks a student has not written yet, so a student copy still runs.
+
+A student copy (`tinygrad-lm assignments build`) replaces each solution with starter code. Where
+the same job can be done by code the copy already has, code that is not the task's solution, the
+starter runs that instead and says so once on stderr; `tinygrad-lm train`, the README's commands
+and the lessons then keep working while an assignment is unfinished:
+
+    3.1-3.4  the Numba softmax and LayerNorm kernels  the NumPy reference kernel (the spec)
+    4.2      spelled-out multi-head attention         the fused op F.causal_attention (numba
+                                                      backend; not with a KV cache or weights)
+    5.2      the warmup + cosine schedule             a constant learning rate
+    5.3/5.4  top-k / top-p filtering                  no filtering
+    5.5      the KV cache                             generation without the cache (generate.py)
+
+The other tasks (the autograd core, the op backward passes, the causal mask, the Transformer
+block, AdamW) have no stand-in that would not be their answer: their starter raises
+NotImplementedError naming the task and its handout.
+
+What a stand-in never does is earn marks. A test of task X.Y never gets a stand-in for X.Y
+(tests/conftest.py forbids it), and grading never gets one at all: the grading tree is the
+teacher's, where STAND_INS is False, and the grader's pytest plugin fails any test during which
+a stand-in ran. A student copy's build writes STAND_INS = True.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from collections import Counter
+
+STAND_INS = False  # the reference repository has nothing unfinished; a student copy: True
+_forbidden: frozenset[str] = frozenset()
+_told: set[str] = set()
+uses: Counter = Counter()  # task id -> how many times its stand-in ran in this process
+
+STARTER_MESSAGE = re.compile(r"^Assignment (\d+\.\d+): ")
+
+
+def set_stand_ins(enabled: bool) -> bool:
+    """Switch stand-ins on or off for every task; returns the previous setting."""
+    global STAND_INS
+    previous, STAND_INS = STAND_INS, bool(enabled)
+    return previous
+
+
+@contextlib.contextmanager
+def use_stand_ins(enabled: bool = True):
+    """`with use_stand_ins(False):` runs the block with stand-ins off (or on)."""
+    previous = set_stand_ins(enabled)
+    try:
+        yield
+    finally:
+        set_stand_ins(previous)
+
+
+@contextlib.contextmanager
+def forbid_stand_ins(task_ids):
+    """No stand-in for these task ids inside the block (a test of a task meets its code)."""
+    global _forbidden
+    previous, _forbidden = _forbidden, _forbidden | frozenset(task_ids)
+    try:
+        yield
+    finally:
+        _forbidden = previous
+
+
+def may_stand_in(task_id: str, instead: str) -> bool:
+    """True when `instead` may run in place of the unwritten task `task_id`: stand-ins are on
+    and not forbidden for it. Tells the student once per task (on stderr) and counts the use."""
+    if not STAND_INS or task_id in _forbidden:
+        return False
+    uses[task_id] += 1
+    if task_id not in _told:
+        _told.add(task_id)
+        print(f"tinygrad_lm: task {task_id} is not written yet, so {instead} runs in its place "
+              f"until you write it (see assignments/README.md). Tests of task {task_id} and "
+              "grading never use this stand-in.", file=sys.stderr)
+    return True
+
+
+def unfinished(task_id: str, message: str, instead: str, stand_in=None):
+    """A starter's body: return `stand_in()` when it may run (see may_stand_in), else raise
+    NotImplementedError(message). `stand_in` None means none fits this call."""
+    if stand_in is not None and may_stand_in(task_id, instead):
+        return stand_in()
+    raise NotImplementedError(message)
+
+
+def starter_task(error: BaseException) -> str | None:
+    """The task id of a starter's NotImplementedError ("Assignment 3.3: ..."), else None."""
+    found = isinstance(error, NotImplementedError) and STARTER_MESSAGE.match(str(error))
+    return found.group(1) if found else None
