@@ -184,7 +184,26 @@ def test_a_copy_of_assignment_4_runs_the_spelled_out_attention(tmp_path, only, f
                           text=True, env=dict(os.environ, PYTHONPATH=str(out)))
     assert done.stdout.split() == [str(fused)] * 2, done.stderr
     for rel in {e.path for e in COPY_EDITS}:  # the grader sees the edits as the reference's lines
-        regions = collect_regions(REPO)[rel]
-        mine = read_lines(out / rel)
+        mine, ref = read_lines(out / rel), read_lines(os.path.join(REPO, rel))
         assert undo_copy_edits(rel, _outside(mine, find_regions(rel, mine))) == \
-            _outside(read_lines(os.path.join(REPO, rel)), regions)
+            _outside(ref, find_regions(rel, ref))
+
+
+def test_a_copy_with_unwritten_tasks_still_trains(tmp_path):
+    """Assignments 3 and 5 cut, nothing written: `train` runs on the stand-ins and says which,
+    while the copy's own test of an unwritten task still fails on its starter. (Which lessons
+    run in which copy: the matrix in assignments/INSTRUCTOR.md.)"""
+    out = tmp_path / "student"
+    build_student_copy(REPO, str(out), {3, 5})
+    env = dict(os.environ, PYTHONPATH=str(out))
+    train = subprocess.run([sys.executable, "-m", "tinygrad_lm", "train", "--preset", "tiny",
+                            "--max_iters=4", "--eval-samples", "4", "--out_dir",
+                            str(tmp_path / "run")], cwd=out, env=env, capture_output=True,
+                           text=True, timeout=900)
+    assert train.returncode == 0, train.stderr[-3000:]
+    for task in ("3.3", "3.4", "5.2", "5.5"):
+        assert f"task {task} is not written yet" in train.stderr, task
+    own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-m", "a3_3", "tests/test_kernels.py"], cwd=out, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert own.returncode == 1 and "Assignment 3.3: " in own.stdout, own.stdout[-3000:]

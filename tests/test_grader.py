@@ -220,3 +220,27 @@ def test_every_planted_bug_applies_once_inside_its_task(tmp_path):
                   "", "")
     with pytest.raises(BugError, match="not inside a region of task 2.1"):
         apply_bug(REPO, regions, outside, str(tmp_path / "outside"))
+
+
+def test_grading_never_uses_a_stand_in(student, tmp_path):
+    """The copy's stand-ins keep it running, never earn marks: a starter left in place scores 0
+    even graded as attempted, and a region that switches the stand-ins back on (past the
+    conftest's ban too) to borrow the fused attention op fails every test where it ran."""
+    attention = os.path.join("tinygrad_lm", "nn", "attention.py")
+    gamed = str(tmp_path / "gamed")
+    shutil.copytree(student, gamed)
+    borrow = ["            y = stand_ins.unfinished('4.2', 'Assignment 4.2: mine', 'fused',\n",
+              "                lambda: F.causal_attention(self.c_attn(x), nh))\n"]
+    switch_on = ["            from tinygrad_lm import unfinished as stand_ins\n",
+                 "            stand_ins.set_stand_ins(True)\n"]
+    edit_region(gamed, attention, "4.2", switch_on + borrow)
+    rows = by_task(grade_submission(gamed, REPO, tasks=["4.2", "5.2"], skip_unattempted=False))
+    assert rows["4.2"]["points"] == 0 and rows["4.2"]["passed"] == 0  # the conftest's ban
+    edit_region(gamed, attention, "4.2", switch_on + [
+        "            stand_ins._forbidden = frozenset()\n"] + borrow)
+    row = by_task(grade_submission(gamed, REPO, tasks=["4.2"]))["4.2"]
+    assert row["points"] == 0 and row["passed"] == 0  # the plugin's check
+    assert any("a stand-in ran in place of unwritten code" in t["message"] for t in row["tests"])
+    assert rows["5.2"]["points"] == 0 and rows["5.2"]["passed"] == 0
+    assert any("Assignment 5.2: " in t["message"] and "not written yet" in t["message"]
+               for t in rows["5.2"]["tests"])

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .kernels import active_backend
+from .unfinished import unfinished  # noqa: F401 (a student copy's 5.2 starter calls it)
 
 
 class Optimizer:

@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from .catalog import BY_ID, HIDDEN_DIR
+from .catalog import BY_ID, HANDOUTS, HIDDEN_DIR
 from .manifest import MANIFEST, sha256_file, write_manifest
 
 MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) ASSIGNMENT (?P<id>\d+\.\d+)\s*$")
@@ -65,6 +65,11 @@ COPY_EDITS = (
     CopyEdit(4, "tinygrad_lm/nn/attention.py",
              "                 fused: bool = True):\n",
              "                 fused: bool = False):  # this copy: your spelled-out code runs\n"),
+    # A copy has stand-ins on (the starters of STAND_IN_STARTERS and the kernel wrappers).
+    CopyEdit(None, "tinygrad_lm/unfinished.py",
+             "STAND_INS = False  # the reference repository has nothing unfinished; a student "
+             "copy: True\n",
+             "STAND_INS = True  # a student copy (the reference repository has False)\n"),
 )
 
 
@@ -87,8 +92,11 @@ def edit_copy(rel: str, text: str, only: set[int] | None) -> str:
 
 def undo_copy_edits(rel: str, lines: list[str]) -> list[str]:
     """A copy's lines with every copy edit put back as the reference has it (for comparing)."""
-    back = {e.new: e.old for e in COPY_EDITS if e.path == rel}
-    return [back.get(line, line) for line in lines]
+    text = "".join(lines)
+    for e in COPY_EDITS:
+        if e.path == rel:
+            text = text.replace(e.new, e.old)
+    return text.splitlines(keepends=True)
 
 
 @dataclass
@@ -173,17 +181,42 @@ def collect_regions(repo: str, files: list[str] | None = None) -> dict[str, list
     return by_file
 
 
-def starter_line(task_id: str, indent: str) -> str:
-    """What replaces a region's body in a student copy: a `raise NotImplementedError` naming the
-    task and saying what to write.
-    """
+def starter_message(task_id: str) -> str:
+    """What a starter's NotImplementedError says: the task, and where it is explained."""
     task = BY_ID[task_id]
-    message = f"Assignment {task.id}: {task.description}".replace('"', "'")
-    return f'{indent}raise NotImplementedError("{message}")\n'
+    return (f"Assignment {task.id}: {task.description}; not written yet, see "
+            f"{HANDOUTS[task.assignment]}").replace('"', "'")
+
+
+# Starter code that runs a stand-in (tinygrad_lm/unfinished.py) until the task is written, by
+# (task, file); every other region's starter raises. A stand-in does the region's job with code
+# the copy has anyway, never with the task's solution, and never in tests of its task or grading.
+STAND_IN_STARTERS = {
+    ("4.2", "tinygrad_lm/nn/attention.py"): (
+        "fast = kv_cache is None and not return_attention and not dropping",
+        'y = unfinished("4.2", "{message}", "the fused attention op F.causal_attention",',
+        "               (lambda: F.causal_attention(self.c_attn(x), nh)) if fast else None)"),
+    ("5.2", "tinygrad_lm/optim.py"): (
+        'return unfinished("5.2", "{message}", "a constant learning rate", lambda: lr)',),
+    ("5.3", "tinygrad_lm/sampling.py"): (
+        'return unfinished("5.3", "{message}", "sampling without top-k filtering",',
+        '                  lambda: _as_logits(logits, "top_k_filter").copy())'),
+    ("5.4", "tinygrad_lm/sampling.py"): (
+        'return unfinished("5.4", "{message}", "sampling without top-p filtering",',
+        '                  lambda: _as_logits(logits, "top_p_filter").copy())'),
+}
+
+
+def starter_lines(task_id: str, path: str, indent: str) -> list[str]:
+    """The body a student copy puts in a region of `task_id` in file `path`."""
+    code = STAND_IN_STARTERS.get((task_id, path))
+    if code is None:
+        return [f'{indent}raise NotImplementedError("{starter_message(task_id)}")\n']
+    return [f"{indent}{line.format(message=starter_message(task_id))}\n" for line in code]
 
 
 def cut(lines: list[str], regions: list[Region], only: set[int] | None) -> list[str]:
-    """`lines` with the body of each region replaced by its starter line (markers kept); with
+    """`lines` with the body of each region replaced by its starter (markers kept); with
     `only`, just the regions of those assignment numbers.
     """
     out, i = [], 0
@@ -191,7 +224,7 @@ def cut(lines: list[str], regions: list[Region], only: set[int] | None) -> list[
         if only is not None and BY_ID[r.task_id].assignment not in only:
             continue
         out.extend(lines[i:r.begin + 1])
-        out.append(starter_line(r.task_id, r.indent))
+        out.extend(starter_lines(r.task_id, r.path, r.indent))
         i = r.end
     out.extend(lines[i:])
     return out

@@ -104,5 +104,8 @@ TASKS = [
 ]
 
 BY_ID = {t.id: t for t in TASKS}
+HANDOUTS = {1: "assignments/01_autograd.md", 2: "assignments/02_backward_passes.md",
+            3: "assignments/03_kernels.md", 4: "assignments/04_attention.md",
+            5: "assignments/05_training_generation.md"}
 HIDDEN_MARKER = "hidden"
 HIDDEN_DIR = "tests/hidden"  # every test file under it is hidden

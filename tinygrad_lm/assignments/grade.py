@@ -21,7 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .build import SKIP_DIRS, BuildError, collect_regions, starter_line
+from .build import SKIP_DIRS, BuildError, collect_regions, starter_lines
 from .catalog import BY_ID, HIDDEN_MARKER, TASKS, Task
 from .manifest import MANIFEST, ManifestError, manifest_task_ids, read_manifest, sha256_file
 from .results import score_task
@@ -59,7 +59,7 @@ def check_suite(suite: str) -> dict:
         with open(os.path.join(suite, rel), encoding="utf-8") as f:
             lines = f.read().splitlines(keepends=True)
         for r in rs:
-            if lines[r.begin + 1:r.end] == [starter_line(r.task_id, r.indent)]:
+            if lines[r.begin + 1:r.end] == starter_lines(r.task_id, rel, r.indent):
                 raise GradeError(f"{suite} is a student copy ({rel} has task {r.task_id} cut); "
                                  "grade with the reference repository or a bundle")
     return regions

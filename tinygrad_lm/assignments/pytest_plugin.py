@@ -5,6 +5,10 @@ Loaded with `-p tinygrad_lm.assignments.pytest_plugin` from the grading tree (th
 copy of the package, never the submission's). The output path comes from the
 TINYGRAD_LM_GRADE_OUT environment variable set by the grader for its own subprocess; the plugin
 takes it out of the environment at start-up, so the code under test does not see it.
+
+Grading grades only the student's code: a test during which a stand-in for an unwritten task
+ran (tinygrad_lm/unfinished.py; off in the grading tree, but code under test could switch it on)
+fails, whatever it asserted.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pytest
 _results: list[dict] = []
 _errors: list[str] = []
 _out: str | None = None
+_stand_ins_seen = 0
 MAX_MESSAGE = 2000
 
 
@@ -46,9 +51,19 @@ def pytest_configure(config):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """pytest hook: record each test's outcome and task markers."""
+    """pytest hook: record each test's outcome and task markers; a test during which a stand-in
+    ran fails."""
+    global _stand_ins_seen
     outcome = yield
     report = outcome.get_result()
+    unfinished = sys.modules.get("tinygrad_lm.unfinished")  # imported by the tests, not here
+    used = sum(unfinished.uses.values()) if unfinished is not None else 0
+    if used > _stand_ins_seen:
+        _stand_ins_seen = used
+        if report.when in ("setup", "call"):
+            report.outcome = "failed"
+            report.longrepr = (f"a stand-in ran in place of unwritten code "
+                               f"({dict(unfinished.uses)}): grading uses only your code")
     if report.when == "call" or (report.when == "setup" and not report.passed):
         text = str(report.longrepr) if report.failed else ""
         _results.append({"nodeid": item.nodeid, "markers": _task_markers(item),

@@ -12,7 +12,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .build import BuildError, Region, find_regions, read_lines, starter_line, undo_copy_edits
+from .build import (
+    BuildError,
+    Region,
+    find_regions,
+    read_lines,
+    starter_lines,
+    undo_copy_edits,
+)
 from .manifest import sha256_text
 
 MAX_SOURCE_BYTES = 2 << 20
@@ -108,7 +115,7 @@ def task_sources(suite: str, suite_regions: dict[str, list[Region]], submission:
                              f"ASSIGNMENT {tid}, found {len(bodies)}; put the markers back")
                 break
             starter &= all([line.strip() for line in b if line.strip()] ==
-                           [starter_line(tid, "").strip()] for b in bodies)
+                           [x.strip() for x in starter_lines(tid, rel, "")] for b in bodies)
             ref_lines = read_lines(os.path.join(suite, rel))
             text = splice(ref_lines, ref_regions, tid, bodies)
             try:
