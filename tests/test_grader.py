@@ -193,6 +193,13 @@ def test_classroom_workflow_grades_each_task_with_its_points(tmp_path):
     assert text.count("classroom-resources/autograding-command-grader@v1") == 5
     assert "--task 5.4 --timeout 60 --pass-mark 10" in text and "max-score: 10" in text
     assert "runners: task-5-1,task-5-2,task-5-3,task-5-4,task-5-5" in text
+    yaml = pytest.importorskip("yaml")
+    steps = yaml.safe_load(text)["jobs"]["run-autograding-tests"]["steps"]
+    graders = [s for s in steps if s.get("uses", "").startswith(
+        "classroom-resources/autograding-command-grader")]
+    assert [s["with"]["test-name"] for s in graders] == ["5.1", "5.2", "5.3", "5.4", "5.5"]
+    assert graders[3]["name"] == "5.4 top-p (nucleus) filtering of logits"
+    assert all(isinstance(s["name"], str) for s in steps if "name" in s)
 
 
 @pytest.mark.parametrize("bug", ["div_sign", "warmup_off_by_one"])

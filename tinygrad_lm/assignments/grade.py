@@ -78,12 +78,19 @@ def choose_tasks(suite: str, submission: str, only, tasks) -> tuple[list[Task], 
     if chosen is None or (only is not None and source.startswith("the submission")):
         chosen, source = [t.id for t in TASKS], "the catalogue"
     if only is not None:
+        known = {t.assignment for t in TASKS}
+        if not only <= known:
+            raise GradeError(f"--only: unknown assignment(s) {sorted(only - known)}; the "
+                             f"assignments are {sorted(known)}")
         chosen, source = [t for t in chosen if BY_ID[t].assignment in only], source + ", --only"
     if tasks:
         unknown = set(tasks) - set(BY_ID)
         if unknown:
             raise GradeError(f"unknown task(s) {sorted(unknown)}; tasks are {sorted(BY_ID)}")
         chosen = [t for t in chosen if t in tasks]
+    if not chosen:
+        raise GradeError(f"no task to grade: {source} and --task leave none (the copy's cut "
+                         "tasks are in its assignments.json)")
     return [BY_ID[t] for t in chosen], source
 
 
@@ -230,6 +237,9 @@ def grade_submission(submission: str, suite: str | None = None, only: set[int] |
     messages, hint and the sha256 of the graded files. See results.py for its outputs.
     `work_dir` (kept by the caller) lets several runs reuse one tree path and Numba cache."""
     start = time.perf_counter()
+    if not timeout > 0 or jobs < 1:
+        raise GradeError(f"--timeout must be positive and --jobs at least 1 (got {timeout:g} "
+                         f"and {jobs})")
     suite = os.path.abspath(suite or default_suite())
     submission = os.path.abspath(submission)
     if not os.path.isdir(submission):

@@ -8,6 +8,7 @@ grades (so the tasks and points come from the teacher, not from the submission).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -130,7 +131,7 @@ def classroom_workflow(only: set[int] | None = None, timeout: float = 60.0) -> s
     for t in tasks:
         command = (f"tinygrad-lm assignments grade . --suite .grading-suite --task {t.id} "
                    f"--timeout {timeout:g} --pass-mark {t.points}")
-        lines += [f"    - name: {t.id} {t.description}".replace(":", " -"),
+        lines += [f"    - name: {json.dumps(f'{t.id} {t.description}')}",  # a YAML string
                   f"      id: {_step_id(t.id)}",
                   "      uses: classroom-resources/autograding-command-grader@v1",
                   "      with:",
