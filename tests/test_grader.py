@@ -251,3 +251,14 @@ def test_grading_never_uses_a_stand_in(student, tmp_path):
     assert rows["5.2"]["points"] == 0 and rows["5.2"]["passed"] == 0
     assert any("Assignment 5.2: " in t["message"] and "not written yet" in t["message"]
                for t in rows["5.2"]["tests"])
+
+
+def test_a_copy_zipped_with_its_folder_is_graded_from_inside_it(student, tmp_path):
+    """Gradescope unpacks a zip as it is: a copy zipped as its folder (with macOS's __MACOSX
+    beside it) is found one level down."""
+    outer = tmp_path / "submission"
+    shutil.copytree(student, outer / "my-copy")
+    (outer / "__MACOSX").mkdir()
+    report = grade_submission(str(outer), REPO, tasks=["2.1"])
+    assert report["submission"] == str(outer / "my-copy")
+    assert by_task(report)["2.1"]["points"] == 5

@@ -229,6 +229,20 @@ def _ignored_files(submission: str, owned: set[str]) -> list[str]:
     return notes
 
 
+def submission_root(submission: str) -> str:
+    """The folder holding the copy: `submission` itself, or its one subfolder that holds
+    tinygrad_lm/ when the student zipped the copy's folder rather than its contents (Gradescope
+    unpacks the zip as it is; a macOS __MACOSX folder beside it is ignored)."""
+    if os.path.isdir(os.path.join(submission, "tinygrad_lm")):
+        return submission
+    subdirs = [d for d in os.listdir(submission) if d != "__MACOSX" and not d.startswith(".")
+               and os.path.isdir(os.path.join(submission, d))
+               and not os.path.islink(os.path.join(submission, d))]
+    if len(subdirs) == 1 and os.path.isdir(os.path.join(submission, subdirs[0], "tinygrad_lm")):
+        return os.path.join(submission, subdirs[0])
+    return submission
+
+
 def grade_submission(submission: str, suite: str | None = None, only: set[int] | None = None,
                      tasks: list[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
                      jobs: int = 1, skip_unattempted: bool = True,
@@ -244,6 +258,7 @@ def grade_submission(submission: str, suite: str | None = None, only: set[int] |
     submission = os.path.abspath(submission)
     if not os.path.isdir(submission):
         raise GradeError(f"submission {submission} is not a directory")
+    submission = submission_root(submission)
     if submission == suite:
         raise GradeError("the submission is the grading suite itself; grade a student copy")
     regions = check_suite(suite)
