@@ -61,7 +61,9 @@ def check_suite(suite: str) -> dict:
         for r in rs:
             if lines[r.begin + 1:r.end] == starter_lines(r.task_id, rel, r.indent):
                 raise GradeError(f"{suite} is a student copy ({rel} has task {r.task_id} cut); "
-                                 "grade with the reference repository or a bundle")
+                                 "grade with the reference repository or a bundle (to check "
+                                 "your own work, run the copy's tests: python -m pytest -m "
+                                 f"{BY_ID[r.task_id].marker})")
     return regions
 
 
@@ -260,7 +262,10 @@ def grade_submission(submission: str, suite: str | None = None, only: set[int] |
         raise GradeError(f"submission {submission} is not a directory")
     submission = submission_root(submission)
     if submission == suite:
-        raise GradeError("the submission is the grading suite itself; grade a student copy")
+        raise GradeError("the submission is the grading suite itself: grading needs the "
+                         "teacher's suite (--suite, a bundle or the reference repository). To "
+                         "check your own work in a copy, run its visible tests: "
+                         "python -m pytest -m a2_5 (task 2.5)")
     regions = check_suite(suite)
     try:
         chosen, chosen_by = choose_tasks(suite, submission, only, tasks)
