@@ -1,28 +1,31 @@
 """How a training step's time and memory grow with the context T, the width n_embd and the depth
 n_layer, ours against PyTorch eager, with the fitted exponent of each.
 
-    python benchmarks/scaling.py             # 4 points per axis around config B, 3 rounds
-    python benchmarks/scaling.py --rounds 5 --axes T,n_layer
+    python benchmarks/scaling.py             # 4 points per axis around config B
+    python benchmarks/scaling.py --steps 3 --axes T,n_layer
 
 Around config B (vocab 65, block 128, 6 layers, 6 heads, n_embd 192, batch 32) one setting
 varies at a time: T (block_size) 64..512, n_embd 96..384 (6 heads throughout), n_layer 3..24.
 
-- time: for each point, our step and PyTorch's (benchmarks/torch_gpt.py, the same math) are
-  timed interleaved in this one process, rounds rotated, medians (the machine is shared: the
-  load average is recorded, and the ratio is the figure to read);
-- memory: peak resident set (VmHWM) of a fresh process that runs two steps of the point, less
-  that of a fresh process that only imports the library and builds nothing (so the fit sees
+Each point runs in a fresh process per implementation (ours; PyTorch eager, the same math in
+benchmarks/torch_gpt.py), the two alternating in order point by point: one untimed warm-up
+step, then --steps timed training steps (forward, backward, clipping, AdamW), median wall and
+CPU time, then the process's peak resident set (VmHWM).
+
+- time: wall and CPU seconds per step. On a machine shared with other jobs wall time measures
+  the load as much as the code; CPU time (all of a process's threads) is the steadier figure,
+  though it also counts the time a library's threads spin while waiting for work;
+- memory: VmHWM less that of a fresh process that only imports the library (so the fit sees
   what the step costs, not the interpreter);
 - exponent: least-squares slope of log(y) against log(x) over the points of an axis, so time
   proportional to T^p has exponent p.
 
-Writes benchmarks/results/scaling.json.
+Writes benchmarks/results/scaling.json; the load average is recorded.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import os
@@ -71,51 +74,41 @@ def build(kind: str, c: dict):
     return step
 
 
-def time_point(c: dict, kinds: list[str], rounds: int) -> dict[str, float]:
-    """Median seconds per step of each kind, interleaved: each round runs every kind once
-    untimed (it absorbs the other library's threads, still spinning from its last call) and
-    then once timed, in an order rotated round by round."""
-    import time
-    steps = {k: build(k, c) for k in kinds}
-    for fn in steps.values():
-        fn()  # warm-up: compilation, first-touch allocations
-    samples = {k: [] for k in kinds}
-    for r in range(rounds):
-        for k in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
-            steps[k]()
-            t0 = time.perf_counter()
-            steps[k]()
-            samples[k].append(time.perf_counter() - t0)
-    del steps
-    gc.collect()
-    return {k: float(np.median(v)) for k, v in samples.items()}
-
-
 CHILD = r'''
-import json, sys
+import json, statistics, sys, time
 sys.path.insert(0, {here!r})
 {setup}
 import scaling
-c = json.loads({config!r})
+c, steps = json.loads({config!r}), {steps}
+walls, cpus = [], []
 if c:
     step = scaling.build({kind!r}, c)
-    step(); step()
+    step()  # warm-up: compilation, first-touch allocations
+    for _ in range(steps):
+        w0, c0 = time.perf_counter(), time.process_time()
+        step()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
 with open("/proc/self/status") as f:
-    print(next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmHWM:")))
+    peak = next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmHWM:"))
+print(json.dumps(dict(peak_mb=peak, wall_s=statistics.median(walls) if walls else None,
+                      cpu_s=statistics.median(cpus) if cpus else None)))
 '''
 SETUP = {"ours": "import tinygrad_lm; tinygrad_lm.kernels.active_backend(); "
                  "tinygrad_lm.kernels.keep_freed_memory()",
          "torch": "import os, torch; torch.set_num_threads(os.cpu_count() or 1)"}
 
 
-def peak_mb(kind: str, c: dict | None) -> float:
-    """VmHWM (MB) of a fresh process that builds c and runs two steps (c None: import only)."""
-    code = CHILD.format(here=HERE, setup=SETUP[kind], kind=kind, config=json.dumps(c or {}))
+def run_point(kind: str, c: dict | None, steps: int) -> dict:
+    """{peak_mb, wall_s, cpu_s} of a fresh process that builds c and times `steps` steps after
+    a warm-up (c None: it only imports the library)."""
+    code = CHILD.format(here=HERE, setup=SETUP[kind], kind=kind, config=json.dumps(c or {}),
+                        steps=steps)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode:
         print(out.stderr[-1500:], file=sys.stderr)
-        return float("nan")
-    return float(out.stdout.split()[-1])
+        return dict(peak_mb=float("nan"), wall_s=float("nan"), cpu_s=float("nan"))
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def exponent(xs, ys) -> float:
@@ -126,45 +119,39 @@ def exponent(xs, ys) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def run_axis(axis: str, kinds, rounds, baseline, memory: bool) -> dict:
+def run_axis(axis: str, kinds, steps, baseline) -> dict:
     field, values = AXES[axis]
     points = []
-    for v in values:
+    for i, v in enumerate(values):
         c = dict(BASE, **{field: v})
-        t = time_point(c, kinds, rounds)
-        m = {k: peak_mb(k, c) for k in kinds} if memory else {}
-        points.append(dict(value=v, time_s=t, peak_mb=m))
-        print(f"{axis}={v}: time {t}, peak MB {m}", flush=True)
+        order = kinds if i % 2 == 0 else kinds[::-1]
+        r = {k: run_point(k, c, steps) for k in order}
+        points.append(dict(value=v, **{k: r[k] for k in kinds}))
+        print(f"{axis}={v}: {r}", flush=True)
     fit = {}
     for k in kinds:
-        fit[f"time_{k}"] = exponent(values, [p["time_s"][k] for p in points])
-        if memory:
-            fit[f"memory_{k}"] = exponent(values, [p["peak_mb"][k] - baseline[k]
-                                                   for p in points])
+        for what in ("wall_s", "cpu_s"):
+            fit[f"{what}_{k}"] = exponent(values, [p[k][what] for p in points])
+        fit[f"memory_{k}"] = exponent(values, [p[k]["peak_mb"] - baseline[k] for p in points])
     return dict(field=field, points=points, exponent=fit)
 
 
-def table(axis: str, res: dict, kinds, baseline, memory: bool) -> None:
-    headers = [axis, "ours ms"] + (["torch ms", "torch/ours"] if "torch" in kinds else [])
-    if memory:
-        headers += ["ours MB"] + (["torch MB"] if "torch" in kinds else [])
+def table(axis: str, res: dict, kinds) -> None:
+    cols = [("wall_s", "wall ms", 1e3), ("cpu_s", "CPU ms", 1e3), ("peak_mb", "peak MB", 1)]
+    headers = [axis] + [f"{k} {label}" for _, label, _ in cols for k in kinds]
+    if "torch" in kinds:
+        headers += ["torch/ours CPU"]
     rows = []
     for p in res["points"]:
-        t, m = p["time_s"], p["peak_mb"]
-        row = [str(p["value"]), f"{t['ours'] * 1e3:,.0f}"]
+        row = [str(p["value"])] + [f"{p[k][key] * unit:,.0f}" for key, _, unit in cols
+                                   for k in kinds]
         if "torch" in kinds:
-            row += [f"{t['torch'] * 1e3:,.0f}", f"{t['torch'] / t['ours']:.2f}"]
-        if memory:
-            row += [f"{m['ours']:,.0f}"] + ([f"{m['torch']:,.0f}"] if "torch" in kinds else [])
+            row.append(f"{p['torch']['cpu_s'] / p['ours']['cpu_s']:.2f}")
         rows.append(row)
     e = res["exponent"]
-    fit = ["exponent", f"{e['time_ours']:.2f}"]
-    if "torch" in kinds:
-        fit += [f"{e['time_torch']:.2f}", ""]
-    if memory:
-        fit += [f"{e['memory_ours']:.2f}"] + ([f"{e['memory_torch']:.2f}"]
-                                              if "torch" in kinds else [])
-    rows.append(fit)
+    names = {"wall_s": "wall_s", "cpu_s": "cpu_s", "peak_mb": "memory"}
+    rows.append(["exponent"] + [f"{e[f'{names[key]}_{k}']:.2f}" for key, _, _ in cols
+                                for k in kinds] + ([""] if "torch" in kinds else []))
     others = ", ".join(f"{k}={v}" for k, v in BASE.items() if k != res["field"])
     print_table(f"step time and peak memory against {axis} ({others})", headers, rows)
 
@@ -172,25 +159,19 @@ def table(axis: str, res: dict, kinds, baseline, memory: bool) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--axes", default=",".join(AXES))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--no-memory", action="store_true", help="time only")
+    ap.add_argument("--steps", type=int, default=1, help="timed steps per point")
     args = ap.parse_args(argv)
-    torch = optional_torch()
-    if torch is not None:
-        torch.set_num_threads(os.cpu_count() or 1)
-    kinds = ["ours"] + (["torch"] if torch is not None else [])
-    memory = not args.no_memory
+    kinds = ["ours"] + (["torch"] if optional_torch() is not None else [])
     load_before = os.getloadavg()
-    baseline = {k: peak_mb(k, None) for k in kinds} if memory else {}
-    results = {}
-    for axis in args.axes.split(","):
-        results[axis] = run_axis(axis, kinds, args.rounds, baseline, memory)
+    baseline = {k: run_point(k, None, 0)["peak_mb"] for k in kinds}
+    results = {axis: run_axis(axis, kinds, args.steps, baseline)
+               for axis in args.axes.split(",")}
     load_after = os.getloadavg()
     print(f"\nload average (1, 5, 15 min) before {load_before}, after {load_after}; memory "
           f"exponents fit peak minus the import-only peak {baseline} MB")
     for axis, res in results.items():
-        table(axis, res, kinds, baseline, memory)
-    path = write_json("scaling", {"base": BASE, "rounds": args.rounds, "import_only_mb": baseline,
+        table(axis, res, kinds)
+    path = write_json("scaling", {"base": BASE, "steps": args.steps, "import_only_mb": baseline,
                                   "load_average": {"before": load_before, "after": load_after},
                                   "axes": results})
     print(f"\nwrote {path}")

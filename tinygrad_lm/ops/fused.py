@@ -90,19 +90,20 @@ class CausalAttention(Function):
     dv = att^T dy,  ds = softmax'(dy v^T),  dq = ds k / sqrt(hs),  dk = ds^T q / sqrt(hs).
 
     Two kernel pairs compute it, chosen by `tiled` (None: by T, see TILED_FROM):
-    * weights kept (attention_forward): att itself is saved for backward, B nh T^2 numbers a
-      layer. Fastest while a batch entry's (nh, T, T) weights stay in a core's cache.
+    * weights kept (attention_forward): att itself is saved for backward, about B nh T^2 / 2
+      numbers a layer (causal blocks). The faster of the two for short contexts.
     * memory-linear (attention_tiled_forward, tiles of `tile` queries and keys): only y and
       each query's log-sum-exp are saved; backward recomputes att block by block. Memory per
       layer grows linearly in T; the price is one more q k^T product in backward, which once
       the weights no longer fit in cache costs about what reading them back from memory does.
     """
 
-    # From this context length on, the memory-linear kernels run: below it, recomputing the
-    # weights costs more than keeping them (they fit in cache and are few); from it on, the
-    # kept weights are the bulk of a long-context step's memory and stream from RAM anyway
-    # (benchmarks/README.md, "Issue 20: attention, long context, scaling", has the figures).
-    TILED_FROM = 512
+    # From this context length on, the memory-linear kernels run. Below it, keeping the
+    # weights is faster: the tiled kernels redo the q k^T product and the exp in backward, in
+    # more and smaller BLAS calls. From it on, the two run about equally fast (the kept weights
+    # no longer fit in cache and stream from RAM), and the kept weights would be the bulk of
+    # the step's memory (benchmarks/README.md, "Issue 20: attention, long context, scaling").
+    TILED_FROM = 1024
 
     @staticmethod
     def forward(ctx, qkv, n_head, tiled=None, tile=64):
