@@ -3,6 +3,7 @@ n_layer, ours against PyTorch eager, with the fitted exponent of each.
 
     python benchmarks/scaling.py             # 4 points per axis around config B
     python benchmarks/scaling.py --steps 3 --axes T,n_layer
+    python benchmarks/scaling.py --axes T --out scaling_T     # one axis, its own JSON
 
 Around config B (vocab 65, block 128, 6 layers, 6 heads, n_embd 192, batch 32) one setting
 varies at a time: T (block_size) 64..512, n_embd 96..384 (6 heads throughout), n_layer 3..24.
@@ -160,6 +161,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--axes", default=",".join(AXES))
     ap.add_argument("--steps", type=int, default=1, help="timed steps per point")
+    ap.add_argument("--out", default="scaling", help="results/<out>.json (one per parallel run)")
     args = ap.parse_args(argv)
     kinds = ["ours"] + (["torch"] if optional_torch() is not None else [])
     load_before = os.getloadavg()
@@ -171,7 +173,7 @@ def main(argv=None) -> int:
           f"exponents fit peak minus the import-only peak {baseline} MB")
     for axis, res in results.items():
         table(axis, res, kinds)
-    path = write_json("scaling", {"base": BASE, "steps": args.steps, "import_only_mb": baseline,
+    path = write_json(args.out, {"base": BASE, "steps": args.steps, "import_only_mb": baseline,
                                   "load_average": {"before": load_before, "after": load_after},
                                   "axes": results})
     print(f"\nwrote {path}")
