@@ -23,7 +23,8 @@ GPT2LMHeadModel.from_pretrained, so greedy generation must give identical tokens
   of fresh processes loading the 124M model (ours: from_pretrained and GPT.from_file; Hugging
   Face: from_pretrained), against the weights' size and each process's size after its imports.
 - tokenizer: 1 MB of text encoded by ours, tiktoken and Hugging Face's fast tokenizer, when
-  GPT-2's ranks file (shared/data/gpt2.tiktoken) is present.
+  GPT-2's ranks file (shared/data/gpt2.tiktoken) is present; loading GPT-2's tokenizer from
+  each file format (ours), against AutoTokenizer.from_pretrained and tiktoken's own loading.
 
 Writes benchmarks/results/gpt2.json. The machine is shared: read ratios, not absolute times.
 """
@@ -363,6 +364,29 @@ def bench_tokenizer(results):
     return rows
 
 
+def bench_tokenizer_load(hf_dir, transformers, rounds, results):
+    """Seconds to build GPT-2's tokenizer (50,000 merges) from each file format, interleaved."""
+    from tinygrad_lm.gpt2_files import read_vocab_and_merges
+    from tinygrad_lm.tokenizers import BPETokenizer, load_tokenizer
+    ranks = next((p for p in RANKS if os.path.exists(p)), None)
+    vocab, merges = (os.path.join(hf_dir, n) for n in ("vocab.json", "merges.txt"))
+    fns = {"tokenizer.json": lambda: BPETokenizer.from_tokenizer_json(
+               os.path.join(hf_dir, "tokenizer.json")),
+           "vocab.json + merges.txt": lambda: BPETokenizer.from_files(
+               read_vocab_and_merges(vocab, merges)),
+           "model directory": lambda: load_tokenizer(hf_dir)}
+    if ranks is not None:
+        fns[".tiktoken"] = lambda: BPETokenizer.from_tiktoken(ranks)
+    if transformers is not None:
+        fns["HF AutoTokenizer"] = lambda: transformers.AutoTokenizer.from_pretrained(hf_dir)
+    t = time_rounds(fns, rounds=rounds, warmup=1, block=1)
+    results["tokenizer_load_s"] = t
+    hf_t = t.get("HF AutoTokenizer")
+    return [[f"load tokenizer, {k} (s)", f"{v:.2f}", "-", "-" if hf_t is None else f"{hf_t:.2f}",
+             "-", "-" if hf_t is None else fmt_ratio(hf_t / v), "GPT-2's 50,000 merges"]
+            for k, v in t.items() if k != "HF AutoTokenizer"]
+
+
 def gpt2_tokenizer():
     """GPT-2's own when its ranks file is here, else bytes only (same <|endoftext|> id)."""
     from tinygrad_lm.tokenizers import BPETokenizer
@@ -396,6 +420,7 @@ def main(argv=None) -> int:
         rows = bench_memory(hf_dir, st_path, torch, results)
         rows += bench_load(hf_dir, st_path, transformers, torch, rounds, results)
         rows += bench_tokenizer(results)
+        rows += bench_tokenizer_load(hf_dir, transformers, rounds, results)
         rows += bench_generate(ours, torch, hf, rounds, n_new, results)
         rows += bench_forward(ours, torch, hf, rounds, results)
         rows += bench_train(ours, torch, hf, rounds, results)

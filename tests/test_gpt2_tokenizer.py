@@ -203,3 +203,61 @@ def test_ids_in_a_gap_decode_to_the_replacement_character():
     assert tok.decode([97, 280, 300]) == "a\ufffd<|x|>"
     with pytest.raises(IndexError, match="id 301 is out of range for vocab size 301"):
         tok.decode([301])
+
+
+def test_byte_alphabet_round_trips_and_refuses_other_characters():
+    from tinygrad_lm import gpt2_files as files
+    every = bytes(range(256))
+    assert files.token_bytes(files.token_text(every), "t") == every
+    assert files.token_text(b" the") == "Ġthe"
+    for bad in [" ", "a b", "\n", "\x7f", "\u00ad", "\u0144", "自"]:  # outside the alphabet
+        with pytest.raises(ValueError, match="not in GPT-2's byte alphabet"):
+            files.token_bytes(bad, "vocab.json")
+
+
+def test_tokenizer_files_are_bounded(small, tmp_path, monkeypatch):
+    from tinygrad_lm import gpt2_files as files
+    small.save_hf(str(tmp_path))
+    hf = str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt")
+    vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
+    (tmp_path / "vocab.json").write_text(json.dumps({**vocab, "<|big|>": 10 ** 12}),
+                                         encoding="utf-8")
+    with pytest.raises(ValueError, match=r"token '<\|big\|>' has id 1000000000000; ids must be"):
+        BPETokenizer.from_hf_files(*hf)
+    (tmp_path / "vocab.json").write_text(json.dumps({**vocab, "Ġzz": vocab["Ġ"]}),
+                                         encoding="utf-8")
+    with pytest.raises(ValueError, match="tokens 'Ġ' and 'Ġzz' both have id 32"):
+        BPETokenizer.from_hf_files(*hf)
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(ValueError, match=r"vocab.json' is [\d,]+ bytes, more than the 1,000"):
+        BPETokenizer.from_hf_files(*hf)
+    monkeypatch.undo()
+    long = bytes(range(256)) * 17
+    (tmp_path / "t.tiktoken").write_text(f"{b64(long)} 0\n")
+    with pytest.raises(ValueError, match="t.tiktoken' line 1: .*longer than 4096 bytes"):
+        BPETokenizer.from_tiktoken(str(tmp_path / "t.tiktoken"))
+    (tmp_path / "t.tiktoken").write_text("YWI 0\n")  # base64 without its padding
+    with pytest.raises(ValueError, match="t.tiktoken' line 1: 'YWI' is not base64"):
+        BPETokenizer.from_tiktoken(str(tmp_path / "t.tiktoken"))
+
+
+@needs_ranks
+def test_gpt2_ranks_give_the_merges_of_plain_bpe(gpt2):
+    """The ranks file's merges, derived with the kept-pair-ranks BPE, are those of the plain
+    rule (every pair looked up again after every merge) on every 7th token."""
+    from tinygrad_lm import gpt2_files as files
+
+    def plain(token, ranks, max_rank):
+        parts = [token[i:i + 1] for i in range(len(token))]
+        while True:
+            found = [(ranks.get(a + b, max_rank), i) for i, (a, b) in
+                     enumerate(zip(parts, parts[1:]))]
+            rank, i = min(found, default=(max_rank, 0))
+            if rank >= max_rank:
+                return parts
+            parts[i:i + 2] = [parts[i] + parts[i + 1]]
+    ranks = {b: i for i, b in gpt2.vocab.items()}
+    for rank in range(256, len(ranks), 7):
+        token = gpt2.vocab[rank]
+        assert files._bpe_with_ranks(token, ranks, rank) == plain(token, ranks, rank)

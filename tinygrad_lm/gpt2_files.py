@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from typing import NamedTuple
 
 # GPT-2's pre-tokenisation (from OpenAI's encoder.py): contractions, an optional space and a
@@ -50,17 +51,42 @@ def bytes_to_unicode() -> dict[int, str]:
 
 _BYTE_OF = {c: b for b, c in bytes_to_unicode().items()}
 _CHAR_OF = bytes_to_unicode()
+# The same maps as str.translate tables, so that a whole token converts in one C-level call
+# (50,000 tokens one character at a time in Python is most of a second). To bytes: each
+# alphabet character becomes the Latin-1 character of its byte, and every other character of
+# U+0000..U+00FF becomes U+FFFD, so that .encode("latin-1") fails on any character outside the
+# alphabet (those above U+00FF fail by themselves) instead of passing through unchanged.
+_TO_LATIN1 = {**{b: "\ufffd" for b in range(256)}, **{ord(c): chr(b) for c, b in _BYTE_OF.items()}}
+_FROM_LATIN1 = {b: c for b, c in _CHAR_OF.items()}
+
+# Bounds on what a tokenizer file may make us hold: the largest tokenizers in use have a few
+# hundred thousand tokens of at most a few hundred bytes in files of a few tens of MB. A corrupt
+# or hostile file beyond these gets an error instead of an allocation: a token id sets the rows
+# of a model's embedding, and deriving a ranks file's merges costs the square of a token's length.
+MAX_FILE_BYTES = 256 * 2 ** 20
+MAX_TOKEN_ID = 2 ** 24 - 1
+MAX_TOKEN_BYTES = 4096
 
 
 def read_text(path: str, what: str) -> str:
-    """The UTF-8 text of `path`; a missing or non-UTF-8 file is an error naming `what` it was."""
+    """The UTF-8 text of `path`; a missing, oversized or non-UTF-8 file is an error naming
+    `what` it was."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise ValueError(f"{what} file {path!r} is {size:,} bytes, more than the "
+                                 f"{MAX_FILE_BYTES:,} any tokenizer or model config needs; is "
+                                 "it the right file?")
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} file {path!r} does not exist") from None
     except IsADirectoryError:
         raise IsADirectoryError(f"{what} file {path!r} is a directory") from None
+    if len(data) > MAX_FILE_BYTES:  # a pipe or special file whose size fstat does not know
+        raise ValueError(f"{what} file {path!r} is more than {MAX_FILE_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"{what} file {path!r} is not UTF-8 text: {e}") from None
 
@@ -71,81 +97,115 @@ def read_json(path: str, what: str):
         return json.loads(read_text(path, what))
     except json.JSONDecodeError as e:
         raise ValueError(f"{what} file {path!r} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{what} file {path!r} nests its JSON too deeply") from None
 
 
 def token_bytes(token: str, where: str) -> bytes:
     """b" the" from "Ġthe"."""
     try:
-        return bytes(_BYTE_OF[c] for c in token)
-    except KeyError as e:
-        raise ValueError(f"{where}: token {token!r} has character {e.args[0]!r}, which is not "
+        return token.translate(_TO_LATIN1).encode("latin-1")
+    except UnicodeEncodeError:
+        bad = next(c for c in token if c not in _BYTE_OF)
+        raise ValueError(f"{where}: token {token!r} has character {bad!r}, which is not "
                          "in GPT-2's byte alphabet (is this a byte-level BPE file?)") from None
 
 
 def token_text(data: bytes) -> str:
     """"Ġthe" from b" the"."""
-    return "".join(_CHAR_OF[b] for b in data)
+    return data.decode("latin-1").translate(_FROM_LATIN1)
+
+
+def check_token_id(i, where: str) -> int:
+    """`i` as a token id: an integer (not a bool) in 0..MAX_TOKEN_ID."""
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= MAX_TOKEN_ID:
+        raise ValueError(f"{where} has id {i!r}; ids must be integers from 0 to "
+                         f"{MAX_TOKEN_ID:,}")
+    return i
 
 
 # ---- reading -----------------------------------------------------------------------------------
 
-def _vocab_from_strings(encoder, path: str, added: dict[str, int]) -> dict[int, bytes]:
+def _vocab_from_strings(encoder, path: str, added: dict[str, int]):
+    """(id -> bytes, token string -> id) of the mergeable tokens (those not in `added`)."""
     if not isinstance(encoder, dict):
         raise ValueError(f"{path!r}: expected a JSON object mapping token -> id, got "
                          f"{type(encoder).__name__}")
-    vocab = {}
+    id_of = {}
     for token, i in encoder.items():
-        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
-            raise ValueError(f"{path!r}: token {token!r} has id {i!r}; ids must be integers "
-                             ">= 0")
-        if token in added:
-            continue
-        vocab[i] = token_bytes(token, path)
-    return vocab
+        check_token_id(i, f"{path!r}: token {token!r}")
+        if token not in added:
+            id_of[token] = i
+    vocab = {i: token_bytes(token, path) for token, i in id_of.items()}
+    if len(vocab) != len(id_of):
+        first = {}
+        for token, i in id_of.items():
+            if i in first:
+                raise ValueError(f"{path!r}: tokens {first[i]!r} and {token!r} both have id {i}; "
+                                 "each token needs its own id")
+            first[i] = token
+    return vocab, id_of
 
 
-def _merges_from_lines(lines, vocab: dict[int, bytes], path: str) -> list[tuple[int, int]]:
-    """Merges written "Ġ t" per line (or ["Ġ", "t"] in a newer tokenizer.json)."""
-    id_of = {b: i for i, b in vocab.items()}
-    merges = []
+def _merges_from_lines(lines, id_of: dict[str, int], path: str):
+    """Merges written "Ġ t" per line (or ["Ġ", "t"] in a newer tokenizer.json), looked up in
+    the token strings themselves (the byte alphabet is one-to-one, so equal strings are equal
+    bytes). Returns the merges as (left_id, right_id) and the id each one makes."""
+    merges, made = [], []
     for lineno, line in lines:
-        where = f"{path!r} {'line' if isinstance(line, str) else 'merge'} {lineno}"
         parts = line.split(" ") if isinstance(line, str) else line
-        if not isinstance(parts, list) or len(parts) != 2 or not all(
-                isinstance(p, str) and p for p in parts):
-            raise ValueError(f"{where}: expected two tokens separated by one space, got "
-                             f"{line!r}; the file is damaged, get a fresh copy")
-        left, right = (token_bytes(p, where) for p in parts)
-        if not {left, right, left + right} <= id_of.keys():
-            raise ValueError(f"{where}: merge {' '.join(parts)!r} uses or makes a token missing "
-                             "from the vocabulary; the merges and vocabulary files do not belong "
-                             "together")
-        merges.append((id_of[left], id_of[right]))
-    return merges
+        if isinstance(parts, list) and len(parts) == 2:
+            left, right = parts
+            if isinstance(left, str) and isinstance(right, str):
+                a, b, ab = id_of.get(left), id_of.get(right), id_of.get(left + right)
+                if a is not None and b is not None and ab is not None:
+                    merges.append((a, b))
+                    made.append(ab)
+                    continue
+        _bad_merge(path, lineno, line, parts)
+    return merges, made
 
 
-def _split_special(vocab: dict[int, bytes], merges, special: dict[str, int]):
+def _bad_merge(path: str, lineno: int, line, parts):
+    """The error for a merge line that did not resolve to three tokens of the vocabulary."""
+    where = f"{path!r} {'line' if isinstance(line, str) else 'merge'} {lineno}"
+    if not isinstance(parts, list) or len(parts) != 2 or not all(
+            isinstance(p, str) and p for p in parts):
+        raise ValueError(f"{where}: expected two tokens separated by one space, got "
+                         f"{line!r}; the file is damaged, get a fresh copy")
+    for p in parts:
+        token_bytes(p, where)  # a character outside the byte alphabet says so
+    raise ValueError(f"{where}: merge {' '.join(parts)!r} uses or makes a token missing "
+                     "from the vocabulary; the merges and vocabulary files do not belong "
+                     "together")
+
+
+def _split_special(vocab: dict[int, bytes], made: list[int], special: dict[str, int]):
     """Tokens that are neither a byte nor the result of a merge can never come out of BPE:
     they are special tokens (GPT-2's `<|endoftext|>` sits in encoder.json that way)."""
-    by_bytes = {b: i for i, b in vocab.items()}
-    made = {by_bytes[vocab[a] + vocab[b]] for a, b in merges}
-    for i, b in list(vocab.items()):
-        if len(b) > 1 and i not in made:
-            special.setdefault(b.decode("utf-8", errors="replace"), i)
-            del vocab[i]
+    made = set(made)
+    for i in [i for i, b in vocab.items() if len(b) > 1 and i not in made]:
+        special.setdefault(vocab.pop(i).decode("utf-8", errors="replace"), i)
     return vocab, special
+
+
+def _merge_lines(text: str):
+    """(line number, line) of a merges file's merges: blank lines and the "#version" header
+    left out."""
+    lines = text.split("\n")
+    start = 1 if lines and lines[0].startswith("#version") else 0
+    return [(n, line.rstrip("\r")) for n, line in enumerate(lines[start:], start + 1)
+            if line and not line.isspace()]
 
 
 def read_vocab_and_merges(vocab_path: str, merges_path: str,
                           special_tokens: dict[str, int] | None = None) -> BPEFiles:
     """OpenAI's encoder.json + vocab.bpe, or Hugging Face's vocab.json + merges.txt."""
     special = dict(special_tokens or {})
-    vocab = _vocab_from_strings(read_json(vocab_path, "vocabulary"), vocab_path, special)
-    text = read_text(merges_path, "merges")
-    lines = [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1)
-             if line.strip() and not (n == 1 and line.startswith("#version"))]
-    merges = _merges_from_lines(lines, vocab, merges_path)
-    vocab, special = _split_special(vocab, merges, special)
+    vocab, id_of = _vocab_from_strings(read_json(vocab_path, "vocabulary"), vocab_path, special)
+    lines = _merge_lines(read_text(merges_path, "merges"))
+    merges, made = _merges_from_lines(lines, id_of, merges_path)
+    vocab, special = _split_special(vocab, made, special)
     return BPEFiles(merges, vocab, special)
 
 
@@ -166,10 +226,10 @@ def read_tokenizer_json(path: str) -> BPEFiles:
         if not isinstance(t, dict) or not isinstance(t.get("content"), str) \
                 or not isinstance(t.get("id"), int):
             raise ValueError(f"{path!r}: added_tokens entry {t!r} needs 'content' and 'id'")
-        special[t["content"]] = t["id"]
-    vocab = _vocab_from_strings(model.get("vocab"), path, special)
-    merges = _merges_from_lines(enumerate(model.get("merges") or [], 1), vocab, path)
-    vocab, special = _split_special(vocab, merges, special)
+        special[t["content"]] = check_token_id(t["id"], f"{path!r}: added token {t['content']!r}")
+    vocab, id_of = _vocab_from_strings(model.get("vocab"), path, special)
+    merges, made = _merges_from_lines(enumerate(model.get("merges") or [], 1), id_of, path)
+    vocab, special = _split_special(vocab, made, special)
     return BPEFiles(merges, vocab, special, pattern)
 
 
@@ -189,6 +249,11 @@ def _pattern_of(pre, path: str) -> str:
                      "(ByteLevel without add_prefix_space); this tokenizer is not supported")
 
 
+# a ranks file's line: standard base64 (its alphabet, then at most two "=" of padding), one
+# space, a decimal rank; spaces or tabs around it are allowed, and a Windows line end
+_RANKS_LINE = re.compile(r"[ \t]*([A-Za-z0-9+/]*={0,2})[ \t]+([0-9]{1,12})[ \t\r]*")
+
+
 def read_tiktoken(path: str, special_tokens: dict[str, int] | None = None) -> BPEFiles:
     """A tiktoken ranks file: "base64(token) rank" per line. The merges are not stored; each
     token's merge is found by running BPE on its bytes with the lower-ranked tokens only,
@@ -196,19 +261,21 @@ def read_tiktoken(path: str, special_tokens: dict[str, int] | None = None) -> BP
     id after the last rank, as in tiktoken's gpt2 encoding ({} for none)."""
     ranks: dict[bytes, int] = {}
     for lineno, line in enumerate(read_text(path, "tiktoken").split("\n"), 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        try:
-            if len(parts) != 2:
-                raise ValueError
-            token, rank = base64.b64decode(parts[0], validate=True), int(parts[1])
-        except (ValueError, binascii.Error):
+        m = _RANKS_LINE.fullmatch(line)
+        if m is None:
+            if not line.strip():
+                continue
             raise ValueError(f"{path!r} line {lineno}: expected 'base64-token rank', got "
-                             f"{line[:80]!r}; the file is damaged, get a fresh copy") from None
-        if token in ranks or rank < 0:
-            raise ValueError(f"{path!r} line {lineno}: token {token!r} is listed twice or has a "
-                             f"negative rank {rank}")
+                             f"{line[:80]!r}; the file is damaged, get a fresh copy")
+        try:
+            token = binascii.a2b_base64(m[1])
+        except binascii.Error:
+            raise ValueError(f"{path!r} line {lineno}: {m[1][:80]!r} is not base64 (bad "
+                             "padding); the file is damaged, get a fresh copy") from None
+        rank = check_token_id(int(m[2]), f"{path!r} line {lineno}: token {token[:40]!r}")
+        if token in ranks or len(token) > MAX_TOKEN_BYTES:
+            raise ValueError(f"{path!r} line {lineno}: token {token[:40]!r} is listed twice or "
+                             f"is longer than {MAX_TOKEN_BYTES} bytes")
         ranks[token] = rank
     vocab = {r: t for t, r in ranks.items()}
     if len(vocab) != len(ranks):
@@ -232,19 +299,24 @@ def read_tiktoken(path: str, special_tokens: dict[str, int] | None = None) -> BP
 
 
 def _bpe_with_ranks(token: bytes, ranks: dict[bytes, int], max_rank: int) -> list[bytes]:
-    """tiktoken's rule: merge the adjacent pair whose concatenation has the lowest rank, using
-    only tokens ranked below max_rank."""
-    parts = [token[i:i + 1] for i in range(len(token))]
-    while len(parts) > 1:
-        best, best_rank = None, max_rank
-        for i in range(len(parts) - 1):
-            r = ranks.get(parts[i] + parts[i + 1])
-            if r is not None and r < best_rank:
-                best, best_rank = i, r
-        if best is None:
+    """tiktoken's rule: merge the adjacent pair whose concatenation has the lowest rank (the
+    leftmost of equals), using only tokens ranked below max_rank. As in tiktoken, the parts are
+    cut positions into `token` and the rank of each adjacent pair is kept in a list, so that a
+    merge looks up only the two pairs beside it again (this runs once per token of the file)."""
+    get, n = ranks.get, len(token)
+    cuts = list(range(n + 1))  # part i is token[cuts[i]:cuts[i + 1]]
+    pair_rank = [get(token[i:i + 2], max_rank) for i in range(n - 1)]  # max_rank: not merged
+    while pair_rank:
+        best = min(pair_rank)
+        if best >= max_rank:
             break
-        parts[best:best + 2] = [parts[best] + parts[best + 1]]
-    return parts
+        i = pair_rank.index(best)
+        del cuts[i + 1], pair_rank[i]
+        if i > 0:
+            pair_rank[i - 1] = get(token[cuts[i - 1]:cuts[i + 1]], max_rank)
+        if i < len(pair_rank):
+            pair_rank[i] = get(token[cuts[i]:cuts[i + 2]], max_rank)
+    return [token[a:b] for a, b in zip(cuts, cuts[1:])]
 
 
 # ---- writing -----------------------------------------------------------------------------------

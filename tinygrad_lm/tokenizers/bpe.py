@@ -59,24 +59,29 @@ class BPETokenizer(Tokenizer):
         return vocab, list(range(256)), [256 + r for r in range(len(self.merges))]
 
     def _ids_from_vocab(self):
-        id_of = {}
-        for i, b in self.vocab.items():
-            if i < 0:
-                raise ValueError(f"BPETokenizer: token id {i} is negative")
-            if b in id_of:
-                raise ValueError(f"BPETokenizer: ids {id_of[b]} and {i} both stand for {b!r}")
-            id_of[b] = i
+        id_of = {b: i for i, b in self.vocab.items()}
+        if len(id_of) != len(self.vocab):
+            first = {}
+            for i, b in self.vocab.items():
+                if b in first:
+                    raise ValueError(f"BPETokenizer: ids {first[b]} and {i} both stand for {b!r}")
+                first[b] = i
+        if self.vocab and not 0 <= min(self.vocab) <= max(self.vocab) <= files.MAX_TOKEN_ID:
+            raise ValueError(f"BPETokenizer: token ids must be from 0 to {files.MAX_TOKEN_ID:,}, "
+                             f"got {min(self.vocab)}..{max(self.vocab)}")
         missing = [b for b in range(256) if bytes([b]) not in id_of]
         if missing:
             raise ValueError(f"BPETokenizer: the vocabulary has no token for byte(s) "
                              f"{missing[:8]}; a byte-level vocabulary needs all 256")
-        merged = []
-        for rank, (a, b) in enumerate(self.merges):
-            joined = self.vocab[a] + self.vocab[b] if a in self.vocab and b in self.vocab else None
-            if joined not in id_of:
-                raise ValueError(f"BPETokenizer: merge {rank} {(a, b)} does not produce a token "
-                                 "of the vocabulary")
-            merged.append(id_of[joined])
+        vocab = self.vocab
+        try:
+            merged = [id_of[vocab[a] + vocab[b]] for a, b in self.merges]
+        except KeyError:  # find the first merge that does not resolve, to name it
+            rank, (a, b) = next((r, (a, b)) for r, (a, b) in enumerate(self.merges)
+                                if a not in vocab or b not in vocab
+                                or vocab[a] + vocab[b] not in id_of)
+            raise ValueError(f"BPETokenizer: merge {rank} {(a, b)} does not produce a token "
+                             "of the vocabulary") from None
         return [id_of[bytes([b])] for b in range(256)], merged
 
     def _check_special(self, special: dict) -> dict[str, int]:
