@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_lm as tg
-from tinygrad_lm.generate import NextTokenLogits, beam_search, generate, score
+from tinygrad_lm.generate import NextTokenLogits, beam_search, generate
 from tinygrad_lm.sampling import (
     apply_temperature,
     log_softmax,
@@ -17,6 +17,7 @@ from tinygrad_lm.sampling import (
     top_k_filter,
     top_p_filter,
 )
+from tinygrad_lm.scoring import score
 
 gpt = pytest.importorskip("tinygrad_lm.nn.gpt")
 

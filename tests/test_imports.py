@@ -38,7 +38,7 @@ FLOORS = [
     ["nn"],
     ["interop", "optim", "tokenizers", "data", "sampling", "training_health", "progress",
      "plots", "config", "loader", "run_dir", "pretrained", "export", "evaluation"],
-    ["generate", "train", "task_metrics", "samples", "lessons"],
+    ["generate", "train", "task_metrics", "samples", "lessons", "scoring"],
     ["cli", "assignments", "notebooks", "__main__", "__init__"],
 ]
 

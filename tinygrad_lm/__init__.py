@@ -31,13 +31,14 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .generate import beam_search, generate, score
+from .generate import beam_search, generate
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .kernels import get_backend, set_backend, use_backend
 from .loader import load
 from .nn import GPT, GPTConfig
 from .pretrained import from_pretrained
 from .profiler import profile
+from .scoring import score
 from .tensor import Tensor, apply
 
 __version__ = "0.1.0"
