@@ -11,9 +11,10 @@ on a machine shared with other jobs the wall time measures the load as much as t
 the CPU time, which a waiting process does not accumulate, is the steadier figure.
 
     git worktree add /tmp/old <commit>
-    python benchmarks/ab_commits.py --old /tmp/old --new . [--configs A,B,A0] [--rounds 8]
+    python benchmarks/ab_commits.py --old /tmp/old --new . [--configs A,B,A0,L8] [--rounds 8]
 
-(A0 is config A's graph at toy widths, to compare the per-op overhead of two trees.)
+(A0 is config A's graph at toy widths, to compare the per-op overhead of two trees; L8 is
+lesson 8's model, small enough that no kernel splits its work.)
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ CONFIGS = {
     "B": dict(vocab_size=65, block_size=128, n_layer=6, n_head=6, n_embd=192, batch=32),
     # A's graph at toy widths: its step is almost all per-op overhead (see overhead.py)
     "A0": dict(vocab_size=65, block_size=4, n_layer=4, n_head=4, n_embd=8, batch=1),
+    # lesson 8's GPTs: a small model none of whose kernels splits its work
+    "L8": dict(vocab_size=32, block_size=32, n_layer=4, n_head=4, n_embd=32, batch=16),
 }
 
 WORKER = r'''

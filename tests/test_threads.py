@@ -87,6 +87,25 @@ def test_blas_is_held_to_one_thread_while_the_engine_splits_work():
         assert blas_threads() == own  # one thread for kernels: BLAS threads itself again
 
 
+def test_blas_is_held_even_when_every_job_is_too_small_to_split():
+    # a small model's kernels never split; left alone, OpenBLAS would thread each of their
+    # small matmuls itself (its wake-up and spinning cost several times the work)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    with threads.use_threads(1):
+        own = blas_threads()  # BLAS threads itself
+    with threads.use_threads(2):
+        assert threads.split_rows(1000, seconds=1e-6) == [(0, 1000)]  # one chunk: no split
+        assert set(blas_threads()) == {1}
+    with threads.use_threads(1):
+        assert blas_threads() == own
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_a_forked_child_splits_work_with_a_pool_of_its_own():
     import os

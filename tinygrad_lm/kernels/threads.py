@@ -19,8 +19,9 @@ GIL (`nogil=True`), so the shares really run at once. Work too small to repay ha
 worker (under MIN_SPLIT below) runs on the caller's thread alone.
 
 BLAS is held to one thread (through threadpoolctl, which knows OpenBLAS, MKL and BLIS) the first
-time work is split, not at import; `set_num_threads(1)` gives BLAS its own threads back. The
-BLAS libraries are looked up then, once: one loaded later (PyTorch's, say) is left alone. Where
+time a kernel decides how to split its work, split or not, rather than at import;
+`set_num_threads(1)` gives BLAS its own threads back. The BLAS libraries are looked up then,
+once: one loaded later (PyTorch's, say) is left alone. Where
 threadpoolctl finds no BLAS, nothing is split and NumPy threads its own matmuls.
 """
 
@@ -115,7 +116,7 @@ def use_threads(n: int | None):
 
 def _blas_libraries() -> list:
     """The BLAS libraries loaded in this process, with their own thread counts (found once,
-    the first time work is split, so after NumPy has loaded its BLAS)."""
+    the first time a kernel splits or holds BLAS, so after NumPy has loaded its BLAS)."""
     global _blas
     if _blas is None:
         try:
@@ -223,6 +224,20 @@ def _workers() -> _Pool | None:
         return _pool
 
 
+def _hold_blas_for_unsplit_work() -> None:
+    """Hold BLAS to one thread before a job too small to split runs on the caller's thread.
+
+    Without this, a model whose every job is under MIN_SPLIT (a lesson's 32-wide GPT) never
+    splits, so BLAS is never held, and OpenBLAS threads each of its small matmuls itself: each
+    call then pays OpenBLAS's wake-up and join, and its spinning worker holds the other core.
+    That made such a training step several times slower than with BLAS on one thread
+    (benchmarks/README.md, "BLAS held for small models")."""
+    if not _blas_held and num_threads() > 1:
+        with _lock:
+            if _blas_libraries():
+                _set_blas_threads(hold=True)
+
+
 def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
     """Cut range(n) into up to num_threads() contiguous [lo, hi) chunks of whole `align` blocks,
     for a job estimated to take `seconds` on one thread (see FLOP and ELEMENT).
@@ -232,6 +247,7 @@ def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
     on the calling thread, gets HANDOFF more work than each of the others."""
     threads = min(num_threads(), 1 + int(seconds // MIN_SPLIT), n // max(align, 1))
     if threads <= 1:
+        _hold_blas_for_unsplit_work()
         return [(0, n)]
     blocks = n // align
     worker_share = max(0.0, (seconds - HANDOFF) / threads) / seconds  # of the whole job
