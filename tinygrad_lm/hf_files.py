@@ -29,7 +29,7 @@ import numpy as np
 from safetensors import SafetensorError
 
 from .gpt2_files import read_json
-from .serialization import safetensors_tensors
+from .serialization import safetensors_tensors, torch_load_safely
 
 # Hugging Face activation names -> ours. gelu_new, gelu_pytorch_tanh and gelu_fast are all
 # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's GELU.
@@ -143,16 +143,8 @@ def _tensors(path: str, skip):
 
 
 def _torch_bin(path: str, skip):
-    try:
-        import torch
-    except ImportError:
-        raise PretrainedError(f"{path!r} is a PyTorch pickle; reading it needs torch (pip "
-                              "install torch), or convert it to model.safetensors") from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # an unpickling error, a truncated zip, ...: all mean the same
-        raise PretrainedError(f"weights file {path!r} cannot be read safely ({type(e).__name__}:"
-                              f" {e}); use a model.safetensors file") from None
+    state = torch_load_safely(path, "weights file", missing_torch=PretrainedError,
+                              unreadable=PretrainedError, fix="convert it to model.safetensors")
     for name in list(state):
         tensor = state.pop(name)
         if not skip(name):

@@ -23,6 +23,7 @@ import numpy as np
 
 from .nn.gpt import GPT, GPTConfig
 from .nn.layers import Linear
+from .serialization import torch_load_safely
 
 _MASK_BUFFERS = (".attn.bias", ".attn.masked_bias")
 
@@ -137,16 +138,9 @@ def read_nanogpt(path: str) -> tuple[GPT, dict]:
     torch.load(weights_only=True), which builds tensors and plain containers and refuses
     anything else (a pickle can run code). nanoGPT's model ties the head and uses nn.GELU(), the
     exact erf form, so the model comes back with activation="gelu": its logits are nanoGPT's."""
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(f"{path!r} is a nanoGPT checkpoint, a PyTorch pickle: reading it "
-                          "safely needs torch's weights_only loader (pip install torch)") from None
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # an unpickling refusal, a truncated zip, ...: all mean the same
-        raise ValueError(f"nanoGPT checkpoint {path!r} cannot be read safely "
-                         f"({type(e).__name__}: {e})") from None
+    ckpt = torch_load_safely(path, "nanoGPT checkpoint", missing_torch=ImportError,
+                             unreadable=ValueError, fix="export it from nanoGPT again")
+    import torch  # there: torch_load_safely needed it
     args = ckpt.get("model_args") if isinstance(ckpt, dict) else None
     state = ckpt.get("model") if isinstance(ckpt, dict) else None
     if not isinstance(args, dict) or not isinstance(state, dict):

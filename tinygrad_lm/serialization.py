@@ -124,3 +124,24 @@ def load_into(model, arrays, path, strict: bool = True, assign: bool = False):
         return model.load_state_dict(arrays, strict=strict, assign=assign)
     except (KeyError, ValueError) as e:
         raise type(e)(f"weights file {os.fspath(path)!r}: {e.args[0]}") from None
+
+
+def torch_load_safely(path: str, what: str, *, missing_torch: type[Exception],
+                      unreadable: type[Exception], fix: str):
+    """What a torch.save file holds, read only through torch.load(weights_only=True).
+
+    A .bin / .pt file is a pickle, and unpickling can run code: torch's weights_only loader
+    builds tensors and plain containers and refuses anything else. `what` names the file in
+    the errors ("weights file", "nanoGPT checkpoint"); `fix` is what the user can do instead.
+    Without torch: missing_torch; a refused, truncated or damaged file: unreadable."""
+    try:
+        import torch
+    except ImportError:
+        raise missing_torch(f"{what} {path!r} is a PyTorch pickle: reading it safely needs "
+                            f"torch's weights_only loader (pip install torch), or {fix}") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # an unpickling refusal, a truncated zip, ...: all mean the same
+        raise unreadable(f"{what} {path!r} cannot be read safely ({type(e).__name__}: {e}); "
+                         f"{fix}") from None
+
