@@ -8,17 +8,10 @@ from tinygrad_lm.kernels import reference as R
 
 N = pytest.importorskip("tinygrad_lm.kernels.numba_cpu")
 
-from .test_kernels import DTYPES, assert_close, randn  # noqa: E402
+from . import test_kernels  # noqa: E402
+from .test_kernels import assert_close, randn  # noqa: E402
 
-
-@pytest.fixture(params=DTYPES, ids=["f32", "f64"])
-def dt(request):
-    return request.param
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)
+dt, rng = test_kernels.dt, test_kernels.rng  # its dtype and generator fixtures
 
 
 # ---- AdamW ----------------------------------------------------------------------------------

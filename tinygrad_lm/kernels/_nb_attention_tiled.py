@@ -108,15 +108,19 @@ def _contiguous(*arrays):
     return tuple(np.ascontiguousarray(a) for a in arrays)
 
 
+def _heads_and_tiles(qkv: np.ndarray, n_head: int, tile: int):
+    """q, k, v as 3 x (B, nh, T, hs), hs, the score scale 1/sqrt(hs), and T's [lo, hi) tiles."""
+    q, k, v = reference.qkv_heads(np.ascontiguousarray(qkv), n_head)
+    hs = q.shape[-1]
+    return q, k, v, hs, qkv.dtype.type(1.0 / math.sqrt(hs)), _tiles(qkv.shape[1], tile)
+
+
 @reference_unless()
 def attention_tiled_forward(qkv: np.ndarray, n_head: int, tile: int = 64):
     """(y (B, T, C), lse (B, nh, T)): see reference.attention_tiled_forward."""
     B, T, C3 = qkv.shape
     dt = qkv.dtype
-    q, k, v = reference.qkv_heads(np.ascontiguousarray(qkv), n_head)  # 3 x (B, nh, T, hs)
-    hs = q.shape[-1]
-    scale = dt.type(1.0 / math.sqrt(hs))
-    tiles = _tiles(T, tile)
+    q, k, v, hs, scale, tiles = _heads_and_tiles(qkv, n_head, tile)
     y = np.empty((B, T, C3 // 3), dtype=dt)
     y_heads = y.reshape(B, T, n_head, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs) view of y
     lse = np.empty((B, n_head, T), dtype=dt)
@@ -153,10 +157,7 @@ def attention_tiled_backward(qkv: np.ndarray, y: np.ndarray, lse: np.ndarray, gy
     """d qkv (B, T, 3C): see reference.attention_tiled_backward."""
     B, T, C3 = qkv.shape
     dt = qkv.dtype
-    q, k, v = reference.qkv_heads(np.ascontiguousarray(qkv), n_head)  # 3 x (B, nh, T, hs)
-    hs = q.shape[-1]
-    scale = dt.type(1.0 / math.sqrt(hs))
-    tiles = _tiles(T, tile)
+    q, k, v, hs, scale, tiles = _heads_and_tiles(qkv, n_head, tile)
     gy = np.ascontiguousarray(gy, dtype=dt)
     dy = gy.reshape(B, T, n_head, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
     D = np.empty((B, T, n_head), dtype=dt)  # the softmax's row term dy . y, per head
