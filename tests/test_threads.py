@@ -71,14 +71,18 @@ def test_set_num_threads_checks_and_restores():
             threads.set_num_threads(bad)
 
 
-def test_blas_is_held_to_one_thread_while_the_engine_splits_work():
+def blas_threads() -> list[int]:
+    """The thread count of every BLAS library threadpoolctl sees (skips the test if none)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-
-    def blas_threads():
-        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
-                if i["user_api"] == "blas"]
-    if not blas_threads():
+    counts = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+              if i["user_api"] == "blas"]
+    if not counts:
         pytest.skip("no BLAS library that threadpoolctl can see")
+    return counts
+
+
+def test_blas_is_held_to_one_thread_while_the_engine_splits_work():
+    blas_threads()
     with threads.use_threads(2):
         threads.run_chunks(lambda lo, hi: None, [(0, 1), (1, 2)])
         assert set(blas_threads()) == {1}
@@ -90,13 +94,6 @@ def test_blas_is_held_to_one_thread_while_the_engine_splits_work():
 def test_blas_is_held_even_when_every_job_is_too_small_to_split():
     # a small model's kernels never split; left alone, OpenBLAS would thread each of their
     # small matmuls itself (its wake-up and spinning cost several times the work)
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-
-    def blas_threads():
-        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
-                if i["user_api"] == "blas"]
-    if not blas_threads():
-        pytest.skip("no BLAS library that threadpoolctl can see")
     with threads.use_threads(1):
         own = blas_threads()  # BLAS threads itself
     with threads.use_threads(2):
