@@ -15,6 +15,11 @@ the CPU time, which a waiting process does not accumulate, is the steadier figur
 
 (A0 is config A's graph at toy widths, to compare the per-op overhead of two trees; L8 is
 lesson 8's model, small enough that no kernel splits its work.)
+    python benchmarks/ab_commits.py --old /tmp/old --new . [--configs A,B,A0] [--rounds 8]
+    python benchmarks/ab_commits.py --old /tmp/old --configs G4x64 --fused-only
+
+(A0 is config A's graph at toy widths, to compare the per-op overhead of two trees; G4x64 and
+G8x256 are GPT-2 small's training step at batch 4 x 64 and 8 x 256.)
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ CONFIGS = {
     "A0": dict(vocab_size=65, block_size=4, n_layer=4, n_head=4, n_embd=8, batch=1),
     # lesson 8's GPTs: a small model none of whose kernels splits its work
     "L8": dict(vocab_size=32, block_size=32, n_layer=4, n_head=4, n_embd=32, batch=16),
+    # GPT-2 small (issue 17), at block_size = T: the step's shapes are those of T tokens
+    "G4x64": dict(vocab_size=50257, block_size=64, n_layer=12, n_head=12, n_embd=768, batch=4),
+    "G8x256": dict(vocab_size=50257, block_size=256, n_layer=12, n_head=12, n_embd=768, batch=8),
 }
 
 WORKER = r'''
@@ -46,9 +54,11 @@ if hasattr(tg.kernels, "keep_freed_memory"):
     tg.kernels.keep_freed_memory()  # older trees switched it on when the backend loaded
 configs = json.loads(sys.argv[1])
 has_fused = "fused" in tg.GPTConfig.__dataclass_fields__
+spelled_out_too = sys.argv[2] == "1"
 steps = {}
 for name, c in configs.items():
-    for fused in ([True, False] if has_fused else [None]):
+    for fused in ([True, False] if has_fused and spelled_out_too else [True] if has_fused
+                  else [None]):
         fields = {k: v for k, v in c.items() if k != "batch"}
         if fused is not None:
             fields["fused"] = fused
@@ -81,9 +91,10 @@ for line in sys.stdin:
 '''
 
 
-def start(tree: str, configs: dict) -> tuple[subprocess.Popen, list[str]]:
+def start(tree: str, configs: dict, spelled_out: bool) -> tuple[subprocess.Popen, list[str]]:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(configs)], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(configs),
+                             str(int(spelled_out))], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             cwd=os.path.abspath(tree))
     return proc, json.loads(proc.stdout.readline())
@@ -102,12 +113,14 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default="A,B")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--block", type=int, default=3, help="timed steps per turn")
+    ap.add_argument("--fused-only", action="store_true",
+                    help="leave out the spelled-out path (GPT-2 small's is slow and large)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "ab_commits.json"))
     args = ap.parse_args(argv)
     configs = {k: CONFIGS[k] for k in args.configs.split(",")}
     workers = {}
     for side, tree in (("old", args.old), ("new", args.new)):
-        workers[side] = start(tree, configs)
+        workers[side] = start(tree, configs, not args.fused_only)
     jobs = [(side, key) for side, (_, keys) in workers.items() for key in keys]
     per_round = {(job, clock): [] for job in jobs for clock in ("wall", "cpu")}
     for r in range(args.rounds):

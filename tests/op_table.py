@@ -120,6 +120,10 @@ CASES = [
      [r(5, 3)]),
     ("linear", {"linear"}, lambda x, w, b: F.linear(x, w, b), [r(2, 3, 4), r(4, 5), r(5)]),
     ("linear_nobias", {"linear"}, lambda x, w: F.linear(x, w), [r(3, 4), r(4, 2)]),
+    # a tied head: the weight is an embedding (V, C) seen transposed, its dW made in (V, C)
+    ("linear_tied_head_loss", {"linear", "embedding", "crossentropy", "permute"},
+     lambda e: F.cross_entropy(F.linear(F.embedding(np.array([[0, 2], [5, 1]]), e), e.T),
+                               np.array([[3, 0], [5, 2]])), [r(6, 4)]),
     ("linear_gelu", {"lineargelu"}, lambda x, w, b: F.linear_gelu(x, w, b),
      [r(2, 3, 4), r(4, 5), r(5)]),
     ("linear_gelu_erf_nobias", {"lineargelu"}, lambda x, w: F.linear_gelu(x, w, approximate="none"),

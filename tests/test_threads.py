@@ -272,6 +272,38 @@ def test_split_layernorm_and_gelu_match_reference(split_everything, dt):
         close(N.gelu_backward(x, g, approximate), R.gelu_backward(x, g, approximate), dt)
 
 
+@pytest.mark.parametrize("need_x", [True, False])
+def test_split_linear_with_a_transposed_weight_matches_reference(split_everything, dt, need_x):
+    """A tied head's weight is the embedding (V, C) seen as (C, V): its dW is computed in the
+    embedding's layout, split by V, and comes back as a view whose transpose is C-contiguous."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 4)).astype(dt)
+    emb = rng.standard_normal((11, 4)).astype(dt)  # (V, C): 11 rows over 3 threads
+    gy = rng.standard_normal((5, 11)).astype(dt)
+    got = N.linear_backward(x, emb.T, gy, need_x, True, True)
+    want = R.linear_backward(x, emb.T, gy, need_x, True, True)
+    for u, v in zip(got, want):
+        assert (u is None) == (v is None)
+        if u is not None:
+            close(u, v, dt)
+    assert got[1].T.flags.c_contiguous
+    close(N.linear_forward(x, emb.T, None), R.linear_forward(x, emb.T, None), dt)
+
+
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_split_cross_entropy_matches_reference(split_everything, dt, ignore_index):
+    rng = np.random.default_rng(6)
+    x = (3 * rng.standard_normal((11, 1500))).astype(dt)  # 11 rows over 3 threads, 2 chunks a row
+    t = rng.integers(0, 1500, 11)
+    t[[0, 5]] = ignore_index if ignore_index >= 0 else t[[0, 5]]
+    loss, lse = N.cross_entropy_forward(x, t, ignore_index)
+    loss_ref, lse_ref = R.cross_entropy_forward(x, t, ignore_index)
+    close(loss, loss_ref, dt)
+    close(lse, lse_ref, dt)
+    close(N.cross_entropy_backward(x, t, lse, ignore_index, 0.5),
+          R.cross_entropy_backward(x, t, lse_ref, ignore_index, 0.5), dt)
+
+
 @pytest.mark.parametrize("B", [5, 1])  # 1: split by heads
 def test_split_attention_matches_reference(split_everything, dt, B):
     rng = np.random.default_rng(4)

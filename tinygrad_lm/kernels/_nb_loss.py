@@ -8,6 +8,11 @@ max-then-sum needs the row from memory twice. The forward kernel instead walks t
 that do fit, keeping a running max m and a running sum s of exp(x - m): when a chunk raises the
 max to m', the sum so far is rescaled by exp(m - m') ("online softmax"), so lse = m + log s after
 a single pass.
+
+Both kernels run split by rows over the backend's threads (threads.split_rows): each row is
+independent, so each thread fills its own rows of lse and dlogits, and the forward's per-thread
+partial sums of the loss are added in thread order (the result depends on the thread count,
+never on timing).
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ import math
 import numpy as np
 from numba import njit
 
+from . import threads
 from ._nb_math import SUMS, fast_exp, maximum
 from .reference import check_ids
 from .wrappers import reference_unless
 
 # 1024 float32 logits = 4 KiB: the chunk stays in L1 between its max pass and its exp-sum pass
 _CHUNK = 1024
+# one-thread cost of a logit, in threads.ELEMENT units: an exp and a compare in forward, an exp
+# and a store in backward
+_COST = 2.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=SUMS)
@@ -98,7 +107,14 @@ def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index:
     """(mean loss as a 0-d array, lse (N,)); see the module docstring."""
     x, t, count = _prepare(logits, targets, ignore_index, "cross_entropy")
     lse = np.empty(x.shape[0], dtype=x.dtype)
-    total = _cross_entropy_rows(x, t, int(ignore_index), lse)
+    rows = threads.split_rows(x.shape[0], _COST * x.size * threads.ELEMENT)
+    totals = np.zeros(len(rows))  # float64, one per thread, added in order below
+
+    def part(i):
+        lo, hi = rows[i]
+        totals[i] = _cross_entropy_rows(x[lo:hi], t[lo:hi], int(ignore_index), lse[lo:hi])
+    threads.run_tasks(part, len(rows))
+    total = float(sum(totals.tolist()))
     loss = total / count if count else 0.0  # all ignored: the empty mean is defined as 0
     return np.asarray(loss, dtype=x.dtype), lse
 
@@ -110,5 +126,9 @@ def cross_entropy_backward(logits, targets, lse, ignore_index: int = -100, grad_
     lse = np.ascontiguousarray(lse, dtype=x.dtype)
     factor = x.dtype.type(float(grad_scale) / count if count else 0.0)
     d = np.empty_like(x)
-    _cross_entropy_backward_rows(x, t, lse, int(ignore_index), factor, d)
+
+    def part(lo, hi):
+        _cross_entropy_backward_rows(x[lo:hi], t[lo:hi], lse[lo:hi], int(ignore_index), factor,
+                                     d[lo:hi])
+    threads.run_chunks(part, threads.split_rows(x.shape[0], _COST * x.size * threads.ELEMENT))
     return d

@@ -161,6 +161,8 @@ def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
     partial sums x_i^T dh_i and sum(dh_i) of dw and db. The partials are added in share order
     (so results depend on the thread count, never on timing). Splitting dw by columns instead
     would reread all of dh from memory."""
+    if need_w and h is None and w.flags.f_contiguous and not w.flags.c_contiguous:
+        return _linear_backward_transposed(x, w, gy, need_x, need_b)
     (n, d_in), d_out = x.shape, w.shape[1]
     rows = threads.split_rows(n, 2.0 * n * d_in * d_out * (need_x + need_w) * threads.FLOP)
     dx = np.empty((n, d_in), dtype=x.dtype) if need_x else None
@@ -180,3 +182,22 @@ def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
     dw = (dws[0] if len(rows) == 1 else dws.sum(axis=0)) if need_w else None
     db = (dbs[0] if len(rows) == 1 else dbs.sum(axis=0)) if need_b else None
     return dx, dw, db
+
+
+def _linear_backward_transposed(x, w, gy, need_x, need_b):
+    """`_linear_backward` of a weight stored transposed: w = W^T with W (out, in) C-contiguous,
+    as in a tied head, whose W is the token embedding (V, C). dW = gy^T x is computed in W's own
+    layout, split by W's rows (the vocabulary): each thread writes its block of rows, its
+    columns of gy transposed times x. Split by rows of x instead, each thread would make a
+    partial sum the size of W (154 MB for GPT-2) to be added up after, and the gradient would
+    come back as (in, out), to be added transposed, with a stride, to the embedding's gradient.
+    Returned as dw = dW^T, a view, so that its transpose is W's layout again."""
+    (n, d_in), d_out = x.shape, w.shape[1]
+    dx = _linear_backward(x, w, gy, None, True, False, False, None)[0] if need_x else None
+    dW = np.empty((d_out, d_in), dtype=x.dtype)  # (out, in): W's layout
+
+    def part(lo, hi):
+        np.matmul(gy[:, lo:hi].T, x, out=dW[lo:hi])  # (out_i, N) @ (N, in)
+    threads.run_chunks(part, threads.split_rows(d_out, 2.0 * n * d_in * d_out * threads.FLOP))
+    db = gy.sum(axis=0) if need_b else None
+    return dx, dW.T, db
