@@ -24,8 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from .build import SKIP_DIRS, BuildError, collect_regions, starter_lines
 from .catalog import BY_ID, HIDDEN_MARKER, TASKS, Task
 from .manifest import MANIFEST, ManifestError, manifest_task_ids, read_manifest, sha256_file
-from .results import score_task
+from .results import score_task, total_score
 from .sources import TaskSource, task_sources
+from .weights import fraction_text
 
 DEFAULT_TIMEOUT = 60.0
 MAX_SUBMISSION_FILES = 20000
@@ -123,7 +124,8 @@ def suite_files(suite: str) -> list[str]:
 
 
 def _ini() -> str:
-    markers = ["slow: longer tests", f"{HIDDEN_MARKER}: run only by the grader"]
+    markers = ["slow: longer tests", f"{HIDDEN_MARKER}: run only by the grader",
+               "weight(k): a check worth k times a plain one"]
     markers += [f"{t.marker}: coursework task {t.id}" for t in TASKS]
     return "[pytest]\nmarkers =\n" + "".join(f"    {m}\n" for m in markers)
 
@@ -153,7 +155,7 @@ def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TINYGRAD_LM"))}
     env.update(PYTHONPATH=tree, NUMBA_CACHE_DIR=cache, PYTHONDONTWRITEBYTECODE="1",
                TINYGRAD_LM_GRADE_OUT=out)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "-q", "--strict-markers", "-p", "no:cacheprovider",
            "-p", "no:hypothesispytest", "-p", "tinygrad_lm.assignments.pytest_plugin",
            "-c", os.path.join(tree, "pytest.ini"), "--rootdir", tree, "-m", marker, *files]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE,
@@ -293,8 +295,9 @@ def grade_submission(submission: str, suite: str | None = None, only: set[int] |
             done = list(pool.map(lambda share: [one(x) for x in share], shares))
     rows = sorted((r for share in done for r in share), key=lambda r: [int(x) for x in
                                                                       r["task"].split(".")])
+    total = total_score(rows)
     return {"submission": submission, "suite": suite, "tasks_chosen_by": chosen_by,
-            "tasks": rows, "score": round(sum(r["points"] for r in rows), 2),
+            "tasks": rows, "score": float(total), "score_exact": fraction_text(total),
             "max_score": sum(r["max_points"] for r in rows),
             "ignored_files": _ignored_files(submission, wanted),
             "execution_time": round(time.perf_counter() - start, 2)}

@@ -1,5 +1,6 @@
-"""The grader's pytest plugin: records each test's task markers, outcome and failure text, the
-collection errors, and the sha256 of every package file the run imported, as JSON.
+"""The grader's pytest plugin: records each test's task markers, its check (the test function)
+and weight, its outcome and failure text, the collection errors, and the sha256 of every
+package file the run imported, as JSON.
 
 Loaded with `-p tinygrad_lm.assignments.pytest_plugin` from the grading tree (the teacher's
 copy of the package, never the submission's). The output path comes from the
@@ -8,7 +9,8 @@ takes it out of the environment at start-up, so the code under test does not see
 
 Grading grades only the student's code: a test during which a stand-in for an unwritten task
 ran (tinygrad_lm/unfinished.py; off in the grading tree, but code under test could switch it on)
-fails, whatever it asserted.
+fails, whatever it asserted, and a skipped test (whatever skipped it) scores 0 like a failed one.
+While this plugin is loaded, the suite's conftest never turns a failure into a skip.
 """
 
 from __future__ import annotations
@@ -33,7 +35,48 @@ def _task_markers(item) -> list[str]:
                                              and m.name[1:].replace("_", "").isdigit())})
 
 
+def _check(item) -> str:
+    """The test function a case belongs to: its node id without the parametrization."""
+    callspec = getattr(item, "callspec", None)
+    suffix = f"[{callspec.id}]" if callspec is not None else ""
+    return item.nodeid[:-len(suffix)] if suffix and item.nodeid.endswith(suffix) else \
+        item.nodeid
+
+
+def check_weight(item) -> float:
+    """A test's `weight(k)` marker (default 1): its check counts k times in its task's points
+    (see weights.py). Raises pytest.UsageError for a weight that is not a positive number."""
+    mark = item.get_closest_marker("weight")
+    if mark is None:
+        return 1.0
+    k = mark.args[0] if len(mark.args) == 1 and not mark.kwargs else None
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k < float("inf"):
+        raise pytest.UsageError(f"{item.nodeid}: the weight marker takes one positive number, "
+                                f"as in @pytest.mark.weight(2) (got {mark.args}, {mark.kwargs})")
+    return float(k)
+
+
+def pytest_collection_modifyitems(config, items):
+    """pytest hook: every case of a check must carry the same weight (a weight is the check's,
+    not a case's)."""
+    seen: dict[str, float] = {}
+    try:
+        for item in items:
+            k = check_weight(item)
+            if seen.setdefault(_check(item), k) != k:
+                raise pytest.UsageError(f"{item.nodeid}: weight {k:g} differs from the other "
+                                        f"cases of {_check(item)} ({seen[_check(item)]:g}); "
+                                        "mark the test function, not one case")
+    except pytest.UsageError as e:
+        _errors.append(f"the grading suite's weights are wrong: {e}")
+        raise
+
+
 def _message(report) -> str:
+    if report.skipped:  # whoever skipped it (a test's own skip, code under test): no credit
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else \
+            str(report.longrepr)
+        return f"{reason[:MAX_MESSAGE // 2]} (a skipped test scores 0 in grading)"
     if not report.failed:
         return ""
     crash = getattr(report.longrepr, "reprcrash", None)
@@ -67,6 +110,7 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" or (report.when == "setup" and not report.passed):
         text = str(report.longrepr) if report.failed else ""
         _results.append({"nodeid": item.nodeid, "markers": _task_markers(item),
+                         "check": _check(item), "weight": check_weight(item),
                          "outcome": report.outcome,
                          "not_implemented": "NotImplementedError" in text,
                          "message": _message(report)})

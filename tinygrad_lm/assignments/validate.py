@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 
 from .bugs import BUGS, BY_NAME, Bug
 from .build import build_student_copy, collect_regions, read_lines
@@ -115,7 +116,7 @@ def validate(repo: str = ".", jobs: int = 2, names: list[str] | None = None,
             changed = _others_unchanged(repo, regions, solution_sha,
                                         os.path.join(tmp, "bugs", arg.name), arg.task)
             rows.append({"bug": arg.name, "task": arg.task, "what": arg.what,
-                         "points_lost": round(row["max_points"] - row["points"], 2),
+                         "points_lost": float(row["max_points"] - Fraction(row["points_exact"])),
                          "max_points": row["max_points"], "status": row["status"],
                          "others_unchanged": not changed, "changed": changed,
                          "seconds": row["seconds"],
@@ -148,7 +149,8 @@ def format_validation(result: dict) -> str:
                          + (f"; wrong on {', '.join(bad)}" if bad else ""))
     lines += [f"{'bug':<36}{'task':<6}{'lost':>10}  others unchanged  verdict", "-" * 78]
     for r in result["bugs"]:
-        lines.append(f"{r['bug']:<36}{r['task']:<6}{r['points_lost']:>5g}/{r['max_points']:<4}"
+        lost = round(r["points_lost"], 2)
+        lines.append(f"{r['bug']:<36}{r['task']:<6}{lost:>5g}/{r['max_points']:<4}"
                      f"  {'yes' if r['others_unchanged'] else 'NO ' + ','.join(r['changed']):<16}"
                      f"  {'ok' if r['ok'] else 'NOT CAUGHT' if r['others_unchanged'] else 'LEAKS'}")
     lines.append(f"{sum(r['ok'] for r in result['bugs'])}/{len(result['bugs'])} bugs caught; "
