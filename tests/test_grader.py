@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -277,3 +278,35 @@ def test_a_copy_zipped_with_its_folder_is_graded_from_inside_it(student, tmp_pat
     report = grade_submission(str(outer), REPO, tasks=["2.1"])
     assert report["submission"] == str(outer / "my-copy")
     assert by_task(report)["2.1"]["points"] == 5
+
+
+def test_in_a_copy_other_work_waiting_for_an_unwritten_task_skips_naming_it(student):
+    """A full copy: 1.3's test stops at 1.2's starter and skips, naming 1.2 and its handout;
+    1.2's own test fails (it is the task to write); in the reference both run."""
+    tests = ["tests/test_autograd.py::test_broadcast_backward_shapes",
+             "tests/test_autograd.py::test_chain_rule_scalar"]
+    env = dict(os.environ, PYTHONPATH=student)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider",
+                           *tests], cwd=student, env=env, capture_output=True, text=True,
+                          timeout=300)
+    out = done.stdout
+    assert "1 failed, 1 skipped" in out, out[-3000:]
+    assert ("needs task 1.2 (assignments/01_autograd.md), which this copy asks you to write"
+            in out)
+    assert "FAILED tests/test_autograd.py::test_chain_rule_scalar" in out
+
+
+def test_grading_never_honours_a_skip(student, tmp_path):
+    """A 2.1 region that switches the copy's stand-ins on and raises another task's starter
+    would skip in a copy; graded, its tests fail (the conftest converts nothing under the
+    grader's plugin, and a skip scores 0 anyway)."""
+    gamed = str(tmp_path / "gamed")
+    shutil.copytree(student, gamed)
+    edit_region(gamed, ELEMENTWISE, "2.1", [
+        "        from tinygrad_lm import unfinished as stand_ins\n",
+        "        stand_ins.set_stand_ins(True)\n",
+        "        raise NotImplementedError('Assignment 1.2: the backward loop; not written yet, "
+        "see assignments/01_autograd.md')\n"])
+    row = by_task(grade_submission(gamed, REPO, tasks=["2.1"]))["2.1"]
+    assert row["points"] == 0 and row["passed"] == 0
+    assert {t["outcome"] for t in row["tests"]} == {"failed"}

@@ -58,3 +58,23 @@ def test_an_unwritten_compiled_kernel_falls_back_to_the_reference_only_when_allo
             kernel(x)
         with pytest.raises(NotImplementedError, match="not supported"):  # not a starter's
             _kernel_raising("not supported")(x)
+
+
+def test_a_failure_at_another_tasks_starter_names_the_task_and_its_handout():
+    starter = NotImplementedError("Assignment 1.2: the backward loop; not written yet, see "
+                                  "assignments/01_autograd.md")
+    try:
+        try:
+            raise starter
+        except NotImplementedError as e:
+            raise RuntimeError("while training") from e
+    except RuntimeError as wrapped:
+        found = U.unwritten_task(wrapped)
+    assert found == ("1.2", str(starter))
+    assert U.unwritten_task(starter, own_tasks={"1.2"}) is None  # its own test fails
+    assert U.unwritten_task(ValueError("bad shape")) is None
+    assert U.unwritten_task(NotImplementedError("float16 is not supported")) is None
+    text = "Traceback ...\nNotImplementedError: " + str(starter) + "\n"  # a notebook's error
+    assert U.unwritten_task(text) == ("1.2", str(starter))
+    assert U.needs_task_reason(*found).startswith(
+        "needs task 1.2 (assignments/01_autograd.md), which this copy asks you to write")

@@ -16,6 +16,11 @@ The other tasks (the autograd core, the op backward passes, the causal mask, the
 block, AdamW) have no stand-in that would not be their answer: their starter raises
 NotImplementedError naming the task and its handout.
 
+Where no stand-in fits, a test of *other* work that stops at an unwritten task's starter is
+skipped in a student copy, with the reason naming the task and its handout (tests/conftest.py,
+unwritten_task and needs_task_reason below), instead of failing with a traceback; in the
+reference repository and in grading it runs and fails as any test does.
+
 What a stand-in never does is earn marks. A test of task X.Y never gets a stand-in for X.Y
 (tests/conftest.py forbids it), and grading never gets one at all: the grading tree is the
 teacher's, where STAND_INS is False, and the grader's pytest plugin fails any test during which
@@ -91,3 +96,36 @@ def starter_task(error: BaseException) -> str | None:
     """The task id of a starter's NotImplementedError ("Assignment 3.3: ..."), else None."""
     found = isinstance(error, NotImplementedError) and STARTER_MESSAGE.match(str(error))
     return found.group(1) if found else None
+
+
+STARTER_IN_TEXT = re.compile(r"NotImplementedError: (Assignment (\d+\.\d+): [^\n]*)")
+HANDOUT = re.compile(r"see (assignments/[\w.-]+\.md)")
+
+
+def unwritten_task(failure, own_tasks=()) -> tuple[str, str] | None:
+    """(task id, starter message) of the unwritten task a failure stopped at: a starter's
+    NotImplementedError (or one in the cause/context chain of `failure`), or a starter's
+    message in a failure's text (a lesson run in a notebook kernel); None when the failure is
+    anything else or the task is one of `own_tasks` (a test of a task fails until it is
+    written)."""
+    if isinstance(failure, str):
+        for m in STARTER_IN_TEXT.finditer(failure):
+            if m.group(2) not in own_tasks:
+                return m.group(2), m.group(1)
+        return None
+    seen: set[int] = set()
+    while failure is not None and id(failure) not in seen:
+        seen.add(id(failure))
+        task = starter_task(failure)
+        if task is not None and task not in own_tasks:
+            return task, str(failure)
+        failure = failure.__cause__ or failure.__context__
+    return None
+
+
+def needs_task_reason(task_id: str, message: str) -> str:
+    """Why a test of other work skips in a student copy: "needs task 1.2
+    (assignments/01_autograd.md), which this copy asks you to write"."""
+    handout = HANDOUT.search(message)
+    return (f"needs task {task_id}" + (f" ({handout.group(1)})" if handout else "")
+            + ", which this copy asks you to write; it runs once that task is written")
