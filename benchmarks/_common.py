@@ -3,6 +3,8 @@
 Every implementation of one case is timed in the same process, in interleaved rounds after a
 warm-up, so that frequency changes, other load and cache state affect them alike; the median
 over rounds is reported. Results go to a printed table and to JSON under benchmarks/results/.
+Memory is the exception: a peak belongs to a whole process, so each case runs in a fresh one
+(run_python, peak_in_child) that reads its own peak (own_peak_rss_mb).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCHMARKS_DIR / "results"
 
 
 def optional_torch():
@@ -29,6 +33,42 @@ def optional_torch():
     except ImportError:
         return None
     return torch
+
+
+def run_python(code: str, label: str = "child process") -> tuple[str | None, str | None]:
+    """Run `code` in a fresh process of this interpreter, with benchmarks/ first on sys.path.
+    Returns (the last line it printed, None), or (None, the tail of its stderr) when it fails,
+    after printing that tail under `label`."""
+    prelude = f"import sys; sys.path.insert(0, {str(BENCHMARKS_DIR)!r})\n"
+    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode or not lines:
+        tail = out.stderr[-1500:] or f"exit status {out.returncode}, nothing printed"
+        print(f"{label} failed:\n{tail}", file=sys.stderr)
+        return None, tail[-300:]
+    return lines[-1], None
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak resident set in MB.
+
+    Read from VmHWM in /proc/self/status: unlike getrusage's ru_maxrss, which Linux carries
+    over from the parent through fork and exec, it belongs to the process's own address space."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_in_child(code: str, label: str = "child process") -> float:
+    """Peak resident MB of a fresh process that runs `code` (NaN when it fails)."""
+    line, _ = run_python(code + "\nimport _common; print(_common.own_peak_rss_mb())", label)
+    return float("nan") if line is None else float(line)
 
 
 def _calibrate(fn: Callable[[], object], target_s: float) -> int:

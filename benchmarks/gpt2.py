@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,8 +42,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import fmt_ratio, print_table, write_json  # noqa: E402
-from train_step import own_peak_rss_mb, time_rounds  # noqa: E402
+from _common import fmt_ratio, own_peak_rss_mb, peak_in_child, print_table, write_json  # noqa: E402
+from train_step import time_rounds  # noqa: E402
 
 import tinygrad_lm as tg  # noqa: E402
 from tinygrad_lm import functional as F  # noqa: E402
@@ -252,16 +251,6 @@ class _nothing:
 
 
 # ---- memory -------------------------------------------------------------------------------------
-def peak_in_child(code: str) -> float:
-    out = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {HERE!r})\n"
-                          + code + "\nimport train_step; print(train_step.own_peak_rss_mb())"],
-                         capture_output=True, text=True)
-    if out.returncode:
-        print(out.stderr[-2000:], file=sys.stderr)
-        return float("nan")
-    return float(out.stdout.strip().splitlines()[-1])
-
-
 TRAIN_CODES = {
     "ours": ("import numpy as np, tinygrad_lm as tg, gpt2\n"
              "m = tg.GPT(tg.GPTConfig(**gpt2.GPT2_SMALL))\n"

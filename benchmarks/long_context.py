@@ -27,20 +27,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import optional_torch, print_table, write_json  # noqa: E402
+from _common import optional_torch, print_table, run_python, write_json  # noqa: E402
 
 GPT2_SMALL = dict(vocab_size=50257, n_layer=12, n_head=12, n_embd=768)
 
 CHILD = r'''
-import json, os, statistics, sys, time
+import json, os, statistics, time
 import numpy as np
-sys.path.insert(0, {here!r})
 kind, B, T, steps, warmup = {kind!r}, {B}, {T}, {steps}, {warmup}
 cfg = dict({cfg!r}, block_size=T)
 rng = np.random.default_rng(0)
@@ -92,12 +90,8 @@ for _ in range(steps):
     loss = step()
     walls.append(time.perf_counter() - w0)
     cpus.append(time.process_time() - c0)
-peak = 0.0
-with open("/proc/self/status") as f:
-    for line in f:
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) / 1024
-print(json.dumps(dict(peak_mb=peak, step_s=statistics.median(walls),
+import _common
+print(json.dumps(dict(peak_mb=_common.own_peak_rss_mb(), step_s=statistics.median(walls),
                       cpu_s=statistics.median(cpus), loss=loss)))
 '''
 
@@ -106,13 +100,9 @@ LABELS = {"ours": "ours", "ours_weights_kept": "ours, weights kept", "torch": "P
 
 
 def run_case(kind: str, B: int, T: int, steps: int, warmup: int) -> dict:
-    code = CHILD.format(here=HERE, kind=kind, B=B, T=T, steps=steps, warmup=warmup,
-                        cfg=GPT2_SMALL)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if out.returncode:
-        print(f"{kind} B={B} T={T} failed:\n{out.stderr[-1500:]}", file=sys.stderr)
-        return {"error": out.stderr[-300:]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    code = CHILD.format(kind=kind, B=B, T=T, steps=steps, warmup=warmup, cfg=GPT2_SMALL)
+    line, error = run_python(code, f"{kind} B={B} T={T}")
+    return {"error": error} if line is None else json.loads(line)
 
 
 def main(argv=None) -> int:

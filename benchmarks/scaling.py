@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -38,7 +37,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import optional_torch, print_table, write_json  # noqa: E402
+from _common import optional_torch, print_table, run_python, write_json  # noqa: E402
 
 BASE = dict(vocab_size=65, block_size=128, n_layer=6, n_head=6, n_embd=192, batch=32)
 AXES = {"T": ("block_size", [64, 128, 256, 512]),
@@ -76,10 +75,9 @@ def build(kind: str, c: dict):
 
 
 CHILD = r'''
-import json, statistics, sys, time
-sys.path.insert(0, {here!r})
+import json, statistics, time
 {setup}
-import scaling
+import _common, scaling
 c, steps = json.loads({config!r}), {steps}
 walls, cpus = [], []
 if c:
@@ -90,9 +88,8 @@ if c:
         step()
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
-with open("/proc/self/status") as f:
-    peak = next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmHWM:"))
-print(json.dumps(dict(peak_mb=peak, wall_s=statistics.median(walls) if walls else None,
+print(json.dumps(dict(peak_mb=_common.own_peak_rss_mb(),
+                      wall_s=statistics.median(walls) if walls else None,
                       cpu_s=statistics.median(cpus) if cpus else None)))
 '''
 SETUP = {"ours": "import tinygrad_lm; tinygrad_lm.kernels.active_backend(); "
@@ -103,13 +100,11 @@ SETUP = {"ours": "import tinygrad_lm; tinygrad_lm.kernels.active_backend(); "
 def run_point(kind: str, c: dict | None, steps: int) -> dict:
     """{peak_mb, wall_s, cpu_s} of a fresh process that builds c and times `steps` steps after
     a warm-up (c None: it only imports the library)."""
-    code = CHILD.format(here=HERE, setup=SETUP[kind], kind=kind, config=json.dumps(c or {}),
-                        steps=steps)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if out.returncode:
-        print(out.stderr[-1500:], file=sys.stderr)
+    code = CHILD.format(setup=SETUP[kind], kind=kind, config=json.dumps(c or {}), steps=steps)
+    line, _ = run_python(code, f"{kind} {c}")
+    if line is None:
         return dict(peak_mb=float("nan"), wall_s=float("nan"), cpu_s=float("nan"))
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(line)
 
 
 def exponent(xs, ys) -> float:

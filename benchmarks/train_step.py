@@ -36,6 +36,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from _common import peak_in_child, run_python  # noqa: E402
+
 CONFIGS = {
     "A": dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, batch=16),
     "B": dict(vocab_size=65, block_size=128, n_layer=6, n_head=6, n_embd=192, batch=32),
@@ -163,27 +165,9 @@ def profile_ours(c: dict, steps: int = 3) -> dict[str, float]:
 
 
 def peak_memory(kind: str, config: str, steps: int = 3) -> float:
-    """Peak resident set (MB) of a fresh process running a few training steps.
-
-    Read from VmHWM in /proc/self/status: unlike getrusage's ru_maxrss, which Linux carries
-    over from the parent through fork and exec, it belongs to the child's own address space."""
-    code = (f"import sys; sys.path.insert(0, {HERE!r}); import train_step as b; "
-            f"s, _ = b.build_{kind}(b.CONFIGS[{config!r}]); [s() for _ in range({steps})]; "
-            "print(b.own_peak_rss_mb())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
-
-
-def own_peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set (MB) of a fresh process running a few training steps."""
+    return peak_in_child(f"import train_step as b; s, _ = b.build_{kind}(b.CONFIGS[{config!r}]); "
+                         f"[s() for _ in range({steps})]", f"peak memory of {kind} {config}")
 
 
 def numpy_blas_gflops() -> float:
@@ -193,8 +177,8 @@ def numpy_blas_gflops() -> float:
             "t = []\nfor _ in range(7):\n t0 = time.perf_counter(); a @ a; "
             "t.append(time.perf_counter() - t0)\n"
             "print(2 * 2048 ** 3 / sorted(t)[3] / 1e9)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else float("nan")
+    line, _ = run_python(code, "NumPy's BLAS rate")
+    return float("nan") if line is None else float(line)
 
 
 def git_commit() -> str | None:
