@@ -34,7 +34,7 @@ FLOORS = [
     ["tensor_base"],
     ["tensor"],
     ["creation", "functional", "gradcheck", "profiler"],
-    ["checkpoint", "serialization", "gpt2_files", "hf_files", "bpe_training"],
+    ["checkpoint", "serialization", "gpt2_files", "bpe_file_writers", "hf_files", "bpe_training"],
     ["nn"],
     ["interop", "optim", "tokenizers", "data", "sampling", "training_health", "progress",
      "plots", "config", "loader", "run_dir", "pretrained", "export", "evaluation"],

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import regex
 
+from .. import bpe_file_writers as writers
 from .. import gpt2_files as files
 from ..bpe_training import learn_merges, merge_pair
 from ..gpt2_files import GPT2_PATTERN, BPEFiles
@@ -232,15 +233,15 @@ class BPETokenizer(Tokenizer):
     def save_hf(self, directory: str) -> list[str]:
         """vocab.json, merges.txt and tokenizer.json: what Hugging Face's GPT2Tokenizer and
         AutoTokenizer read. Returns the paths written."""
-        paths = files.write_vocab_and_merges(directory, self.to_files())
+        paths = writers.write_vocab_and_merges(directory, self.to_files())
         path = os.path.join(directory, "tokenizer.json")
         with open(path, "w", encoding="utf-8") as f:
-            json.dump(files.tokenizer_json(self.to_files()), f, ensure_ascii=False)
+            json.dump(writers.tokenizer_json(self.to_files()), f, ensure_ascii=False)
         return paths + [path]
 
     def save_tiktoken(self, path: str) -> None:
         """A tiktoken ranks file (special tokens are not part of that format)."""
-        files.write_tiktoken(path, self.to_files())
+        writers.write_tiktoken(path, self.to_files())
 
     def to_dict(self) -> dict:
         """The tokenizer as JSON-safe data: pattern, merges, and the vocabulary and special tokens
