@@ -165,3 +165,17 @@ def write_json(name: str, payload: dict, out_dir: Path | None = None) -> Path:
            "machine": machine_info(), **payload}
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
+
+
+def ours_train_step(model, opt, x, y):
+    """One tinygrad_lm training step as the trainer takes it: forward in training mode,
+    backward, gradient clipping at 1.0, the optimizer's update. Returns the loss tensor."""
+    from tinygrad_lm import optim
+    model.train()
+    _, loss = model(x, y)
+    opt.zero_grad()
+    loss.backward()
+    optim.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
+

@@ -42,7 +42,14 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import fmt_ratio, own_peak_rss_mb, peak_in_child, print_table, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    fmt_ratio,
+    ours_train_step,
+    own_peak_rss_mb,
+    peak_in_child,
+    print_table,
+    write_json,
+)
 from train_step import time_rounds  # noqa: E402
 
 import tinygrad_lm as tg  # noqa: E402
@@ -73,14 +80,7 @@ def ours_step(model, B, T, rng):
     x = rng.integers(0, 50257, (B, T))
     y = rng.integers(0, 50257, (B, T))
 
-    def step():
-        model.train()
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-    return step
+    return lambda: ours_train_step(model, opt, x, y)
 
 
 def head_and_loss_share(model, B, T, step_s: float, rng) -> float:

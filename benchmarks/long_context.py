@@ -62,19 +62,14 @@ else:
     import tinygrad_lm as tg
     from tinygrad_lm import optim
     from tinygrad_lm.ops.fused import CausalAttention
+    import _common
     tg.kernels.keep_freed_memory()  # as the trainer does
     if kind == "ours_weights_kept":
         CausalAttention.TILED_FROM = 1 << 62
     model = tg.GPT(tg.GPTConfig(**cfg), seed=0)
     opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-4)
     def step():
-        model.train()
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return float(loss.data)
+        return float(_common.ours_train_step(model, opt, x, y).data)
     def allocate_state():
         for p in model.parameters():
             p.grad = np.zeros_like(p.data)

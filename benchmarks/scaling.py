@@ -37,7 +37,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import optional_torch, print_table, run_python, write_json  # noqa: E402
+from _common import optional_torch, ours_train_step, print_table, run_python, write_json  # noqa: E402
 
 BASE = dict(vocab_size=65, block_size=128, n_layer=6, n_head=6, n_embd=192, batch=32)
 AXES = {"T": ("block_size", [64, 128, 256, 512]),
@@ -65,13 +65,7 @@ def build(kind: str, c: dict):
     opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3,
                       betas=(0.9, 0.99))
 
-    def step():
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-    return step
+    return lambda: ours_train_step(model, opt, x, y)
 
 
 CHILD = r'''

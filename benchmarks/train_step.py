@@ -36,7 +36,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import peak_in_child, run_python  # noqa: E402
+from _common import ours_train_step, peak_in_child, run_python  # noqa: E402
 
 CONFIGS = {
     "A": dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, batch=16),
@@ -80,12 +80,7 @@ def build_ours(c: dict, seed=0):
     y = rng.integers(0, c["vocab_size"], (c["batch"], seq_len(c)))
 
     def step():
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return loss
+        return ours_train_step(model, opt, x, y)
 
     def forward():
         with tg.no_grad():
