@@ -253,6 +253,7 @@ class _nothing:
 # ---- memory -------------------------------------------------------------------------------------
 TRAIN_CODES = {
     "ours": ("import numpy as np, tinygrad_lm as tg, gpt2\n"
+             "tg.kernels.keep_freed_memory()  # as the trainer does\n"
              "m = tg.GPT(tg.GPTConfig(**gpt2.GPT2_SMALL))\n"
              "s = gpt2.ours_step(m, 8, 256, np.random.default_rng(0)); s(); s()"),
     "torch": ("import numpy as np, torch, gpt2\nfrom torch_gpt import TorchGPT\n"
@@ -391,6 +392,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rounds, n_new = (2, 32) if args.quick else (3, 128)
     torch, transformers = peers()
+    tg.kernels.keep_freed_memory()  # as the trainer does (PyTorch's allocations reuse it too)
     results = {"config": GPT2_SMALL, "train": {}, "load_average_start": os.getloadavg()}
     ours = tg.GPT(tg.GPTConfig(**GPT2_SMALL), seed=0)
     with tempfile.TemporaryDirectory() as tmp:

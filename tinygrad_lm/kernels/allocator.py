@@ -3,9 +3,13 @@
 A training step allocates and frees the same large arrays every time (activations, gradients,
 attention scores). glibc's malloc hands blocks above its mmap threshold straight to the kernel
 and unmaps them on free, and trims the heap top when it shrinks, so each step would ask the
-kernel for fresh zeroed pages again. With the thresholds below the memory freed by one step is
-reused by the next (benchmarks/README.md has the page faults and step times). The process's peak
-memory does not change; it just is not returned to the system until the process ends.
+kernel for fresh zeroed pages again. Below, the mmap threshold goes up to glibc's largest (32 MB)
+and mmap is switched off for blocks above it as well (M_MMAP_MAX = 0: GPT-2's 154 MB embedding
+gradient and its 51-412 MB logits come from the heap too; glibc still falls back to mmap when
+the heap cannot grow), and the heap top is trimmed only above 1 GB free. So the memory freed by
+one step is reused by the next (benchmarks/README.md has the page faults and step times). The
+process's peak memory does not change; it just is not returned to the system until the process
+ends.
 
 This changes the whole process, so nothing calls it on import: the trainer and the benchmarks
 switch it on, `keep_freed_memory(False)` puts glibc's default thresholds back.
@@ -20,9 +24,11 @@ import sys
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_MMAP_MAX = -4
 _MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit: arrays under 32 MB reuse
 _TRIM_THRESHOLD = 1 << 30   # give the heap top back only above 1 GB of free memory
 _GLIBC_DEFAULT = 128 << 10  # both thresholds' initial values in glibc
+_GLIBC_DEFAULT_MMAP_MAX = 65536  # how many blocks glibc may map at once by default
 
 
 def _mallopt():
@@ -38,10 +44,16 @@ def _mallopt():
 
 
 def keep_freed_memory(enabled: bool = True) -> bool:
-    """Raise glibc's mmap and trim thresholds (enabled) or put back its defaults of 128 kB
-    (disabled); True if both were set, False where there is no glibc."""
+    """Raise glibc's mmap and trim thresholds and stop it mapping blocks of their own (enabled),
+    or put back its defaults (disabled); True if all three were set, False where there is no
+    glibc."""
     mallopt = _mallopt()
     if mallopt is None:
         return False
-    mmap, trim = (_MMAP_THRESHOLD, _TRIM_THRESHOLD) if enabled else (_GLIBC_DEFAULT,) * 2
-    return bool(mallopt(_M_MMAP_THRESHOLD, mmap)) and bool(mallopt(_M_TRIM_THRESHOLD, trim))
+    if enabled:
+        settings = ((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD),
+                    (_M_MMAP_MAX, 0))
+    else:
+        settings = ((_M_MMAP_THRESHOLD, _GLIBC_DEFAULT), (_M_TRIM_THRESHOLD, _GLIBC_DEFAULT),
+                    (_M_MMAP_MAX, _GLIBC_DEFAULT_MMAP_MAX))
+    return all([bool(mallopt(option, value)) for option, value in settings])
