@@ -6,10 +6,10 @@ and unmaps them on free, and trims the heap top when it shrinks, so each step wo
 kernel for fresh zeroed pages again. Below, the mmap threshold goes up to glibc's largest (32 MB)
 and mmap is switched off for blocks above it as well (M_MMAP_MAX = 0: GPT-2's 154 MB embedding
 gradient and its 51-412 MB logits come from the heap too; glibc still falls back to mmap when
-the heap cannot grow), and the heap top is trimmed only above 1 GB free. So the memory freed by
-one step is reused by the next (benchmarks/README.md has the page faults and step times). The
-process's peak memory does not change; it just is not returned to the system until the process
-ends.
+the heap cannot grow), and the heap top is never trimmed (GPT-2 small at 8 x 256 frees more than
+1 GB at the top of the heap at the end of each step). So the memory freed by one step is reused
+by the next (benchmarks/README.md has the page faults and step times). The process's peak memory
+does not change; it just is not returned to the system until the process ends.
 
 This changes the whole process, so nothing calls it on import: the trainer and the benchmarks
 switch it on, `keep_freed_memory(False)` puts glibc's default thresholds back.
@@ -26,7 +26,7 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
 _MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit: arrays under 32 MB reuse
-_TRIM_THRESHOLD = 1 << 30   # give the heap top back only above 1 GB of free memory
+_NEVER_TRIM = -1  # glibc: "setting M_TRIM_THRESHOLD to -1 disables trimming completely"
 _GLIBC_DEFAULT = 128 << 10  # both thresholds' initial values in glibc
 _GLIBC_DEFAULT_MMAP_MAX = 65536  # how many blocks glibc may map at once by default
 
@@ -44,14 +44,14 @@ def _mallopt():
 
 
 def keep_freed_memory(enabled: bool = True) -> bool:
-    """Raise glibc's mmap and trim thresholds and stop it mapping blocks of their own (enabled),
-    or put back its defaults (disabled); True if all three were set, False where there is no
-    glibc."""
+    """Raise glibc's mmap threshold, stop it mapping blocks of their own and never trim the
+    heap (enabled), or put back its defaults (disabled); True if all three were set, False where
+    there is no glibc."""
     mallopt = _mallopt()
     if mallopt is None:
         return False
     if enabled:
-        settings = ((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, _TRIM_THRESHOLD),
+        settings = ((_M_MMAP_THRESHOLD, _MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, _NEVER_TRIM),
                     (_M_MMAP_MAX, 0))
     else:
         settings = ((_M_MMAP_THRESHOLD, _GLIBC_DEFAULT), (_M_TRIM_THRESHOLD, _GLIBC_DEFAULT),
