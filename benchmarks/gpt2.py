@@ -15,7 +15,8 @@ GPT2LMHeadModel.from_pretrained, so greedy generation must give identical tokens
   cross-entropy (their forward and backward timed alone on the step's hidden states).
 - generate: batch 1, a 16-token prompt, 128 new tokens with the KV cache, greedy and sampled
   (temperature 1, top-k 50); Hugging Face generate() with the same settings. Prefill: one
-  forward of a 512-token prompt into an empty cache.
+  forward of a 512-token prompt into an empty cache, the head for the last position only (as
+  both generate() functions run it).
 - forward: one inference forward (no graph) at batch 4 x 64, logits over the whole vocabulary.
 - load: from_pretrained of the 124M directory (ours and GPT2LMHeadModel's), and GPT.from_file
   of our own .safetensors file, interleaved, the file in the page cache for both.
@@ -219,12 +220,12 @@ def bench_generate(ours, torch, hf, rounds, n_new, results):
         t = time_rounds(fns, rounds=rounds, warmup=1, block=1)
     long = np.random.default_rng(2).integers(0, 50257, (1, 512))
 
-    def prefill_ours():
-        ours(long, kv_cache=ours.new_kv_cache(1))
+    def prefill_ours():  # as generate() runs it: the head for the last position only
+        ours(long, kv_cache=ours.new_kv_cache(1), last_position_only=True)
     pre = {"ours": prefill_ours}
     if hf is not None:
         lt = torch.from_numpy(long)
-        pre["hf"] = lambda: hf(lt, use_cache=True)
+        pre["hf"] = lambda: hf(lt, use_cache=True, logits_to_keep=1)  # as its generate() does
     with torch.no_grad() if torch is not None else _nothing():
         tp = time_rounds(pre, rounds=rounds, warmup=1, block=1)
     results["generate"] = {"seconds": t, "prefill_512_s": tp, "new_tokens": n_new,

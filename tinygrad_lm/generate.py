@@ -140,7 +140,7 @@ class NextTokenLogits:
         B, L = idx.shape
         start = max(0, L - self.block_size)
         if not self.use_cache:
-            logits, _ = self.model(idx[:, start:])            # (B, T, V)
+            logits, _ = self.model(idx[:, start:], last_position_only=True)  # (B, 1, V)
             return logits.data[:, -1, :]                      # (B, V)
         if self.cache is None:
             self.cache = self.model.new_kv_cache(B)
@@ -152,7 +152,8 @@ class NextTokenLogits:
             self.cache.crop(L - start - 1)
         new = idx[:, start + self.cache.length:]              # (B, T_new)
         try:
-            logits, _ = self.model(new, kv_cache=self.cache)  # (B, T_new, V)
+            logits, _ = self.model(new, kv_cache=self.cache,
+                                   last_position_only=True)   # (B, 1, V)
         except NotImplementedError as error:
             # a student copy whose cached path (5.5, or 4.2 with a cache) is not written yet
             task = starter_task(error)

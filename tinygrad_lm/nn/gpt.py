@@ -239,17 +239,24 @@ class GPT(Module):
                              "window by resetting and prefilling again)")
 
     def forward(self, idx, targets=None, kv_cache: KVCache | None = None,
-                return_attention: bool = False):
+                return_attention: bool = False, last_position_only: bool = False):
         """idx (B, T) int -> (logits (B, T, V), mean cross-entropy or None).
 
         Targets equal to -1 are left out of the loss. With kv_cache, idx holds only the new
         tokens, whose positions continue after the `kv_cache.length` cached ones; that is
         inference: it runs without recording a graph. return_attention=True keeps every
         layer's attention weights in transformer.h[i].attn.last_attention.
+        last_position_only=True returns the logits of the last position alone, (B, 1, V): all
+        that generation needs, and for a long prompt the head over the whole vocabulary is a
+        large part of the forward (GPT-2 small at 512 tokens: 40 of its 127 GFLOP).
         """
         if kv_cache is not None and is_grad_enabled():
             with no_grad():
-                return self.forward(idx, targets, kv_cache, return_attention)
+                return self.forward(idx, targets, kv_cache, return_attention,
+                                    last_position_only)
+        if last_position_only and targets is not None:
+            raise ValueError("GPT: last_position_only=True gives no loss (the loss needs every "
+                             "position's logits); pass targets=None or leave it False")
         ids = self._check_idx(idx)
         B, T = ids.shape
         start = 0
@@ -264,7 +271,9 @@ class GPT(Module):
         x = tr.drop(tr.wte(ids) + tr.wpe(pos))  # (B, T, C) + (T, C) -> (B, T, C)
         for i, block in enumerate(tr.h):
             x = block(x, kv_cache, i, return_attention)  # (B, T, C)
-        x = tr.ln_f(x)  # (B, T, C)
+        if last_position_only:
+            x = x[:, -1:, :]  # (B, 1, C)
+        x = tr.ln_f(x)  # (B, T, C), or (B, 1, C)
         if self.lm_head is None and not self.config.fused:
             logits = x @ tr.wte.weight.T  # (B, T, C) @ (C, V) -> (B, T, V)
         elif self.lm_head is None:
