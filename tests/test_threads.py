@@ -106,6 +106,38 @@ def test_blas_is_held_even_when_every_job_is_too_small_to_split():
         assert blas_threads() == own
 
 
+def test_a_single_row_runs_with_blas_threads_and_blas_is_held_again():
+    # a decoding step's x W has one row, nothing to split by rows: BLAS's own threads split it
+    with threads.use_threads(1):
+        own = blas_threads()
+    seen = []
+    with threads.use_threads(2):
+        threads.run_row_chunks(lambda lo, hi: seen.append((lo, hi, blas_threads())), 1, 1.0)
+        assert seen == [(0, 1, own)]
+        assert set(blas_threads()) == {1}
+        seen.clear()  # two rows are split by rows over our threads, BLAS held in each share
+        threads.run_row_chunks(lambda lo, hi: seen.append((lo, hi, blas_threads())), 2, 1.0)
+        assert sorted(seen) == [(0, 1, [1] * len(own)), (1, 2, [1] * len(own))]
+        seen.clear()  # too small to be worth BLAS's threads: run held, on this thread
+        threads.run_row_chunks(lambda lo, hi: seen.append((lo, hi, blas_threads())), 1, 1e-9)
+        assert seen == [(0, 1, [1] * len(own))]
+
+
+@pytest.mark.parametrize("gelu", [None, "tanh"])
+def test_single_row_linear_matches_reference(dt, gelu):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 768)).astype(dt)
+    w = rng.standard_normal((768, 2304)).astype(dt)  # 7 MB in float32: read with BLAS's threads
+    b = rng.standard_normal(2304).astype(dt)
+    with threads.use_threads(2):
+        if gelu is None:
+            close(N.linear_forward(x, w, b), R.linear_forward(x, w, b), dt)
+        else:
+            for got, want in zip(N.linear_gelu_forward(x, w, b, gelu),
+                                 R.linear_gelu_forward(x, w, b, gelu)):
+                close(got, want, dt)
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_a_forked_child_splits_work_with_a_pool_of_its_own():
     import os

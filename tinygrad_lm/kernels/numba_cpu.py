@@ -151,7 +151,10 @@ def _linear_forward(x, w, b, gelu):
             h[lo:hi] += b
         if gelu:
             gelu_forward_rows(h[lo:hi], gelu, out=y[lo:hi])
-    threads.run_chunks(part, threads.split_rows(len(x), 2.0 * y.size * x.shape[1] * threads.FLOP))
+    seconds = 2.0 * y.size * x.shape[1] * threads.FLOP
+    if len(x) < threads.num_threads():  # a matrix-vector product: reading w is the cost
+        seconds = max(seconds, w.nbytes * threads.READ)
+    threads.run_row_chunks(part, len(x), seconds)
     return y, h
 
 

@@ -38,6 +38,9 @@ from collections.abc import Callable
 # costlier kernels (GELU 2). Only the order of magnitude matters: it decides whether to split.
 FLOP = 1e-11
 ELEMENT = 2.5e-10
+# A product with a single row of x is bound by reading the weight instead (2 flops per 4 bytes):
+# READ seconds per byte, about one core's memory bandwidth.
+READ = 1e-10
 # Handing a share to a sleeping worker costs about HANDOFF seconds before it starts (waking a
 # thread on a virtual machine, then the GIL): a split pays only for jobs of a few times that,
 # and the caller's own share is made that much larger so both finish together.
@@ -288,3 +291,32 @@ def run_tasks(fn: Callable[[int], object], n: int) -> None:
 def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) -> None:
     """fn(lo, hi) for every chunk of split_rows, as run_tasks runs its tasks."""
     run_tasks(lambda i: fn(*chunks[i]), len(chunks))
+
+
+def run_row_chunks(fn: Callable[[int, int], object], n: int, seconds: float) -> None:
+    """fn(lo, hi) over range(n) split by split_rows; a job large enough to split that has fewer
+    rows than threads (a decoding step's single row) runs whole with BLAS's own threads instead.
+
+    A one-row product x W reads all of W once, and for GPT-2 that is the whole cost of a decoding
+    step: inside BLAS a matrix-vector product is split by output columns, and on a machine where
+    one core cannot read memory as fast as two, that is the only split that helps (rows there
+    are none to split). BLAS is held to one thread again before this returns, and the hold is
+    lifted only while no other caller is using the pool."""
+    chunks = split_rows(n, seconds)
+    pool = None
+    if len(chunks) == 1 and n < num_threads() and seconds >= MIN_SPLIT \
+            and not threading.current_thread().name.startswith(_THREAD_PREFIX):
+        pool = _workers()
+    if pool is None or not pool.busy.acquire(blocking=False):
+        run_chunks(fn, chunks)
+        return
+    try:
+        with _lock:
+            _set_blas_threads(hold=False)
+        try:
+            fn(0, n)
+        finally:
+            with _lock:
+                _set_blas_threads(hold=True)
+    finally:
+        pool.release()
