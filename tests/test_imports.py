@@ -31,7 +31,6 @@ FLOORS = [
     ["kernels"],
     ["autograd"],
     ["ops"],
-    ["tensor_base"],
     ["tensor"],
     ["creation", "functional", "gradcheck", "profiler"],
     ["checkpoint", "serialization", "gpt2_files", "bpe_file_writers", "hf_files", "bpe_training"],
