@@ -170,7 +170,7 @@ def write_json(name: str, payload: dict, out_dir: Path | None = None) -> Path:
 def ours_train_step(model, opt, x, y):
     """One tinygrad_lm training step as the trainer takes it: forward in training mode,
     backward, gradient clipping at 1.0, the optimizer's update. Returns the loss tensor."""
-    from tinygrad_lm import optim
+    from tinygrad_lm.training import optim
     model.train()
     _, loss = model(x, y)
     opt.zero_grad()

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
-from tinygrad_lm.generate import generate
+from tinygrad_lm.generation.generate import generate
 from tinygrad_lm.nn.gpt import GPT, GPTConfig
 
 SHAKESPEARE_CHAR = dict(vocab_size=65, block_size=256, n_layer=6, n_head=6, n_embd=384,

@@ -5,7 +5,7 @@ tinygrad_lm against PyTorch eager and Hugging Face Transformers, side by side in
     python benchmarks/gpt2.py --quick    # fewer rounds, fewer new tokens
 
 Weights are random (speed does not depend on them) and float32. All three implementations
-hold the same weights: ours are exported with tinygrad_lm.export.export_hf and read back by
+hold the same weights: ours are exported with tinygrad_lm.io.export.export_hf and read back by
 GPT2LMHeadModel.from_pretrained, so greedy generation must give identical tokens.
 
 - train: forward, backward, clip, AdamW at batch 4 x 64 and 8 x 256. PyTorch eager is
@@ -55,9 +55,9 @@ from train_step import time_rounds  # noqa: E402
 
 import tinygrad_lm as tg  # noqa: E402
 from tinygrad_lm import functional as F  # noqa: E402
-from tinygrad_lm import optim  # noqa: E402
-from tinygrad_lm.export import export_hf  # noqa: E402
-from tinygrad_lm.generate import generate  # noqa: E402
+from tinygrad_lm.generation.generate import generate  # noqa: E402
+from tinygrad_lm.io.export import export_hf  # noqa: E402
+from tinygrad_lm.training import optim  # noqa: E402
 
 GPT2_SMALL = dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768)
 SHAPES = {"4x64": (4, 64), "8x256": (8, 256)}
@@ -357,8 +357,8 @@ def bench_tokenizer(results):
 
 def bench_tokenizer_load(hf_dir, transformers, rounds, results):
     """Seconds to build GPT-2's tokenizer (50,000 merges) from each file format, interleaved."""
-    from tinygrad_lm.gpt2_files import read_vocab_and_merges
     from tinygrad_lm.tokenizers import BPETokenizer, load_tokenizer
+    from tinygrad_lm.tokenizers.bpe_files import read_vocab_and_merges
     ranks = next((p for p in RANKS if os.path.exists(p)), None)
     vocab, merges = (os.path.join(hf_dir, n) for n in ("vocab.json", "merges.txt"))
     fns = {"tokenizer.json": lambda: BPETokenizer.from_tokenizer_json(

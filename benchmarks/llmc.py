@@ -203,7 +203,7 @@ def build_ours(c: dict, x: np.ndarray, y: np.ndarray):
     """The model (seed 0) and a step doing what llm.c's step does; the step returns the loss
     of its forward, before the update."""
     import tinygrad_lm as tg
-    from tinygrad_lm import optim
+    from tinygrad_lm.training import optim
     tg.kernels.keep_freed_memory()  # as the trainer does
     model = tg.GPT(tg.GPTConfig(**model_fields(c)), seed=0)
     opt = optim.AdamW(model.parameters(), lr=ADAMW["lr"], betas=(ADAMW["beta1"], ADAMW["beta2"]),

@@ -60,7 +60,7 @@ def build(kind: str, c: dict):
         xt, yt = as_torch(x), as_torch(y)
         return lambda: train_step(model, opt, xt, yt)
     import tinygrad_lm as tg
-    from tinygrad_lm import optim
+    from tinygrad_lm.training import optim
     model = tg.GPT(tg.GPTConfig(**fields), seed=0)
     opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3,
                       betas=(0.9, 0.99))

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from tinygrad_lm import cli
-from tinygrad_lm import train as train_module
+from tinygrad_lm.training import trainer as train_module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

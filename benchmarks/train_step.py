@@ -69,7 +69,7 @@ def matmul_flops(c: dict) -> float:
 
 def build_ours(c: dict, seed=0):
     import tinygrad_lm as tg
-    from tinygrad_lm import optim
+    from tinygrad_lm.training import optim
     tg.kernels.keep_freed_memory()  # as the trainer does
     cfg = tg.GPTConfig(**model_fields(c))
     model = tg.GPT(cfg, seed=seed)
@@ -189,8 +189,9 @@ def start_time(cold: bool) -> float:
         if cold:
             env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "numba-cache")
         code = ("import time, sys; t0 = time.perf_counter(); "
-                "from tinygrad_lm.config import make_config; from tinygrad_lm.train import "
-                f"Trainer; t = Trainer(make_config('tiny', ['--out_dir={tmp}/out'])); "
+                "from tinygrad_lm.training.config import make_config; "
+                "from tinygrad_lm.training.trainer import Trainer; "
+                f"t = Trainer(make_config('tiny', ['--out_dir={tmp}/out'])); "
                 "t.train_step(); print(time.perf_counter() - t0)")
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

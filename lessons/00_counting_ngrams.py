@@ -22,8 +22,8 @@
 # %%
 import numpy as np
 
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import generate_grammar_corpus, is_grammatical
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
 
 # %% [markdown]

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 import tinygrad_lm as tg
-from tinygrad_lm.lessons import check, pyplot, show
+from tinygrad_lm.course.lessons import check, pyplot, show
 
 # %% [markdown]
 # ## Derivatives by the chain rule

@@ -24,7 +24,7 @@
 import numpy as np
 
 import tinygrad_lm as tg
-from tinygrad_lm.lessons import check
+from tinygrad_lm.course.lessons import check
 
 rng = np.random.default_rng(0)
 

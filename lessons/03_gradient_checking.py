@@ -27,7 +27,7 @@ import numpy as np
 
 import tinygrad_lm as tg
 from tinygrad_lm import Function
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 
 rng = np.random.default_rng(0)
 

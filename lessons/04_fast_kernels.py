@@ -28,9 +28,9 @@ import numpy as np
 from numba import njit
 
 import tinygrad_lm as tg
-from tinygrad_lm import optim
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.kernels import reference
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
+from tinygrad_lm.training import optim
 
 rng = np.random.default_rng(0)
 

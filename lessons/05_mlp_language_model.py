@@ -29,10 +29,11 @@ import numpy as np
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
-from tinygrad_lm import nn, optim
+from tinygrad_lm import nn
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import generate_grammar_corpus
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
+from tinygrad_lm.training import optim
 
 # %% [markdown]
 # ## The data, as in lesson 0

@@ -33,8 +33,8 @@ import numpy as np
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
 
 rng = np.random.default_rng(0)

@@ -28,8 +28,8 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset, is_grammatical
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
 
 # %% [markdown]

@@ -33,8 +33,8 @@ import numpy as np
 import regex
 
 import tinygrad_lm
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import generate_grammar_corpus
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.tokenizers import GPT2_PATTERN, BPETokenizer, CharTokenizer
 
 started = time.perf_counter()

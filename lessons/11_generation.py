@@ -25,9 +25,9 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
-from tinygrad_lm.sampling import softmax, top_k_filter, top_p_filter
+from tinygrad_lm.generation.sampling import softmax, top_k_filter, top_p_filter
 from tinygrad_lm.tokenizers import CharTokenizer
 
 # %% [markdown]

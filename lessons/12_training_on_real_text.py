@@ -33,11 +33,11 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
-from tinygrad_lm.config import make_config
+from tinygrad_lm.course.lessons import QUICK, check, in_notebook, out_dir, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset, load_text
-from tinygrad_lm.lessons import QUICK, check, in_notebook, out_dir, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
-from tinygrad_lm.train import Trainer
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.trainer import Trainer
 
 # a notebook kernel's own arguments (its connection file) are no corpus
 arguments = [] if in_notebook() else [a for a in sys.argv[1:] if not a.startswith("-")]

@@ -29,10 +29,10 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
-from tinygrad_lm import optim
+from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import generate_grammar_corpus
-from tinygrad_lm.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.tokenizers import CharTokenizer
+from tinygrad_lm.training import optim
 
 started = time.perf_counter()
 

@@ -40,8 +40,8 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
-from tinygrad_lm import optim
-from tinygrad_lm.lessons import QUICK, check, in_notebook
+from tinygrad_lm.course.lessons import QUICK, check, in_notebook
+from tinygrad_lm.training import optim
 
 started = time.perf_counter()
 

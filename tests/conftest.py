@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import tinygrad_lm as tg
-from tinygrad_lm import kernels, unfinished
-from tinygrad_lm.unfinished import forbid_stand_ins, needs_task_reason, unwritten_task
+from tinygrad_lm import kernels
+from tinygrad_lm.course import stand_ins as unfinished
+from tinygrad_lm.course.stand_ins import forbid_stand_ins, needs_task_reason, unwritten_task
 
 BACKENDS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") else [])
 
@@ -31,7 +32,7 @@ def _restore_backend():
 
 
 TASK_MARKER = re.compile(r"a(\d+)_(\d+)")
-GRADER_PLUGIN = "tinygrad_lm.assignments.pytest_plugin"
+GRADER_PLUGIN = "tinygrad_lm.course.assignments.pytest_plugin"
 
 
 def tasks_of(node) -> set[str]:
@@ -42,8 +43,9 @@ def tasks_of(node) -> set[str]:
 
 @pytest.fixture(autouse=True)
 def _no_stand_in_for_the_task_under_test(request):
-    """In a student copy, unwritten tasks have stand-ins (tinygrad_lm/unfinished.py), but a test
-    of task X.Y always meets the student's own X.Y code: it fails until X.Y is written."""
+    """In a student copy, unwritten tasks have stand-ins (tinygrad_lm/course/stand_ins.py),
+    but a test of task X.Y always meets the student's own X.Y code: it fails until X.Y is
+    written."""
     with forbid_stand_ins(tasks_of(request.node)):
         yield
 

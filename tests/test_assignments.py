@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from tinygrad_lm.assignments import BuildError, build_student_copy, find_regions
-from tinygrad_lm.assignments.build import collect_regions, package_files, read_lines
-from tinygrad_lm.assignments.catalog import ASSIGNMENTS, BY_ID
-from tinygrad_lm.assignments.manifest import read_manifest, sha256_file
+from tinygrad_lm.course.assignments import BuildError, build_student_copy, find_regions
+from tinygrad_lm.course.assignments.build import collect_regions, package_files, read_lines
+from tinygrad_lm.course.assignments.catalog import ASSIGNMENTS, BY_ID
+from tinygrad_lm.course.assignments.manifest import read_manifest, sha256_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,7 +36,7 @@ def test_build_cuts_regions_keeps_markers_and_imports(tmp_path):
     assert "k.matmul(g, b2, trans_b=True)" not in text
     assert os.path.exists(out / "tests" / "test_autograd.py")
     assert not os.path.exists(out / "tests" / "hidden")
-    assert not os.path.exists(out / "tinygrad_lm" / "assignments" / "bugs.py")
+    assert not os.path.exists(out / "tinygrad_lm" / "course" / "assignments" / "bugs.py")
     done = subprocess.run([sys.executable, "-c", "import tinygrad_lm, tinygrad_lm.cli"],
                           cwd=out, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(out)))
@@ -84,7 +84,7 @@ def _copy_lines(root):
 
 @pytest.mark.parametrize("only", [None, 1, 2, 3, 4, 5])
 def test_no_solution_line_of_a_cut_task_is_anywhere_in_the_copy(tmp_path, only):
-    from tinygrad_lm.assignments.build import solution_lines
+    from tinygrad_lm.course.assignments.build import solution_lines
     out = tmp_path / "student"
     cut = build_student_copy(REPO, str(out), None if only is None else {only})
     shared = _nonregion_lines(REPO)
@@ -158,7 +158,7 @@ def test_every_task_has_a_hint():
 
 
 def test_manifest_errors_are_clear(tmp_path):
-    from tinygrad_lm.assignments.manifest import ManifestError
+    from tinygrad_lm.course.assignments.manifest import ManifestError
     path = tmp_path / "assignments.json"
     path.write_text("{not json")
     with pytest.raises(ManifestError, match="cannot be read as JSON"):
@@ -172,8 +172,8 @@ def test_manifest_errors_are_clear(tmp_path):
 def test_a_copy_of_assignment_4_runs_the_spelled_out_attention(tmp_path, only, fused):
     """With assignment 4 cut, GPTConfig.fused and CausalSelfAttention's fused default are off in
     the copy, so a GPT trains on the student's 4.2 code; other copies keep the fast default."""
-    from tinygrad_lm.assignments.build import COPY_EDITS, undo_copy_edits
-    from tinygrad_lm.assignments.sources import _outside
+    from tinygrad_lm.course.assignments.build import COPY_EDITS, undo_copy_edits
+    from tinygrad_lm.course.assignments.sources import _outside
     out = tmp_path / "student"
     build_student_copy(REPO, str(out), only)
     probe = ("from tinygrad_lm.nn.gpt import GPTConfig\n"

@@ -9,10 +9,10 @@ import pytest
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
-from tinygrad_lm.config import ConfigError, TrainConfig, apply_overrides
 from tinygrad_lm.data import TokenDataset, load_text
 from tinygrad_lm.nn import GPT, CausalSelfAttention, GPTConfig
 from tinygrad_lm.tokenizers import CharTokenizer
+from tinygrad_lm.training.config import ConfigError, TrainConfig, apply_overrides
 
 TINY = GPTConfig(vocab_size=7, block_size=5, n_layer=1, n_head=2, n_embd=8)
 

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tinygrad_lm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_lm.formats.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def payload(value=1.0):
@@ -47,7 +47,7 @@ def test_sigkill_during_save_loop_leaves_a_loadable_checkpoint(tmp_path):
     save_checkpoint(str(path), payload(0.0))
     script = textwrap.dedent(f"""
         import numpy as np, sys
-        from tinygrad_lm.checkpoint import save_checkpoint
+        from tinygrad_lm.formats.checkpoint import save_checkpoint
         big = {{"w": np.zeros((512, 1024), np.float32)}}
         print("ready", flush=True)
         i = 0

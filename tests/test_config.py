@@ -3,7 +3,8 @@
 import pytest
 
 from tinygrad_lm.cli import build_parser
-from tinygrad_lm.config import (
+from tinygrad_lm.nn.gpt import GPTConfig
+from tinygrad_lm.training.config import (
     PRESETS,
     ConfigError,
     TrainConfig,
@@ -12,7 +13,6 @@ from tinygrad_lm.config import (
     help_table,
     make_config,
 )
-from tinygrad_lm.nn.gpt import GPTConfig
 
 
 def test_overrides_are_type_checked():

@@ -88,7 +88,7 @@ def test_no_run_marks_are_rare():
 def test_a_lesson_page_shows_its_executed_notebook(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     pytest.importorskip("jupytext")
-    from tinygrad_lm.notebooks import to_notebook
+    from tinygrad_lm.course.notebooks import to_notebook
     lessons_md = _hook_module("lessons_md")
     root = tmp_path
     (root / "lessons").mkdir()

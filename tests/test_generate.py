@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_lm as tg
-from tinygrad_lm.generate import NextTokenLogits, beam_search, generate
-from tinygrad_lm.sampling import (
+from tinygrad_lm.generation.generate import NextTokenLogits, beam_search, generate
+from tinygrad_lm.generation.sampling import (
     apply_temperature,
     log_softmax,
     sample_from_logits,
@@ -17,7 +17,7 @@ from tinygrad_lm.sampling import (
     top_k_filter,
     top_p_filter,
 )
-from tinygrad_lm.scoring import score
+from tinygrad_lm.generation.scoring import score
 
 gpt = pytest.importorskip("tinygrad_lm.nn.gpt")
 

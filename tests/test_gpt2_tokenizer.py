@@ -206,7 +206,7 @@ def test_ids_in_a_gap_decode_to_the_replacement_character():
 
 
 def test_byte_alphabet_round_trips_and_refuses_other_characters():
-    from tinygrad_lm import gpt2_files as files
+    from tinygrad_lm.tokenizers import bpe_files as files
     every = bytes(range(256))
     assert files.token_bytes(files.token_text(every), "t") == every
     assert files.token_text(b" the") == "Ġthe"
@@ -216,7 +216,7 @@ def test_byte_alphabet_round_trips_and_refuses_other_characters():
 
 
 def test_tokenizer_files_are_bounded(small, tmp_path, monkeypatch):
-    from tinygrad_lm import gpt2_files as files
+    from tinygrad_lm.tokenizers import bpe_files as files
     small.save_hf(str(tmp_path))
     hf = str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt")
     vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
@@ -246,7 +246,7 @@ def test_tokenizer_files_are_bounded(small, tmp_path, monkeypatch):
 def test_gpt2_ranks_give_the_merges_of_plain_bpe(gpt2):
     """The ranks file's merges, derived with the kept-pair-ranks BPE, are those of the plain
     rule (every pair looked up again after every merge) on every 7th token."""
-    from tinygrad_lm import gpt2_files as files
+    from tinygrad_lm.tokenizers import bpe_files as files
 
     def plain(token, ranks, max_rank):
         parts = [token[i:i + 1] for i in range(len(token))]

@@ -11,9 +11,9 @@ import zipfile
 
 import pytest
 
-from tinygrad_lm.assignments import GradeError, build_student_copy, grade_submission
-from tinygrad_lm.assignments.build import find_regions, read_lines
-from tinygrad_lm.assignments.results import gradescope_results, junit_xml
+from tinygrad_lm.course.assignments import GradeError, build_student_copy, grade_submission
+from tinygrad_lm.course.assignments.build import find_regions, read_lines
+from tinygrad_lm.course.assignments.results import gradescope_results, junit_xml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ELEMENTWISE = os.path.join("tinygrad_lm", "ops", "elementwise.py")
@@ -82,7 +82,7 @@ def test_tampered_tests_plugin_and_conftest_change_nothing(student, untampered, 
     with open(os.path.join(tampered, "tests", "conftest.py"), "a") as f:
         f.write("\nimport pytest\n\n@pytest.hookimpl(tryfirst=True)\n"
                 "def pytest_runtest_call(item):\n    return True\n")
-    plugin = os.path.join(tampered, "tinygrad_lm", "assignments", "pytest_plugin.py")
+    plugin = os.path.join(tampered, "tinygrad_lm", "course", "assignments", "pytest_plugin.py")
     with open(plugin, "w") as f:
         f.write("raise SystemExit('tampered')\n")
     report = grade_submission(tampered, REPO, tasks=["2.1", "2.2", "1.2"])
@@ -91,7 +91,7 @@ def test_tampered_tests_plugin_and_conftest_change_nothing(student, untampered, 
     ignored = " ".join(report["ignored_files"])
     assert "tests/test_autograd.py (deleted)" in ignored
     assert "tests/test_ops_gradcheck.py (edited)" in ignored
-    assert "tinygrad_lm/assignments/pytest_plugin.py (edited)" in ignored
+    assert "tinygrad_lm/course/assignments/pytest_plugin.py (edited)" in ignored
 
 
 def test_syntax_error_costs_only_its_task_and_says_where(student, tmp_path):
@@ -176,7 +176,7 @@ def test_cli_exit_codes_and_pass_mark(student, tmp_path):
 
 
 def test_autograder_zip_runs_on_a_gradescope_layout(tmp_path):
-    from tinygrad_lm.assignments.lms import build_autograder
+    from tinygrad_lm.course.assignments.lms import build_autograder
     zip_path = tmp_path / "autograder.zip"
     manifest = build_autograder(REPO, str(zip_path), only={1}, timeout=60)
     assert [t["id"] for t in manifest["tasks"]] == ["1.1", "1.2", "1.3"]
@@ -203,7 +203,7 @@ def test_autograder_zip_runs_on_a_gradescope_layout(tmp_path):
 
 
 def test_classroom_workflow_grades_each_task_with_its_points(tmp_path):
-    from tinygrad_lm.assignments.lms import write_classroom
+    from tinygrad_lm.course.assignments.lms import write_classroom
     path = write_classroom(str(tmp_path), only={5})
     text = open(path).read()
     assert text.count("classroom-resources/autograding-command-grader@v1") == 5
@@ -220,17 +220,17 @@ def test_classroom_workflow_grades_each_task_with_its_points(tmp_path):
 
 @pytest.mark.parametrize("bug", ["div_sign", "warmup_off_by_one"])
 def test_validate_catches_a_planted_bug_in_its_task_only(bug):
-    from tinygrad_lm.assignments.validate import validate
+    from tinygrad_lm.course.assignments.validate import validate
     result = validate(REPO, jobs=1, names=[bug], ends=False)
     row = result["bugs"][0]
     assert row["ok"] and row["points_lost"] > 0 and row["others_unchanged"]
 
 
 def test_every_planted_bug_applies_once_inside_its_task(tmp_path):
-    from tinygrad_lm.assignments.bugs import BUGS, Bug
-    from tinygrad_lm.assignments.build import collect_regions
-    from tinygrad_lm.assignments.grade import suite_files
-    from tinygrad_lm.assignments.validate import BugError, apply_bug
+    from tinygrad_lm.course.assignments.bugs import BUGS, Bug
+    from tinygrad_lm.course.assignments.build import collect_regions
+    from tinygrad_lm.course.assignments.grade import suite_files
+    from tinygrad_lm.course.assignments.validate import BugError, apply_bug
     regions = collect_regions(REPO, suite_files(REPO))
     assert len(BUGS) >= 25 and len({b.name for b in BUGS}) == len(BUGS)
     for b in BUGS:
@@ -254,7 +254,7 @@ def test_grading_never_uses_a_stand_in(student, tmp_path):
     shutil.copytree(student, gamed)
     borrow = ["            y = stand_ins.unfinished('4.2', 'Assignment 4.2: mine', 'fused',\n",
               "                lambda: F.causal_attention(self.c_attn(x), nh))\n"]
-    switch_on = ["            from tinygrad_lm import unfinished as stand_ins\n",
+    switch_on = ["            from tinygrad_lm.course import stand_ins\n",
                  "            stand_ins.set_stand_ins(True)\n"]
     edit_region(gamed, attention, "4.2", switch_on + borrow)
     rows = by_task(grade_submission(gamed, REPO, tasks=["4.2", "5.2"], skip_unattempted=False))
@@ -303,7 +303,7 @@ def test_grading_never_honours_a_skip(student, tmp_path):
     gamed = str(tmp_path / "gamed")
     shutil.copytree(student, gamed)
     edit_region(gamed, ELEMENTWISE, "2.1", [
-        "        from tinygrad_lm import unfinished as stand_ins\n",
+        "        from tinygrad_lm.course import stand_ins\n",
         "        stand_ins.set_stand_ins(True)\n",
         "        raise NotImplementedError('Assignment 1.2: the backward loop; not written yet, "
         "see assignments/01_autograd.md')\n"])

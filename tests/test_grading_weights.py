@@ -1,5 +1,5 @@
-"""How a task's points are shared among its tests (tinygrad_lm/assignments/weights.py): evenly
-over its checks (test functions), each check's share evenly over its cases, a `weight(k)`
+"""How a task's points are shared among its tests (tinygrad_lm/course/assignments/weights.py):
+evenly over its checks (test functions), each check's share evenly over its cases, a `weight(k)`
 marker for a check worth more; exact sums; the shares in every output."""
 
 import json
@@ -12,15 +12,15 @@ from fractions import Fraction
 
 import pytest
 
-from tinygrad_lm.assignments.catalog import BY_ID
-from tinygrad_lm.assignments.results import (
+from tinygrad_lm.course.assignments.catalog import BY_ID
+from tinygrad_lm.course.assignments.results import (
     format_table,
     gradescope_results,
     junit_xml,
     score_task,
 )
-from tinygrad_lm.assignments.sources import TaskSource
-from tinygrad_lm.assignments.weights import shares
+from tinygrad_lm.course.assignments.sources import TaskSource
+from tinygrad_lm.course.assignments.weights import shares
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARK = BY_ID["2.5"].marker  # spelled out, the grader would collect this file for task 2.5
@@ -65,8 +65,8 @@ def test_a_task_scores_the_exact_sum_of_its_passing_cases():
 
 
 def report_of(*rows):
-    from tinygrad_lm.assignments.results import total_score
-    from tinygrad_lm.assignments.weights import fraction_text
+    from tinygrad_lm.course.assignments.results import total_score
+    from tinygrad_lm.course.assignments.weights import fraction_text
     total = total_score(list(rows))
     return {"tasks": list(rows), "score": float(total), "score_exact": fraction_text(total),
             "max_score": sum(r["max_points"] for r in rows), "ignored_files": [],
@@ -100,7 +100,8 @@ def run_plugin(tmp_path, body):
     out = tmp_path / "run.json"
     env = dict(os.environ, TINYGRAD_LM_GRADE_OUT=str(out), PYTHONPATH=REPO)
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "--strict-markers",
-                           "-p", "no:cacheprovider", "-p", "tinygrad_lm.assignments.pytest_plugin",
+                           "-p", "no:cacheprovider",
+                           "-p", "tinygrad_lm.course.assignments.pytest_plugin",
                            "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path),
                            "test_w.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -153,7 +154,7 @@ def test_a_bad_or_uneven_weight_is_the_suites_error(tmp_path):
 
 @pytest.mark.parametrize("args", [(-1,), (0,), ("2",), (True,), (1, 2), (float("inf"),)])
 def test_a_weight_must_be_one_positive_number(args):
-    from tinygrad_lm.assignments.pytest_plugin import check_weight
+    from tinygrad_lm.course.assignments.pytest_plugin import check_weight
 
     class Item:
         nodeid = "t.py::test_x"

@@ -11,10 +11,11 @@ import pytest
 from safetensors.numpy import save_file
 
 import tinygrad_lm as tg
-from tinygrad_lm.export import export_hf
-from tinygrad_lm.hf_files import PretrainedError, read_hf_config
+from tinygrad_lm.formats.weights import safetensors_header, safetensors_tensors
+from tinygrad_lm.io.export import export_hf
+from tinygrad_lm.io.hf_files import PretrainedError, read_hf_config
+from tinygrad_lm.io.pretrained import pretrained_model
 from tinygrad_lm.nn.gpt import GPT, GPTConfig
-from tinygrad_lm.serialization import safetensors_header, safetensors_tensors
 from tinygrad_lm.tokenizers import BPETokenizer
 
 CFG = dict(vocab_size=300, block_size=16, n_layer=2, n_head=2, n_embd=16)
@@ -85,18 +86,18 @@ def test_gpt_from_pretrained_is_the_model_alone(tmp_path):
     tok = BPETokenizer([], special_tokens={"<|endoftext|>": 256})
     model = trained(tie_weights=False, vocab_size=257)
     export_hf(model, tok, str(tmp_path / "hf"))
-    back = GPT.from_pretrained(tmp_path / "hf")
+    back = pretrained_model(tmp_path / "hf")
     assert isinstance(back, GPT) and not back.training and back.config.dropout == 0.0
     np.testing.assert_array_equal(back(IDX)[0].data, model(IDX)[0].data)
     both, tok_back = tg.from_pretrained(str(tmp_path / "hf"), dropout=0.1)
     assert both.config.dropout == 0.1 and tok_back.special_tokens == tok.special_tokens
-    assert GPT.from_pretrained(tmp_path / "hf", dtype=np.float64).lm_head.weight.dtype == \
+    assert pretrained_model(tmp_path / "hf", dtype=np.float64).lm_head.weight.dtype == \
         np.float64
     assert read_hf_config(str(tmp_path / "hf"))["tie_weights"] is False
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
     (tmp_path / "hf" / "config.json").write_text(json.dumps({**config, "n_layer": 0}))
     with pytest.raises(PretrainedError, match=r"config.json'.*n_layer must be positive"):
-        GPT.from_pretrained(tmp_path / "hf")
+        pretrained_model(tmp_path / "hf")
 
 
 # ---- memory: the weights are held once --------------------------------------------------------

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from tinygrad_lm.interop import from_torch_state_dict, load_hf_gpt2, to_torch_state_dict
+from tinygrad_lm.formats.weights import load_weights, read_weights, save_weights
+from tinygrad_lm.io.interop import from_torch_state_dict, load_hf_gpt2, to_torch_state_dict
 from tinygrad_lm.nn.gpt import GPT, GPTConfig
 from tinygrad_lm.nn.layers import Linear
-from tinygrad_lm.serialization import load_weights, read_weights, save_weights
 
 CFG = dict(vocab_size=11, block_size=6, n_layer=2, n_head=2, n_embd=8)
 IDX = np.random.default_rng(0).integers(0, 11, (2, 6))

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from tinygrad_lm.cli import main
-from tinygrad_lm.notebooks import (
+from tinygrad_lm.course.notebooks import (
     find_lessons,
     install_cell_source,
     lesson_outline,
@@ -195,7 +195,7 @@ def test_lesson_runs_as_a_notebook(name, tmp_path, monkeypatch, skip_if_unwritte
 
 
 def test_check_gives_each_verdict(capsys):
-    from tinygrad_lm.lessons import check
+    from tinygrad_lm.course.lessons import check
 
     def stub():
         raise NotImplementedError
@@ -231,7 +231,7 @@ def test_a_lesson_runs_as_a_script_from_another_folder(tmp_path):
 def test_in_notebook_knows_a_kernel_from_a_terminal(monkeypatch):
     import types
 
-    from tinygrad_lm.lessons import in_notebook
+    from tinygrad_lm.course.lessons import in_notebook
 
     def fake_ipython(shell):
         module = types.ModuleType("IPython")

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import tinygrad_lm as tg
-from tinygrad_lm.config import make_config
-from tinygrad_lm.loader import load_any, run_checkpoint
-from tinygrad_lm.samples import addition_sample, clip_to_boundary
-from tinygrad_lm.train import Trainer
+from tinygrad_lm.io.loader import load_any, run_checkpoint
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.previews import addition_sample, clip_to_boundary
+from tinygrad_lm.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

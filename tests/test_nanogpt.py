@@ -14,11 +14,11 @@ import pytest
 
 import tinygrad_lm as tg
 from tests.test_interop import nanogpt_in_torch
-from tinygrad_lm import optim
-from tinygrad_lm.export import export_nanogpt
-from tinygrad_lm.interop import read_nanogpt
-from tinygrad_lm.loader import load_any
+from tinygrad_lm.io.export import export_nanogpt
+from tinygrad_lm.io.interop import read_nanogpt
+from tinygrad_lm.io.loader import load_any
 from tinygrad_lm.nn.gpt import GPT, GPTConfig
+from tinygrad_lm.training import optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = dict(vocab_size=97, block_size=32, n_layer=2, n_head=2, n_embd=32)
@@ -114,7 +114,8 @@ def test_nanogpts_own_train_py_resumes_our_export(tmp_path):
         opt.step()
     (tmp_path / "out").mkdir()
     export_nanogpt(model, str(tmp_path / "out" / "ckpt.pt"), iter_num=2,
-                   optimizer_state=opt.state_dict(), config={"learning_rate": 1e-3})
+                   adam_moments=optim.moments_by_name(model, opt.state_dict()),
+                   config={"learning_rate": 1e-3})
     run = subprocess.run(
         [sys.executable, "train.py", "--init_from=resume", "--out_dir=out", "--dataset=tiny",
          "--device=cpu", "--compile=False", "--dtype=float32", "--eval_interval=2",

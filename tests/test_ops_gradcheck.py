@@ -8,7 +8,7 @@ from tinygrad_lm.autograd import FUNCTION_REGISTRY
 
 from .op_table import CASES
 
-# Coursework: the rows that grade each backward-pass task (see tinygrad_lm/assignments).
+# Coursework: the rows that grade each backward-pass task (see tinygrad_lm/course/assignments).
 TASK_OF_OP = {"mul": "a2_1", "div": "a2_2", "sum": "a2_3", "mean": "a2_3", "var": "a2_3",
               "max": "a2_4", "min": "a2_4", "matmul": "a2_5", "getitem": "a2_6"}
 

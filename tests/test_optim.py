@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_lm.optim import (
+from tinygrad_lm.training.optim import (
     SGD,
     Adam,
     AdamW,

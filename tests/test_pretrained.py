@@ -10,8 +10,8 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tinygrad_lm as tg
-from tinygrad_lm.export import ExportError, export_hf, export_nanogpt, hf_state_dict
-from tinygrad_lm.hf_files import PretrainedError, read_hf_config
+from tinygrad_lm.io.export import ExportError, export_hf, export_nanogpt, hf_state_dict
+from tinygrad_lm.io.hf_files import PretrainedError, read_hf_config
 from tinygrad_lm.nn.gpt import GPT, GPTConfig
 from tinygrad_lm.tokenizers import BPETokenizer, CharTokenizer
 
@@ -168,7 +168,7 @@ def test_pytorch_model_bin_is_read_with_weights_only(tmp_path, tok, hf_dir):
 def test_nanogpt_checkpoint_resumes_in_torch(tmp_path, tok):
     torch = pytest.importorskip("torch")
     from tests.test_interop import nanogpt_in_torch
-    from tinygrad_lm import optim
+    from tinygrad_lm.training import optim
 
     model = model_with(np.float32)
     opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3)
@@ -177,7 +177,8 @@ def test_nanogpt_checkpoint_resumes_in_torch(tmp_path, tok):
         model(ids_of(tok), ids_of(tok))[1].backward()
         opt.step()
     path = str(tmp_path / "ckpt.pt")
-    export_nanogpt(model, path, iter_num=2, best_val_loss=3.5, optimizer_state=opt.state_dict(),
+    export_nanogpt(model, path, iter_num=2, best_val_loss=3.5,
+                   adam_moments=optim.moments_by_name(model, opt.state_dict()),
                    config={"lr": 1e-3, "weight_decay": 0.1})
     ckpt = torch.load(path, weights_only=True)
     assert set(ckpt) == {"model", "model_args", "iter_num", "best_val_loss", "config",
@@ -346,9 +347,9 @@ def test_cli_export_a_training_checkpoint(tmp_path, capsys):
 
 # ---- fine-tuning --------------------------------------------------------------------------------
 def test_fine_tuning_a_directory_lowers_the_loss(tmp_path, tok):
-    from tinygrad_lm.config import make_config
-    from tinygrad_lm.evaluation import estimate_loss
-    from tinygrad_lm.train import Trainer
+    from tinygrad_lm.training.config import make_config
+    from tinygrad_lm.training.evaluation import estimate_loss
+    from tinygrad_lm.training.trainer import Trainer
     start = model_with(np.float32)
     export_hf(start, tok, str(tmp_path / "hf"))
     (tmp_path / "my.txt").write_text(TEXT + "<|endoftext|>" + TEXT, encoding="utf-8")
@@ -375,7 +376,7 @@ def test_fine_tuning_a_directory_lowers_the_loss(tmp_path, tok):
 
 def test_cli_train_init_from_uses_the_finetune_preset(tmp_path, tok, hf_dir, capsys):
     from tinygrad_lm.cli import main
-    from tinygrad_lm.loader import load_any
+    from tinygrad_lm.io.loader import load_any
     (tmp_path / "my.txt").write_text(TEXT, encoding="utf-8")
     run = str(tmp_path / "ft")
     assert main(["train", "--init-from", hf_dir, "--data", str(tmp_path / "my.txt"),

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import tinygrad_lm as tg
-from tinygrad_lm import optim
 from tinygrad_lm.autograd import FUNCTION_REGISTRY
 from tinygrad_lm.profiler import OP_CLASSES
+from tinygrad_lm.training import optim
 
 
 def test_op_classes_name_registered_ops():

@@ -12,13 +12,13 @@ import time
 import numpy as np
 import pytest
 
-from tinygrad_lm import train as train_module
-from tinygrad_lm.checkpoint import load_checkpoint
 from tinygrad_lm.cli import main
-from tinygrad_lm.config import make_config
-from tinygrad_lm.evaluation import overfitting_warning
-from tinygrad_lm.run_dir import RunExistsError
-from tinygrad_lm.train import SaveError, Trainer
+from tinygrad_lm.formats.checkpoint import load_checkpoint
+from tinygrad_lm.training import trainer as train_module
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.evaluation import overfitting_warning
+from tinygrad_lm.training.run_dir import RunExistsError
+from tinygrad_lm.training.trainer import SaveError, Trainer
 
 
 def quiet(*args, **kwargs):
@@ -163,7 +163,7 @@ def test_a_large_train_val_gap_is_called_overfitting(tmp_path):
 
 
 def test_resuming_drops_what_was_written_after_the_checkpoint(tmp_path):
-    from tinygrad_lm.run_dir import trim_log, trim_samples
+    from tinygrad_lm.training.run_dir import trim_log, trim_samples
     log, samples = tmp_path / "log.jsonl", tmp_path / "samples.txt"
     log.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in (1, 10, 20)))
     samples.write_text("--- step 10 ---\nthe dog.\n--- step 20 ---\nthe cat.\n")

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import tinygrad_lm as tg
-from tinygrad_lm.sampling import log_softmax
-from tinygrad_lm.scoring import score
+from tinygrad_lm.generation.sampling import log_softmax
+from tinygrad_lm.generation.scoring import score
 
 from .test_generate import BLOCK, make_model, reference_logprob
 

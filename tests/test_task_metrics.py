@@ -4,11 +4,11 @@ import dataclasses
 
 import numpy as np
 
-from tinygrad_lm.config import make_config
 from tinygrad_lm.data import prepare_data
-from tinygrad_lm.generate import generate
+from tinygrad_lm.generation.generate import generate
 from tinygrad_lm.nn.gpt import GPT
-from tinygrad_lm.task_metrics import newline_tokens, sample_sentences
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.task_metrics import newline_tokens, sample_sentences
 
 
 def test_sentences_stop_at_the_newline_and_match_a_full_continuation(tmp_path):

@@ -368,7 +368,7 @@ def test_float32_training_curve_follows_float64(split_everything):
     """A short run of a small GPT on a learnable sequence, every kernel split over threads:
     the float32 losses stay within noise of the float64 ones from the same start."""
     import tinygrad_lm as tg
-    from tinygrad_lm import optim
+    from tinygrad_lm.training import optim
 
     cfg = tg.GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=16)
     seq = np.arange(9 * 6) % 7  # cyclic: predictable, so the loss really falls

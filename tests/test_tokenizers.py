@@ -9,7 +9,6 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_lm.gpt2_files import bytes_to_unicode
 from tinygrad_lm.tokenizers import (
     GPT2_PATTERN,
     BPETokenizer,
@@ -17,6 +16,7 @@ from tinygrad_lm.tokenizers import (
     load_tokenizer,
     tokenizer_from_dict,
 )
+from tinygrad_lm.tokenizers.bpe_files import bytes_to_unicode
 
 SAMPLES = ["hello world", "🙂👍🏽", "emoji 🙂👍🏽 in text", "自回归语言模型",
            "tabs\tand\nnew  lines \r\n", "   leading and trailing   ", "e\u0301 combining",

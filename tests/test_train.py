@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from tinygrad_lm.checkpoint import CheckpointError, load_checkpoint
 from tinygrad_lm.cli import main
-from tinygrad_lm.config import make_config
-from tinygrad_lm.train import Trainer, TrainingDiverged
+from tinygrad_lm.formats.checkpoint import CheckpointError, load_checkpoint
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.trainer import Trainer, TrainingDiverged
 
 
 def tiny(tmp_path, *extra):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_lm import unfinished as U
+from tinygrad_lm.course import stand_ins as U
 from tinygrad_lm.kernels import reference
 from tinygrad_lm.kernels.wrappers import reference_unless
 

@@ -5,7 +5,7 @@
     (x * x).sum().backward()   # x.grad == [2, 4, 6]
 """
 
-from . import functional, nn, optim
+from . import functional, nn
 from .autograd import (
     FUNCTION_REGISTRY,
     AnomalyError,
@@ -31,15 +31,16 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .generate import beam_search, generate
+from .generation.generate import beam_search, generate
+from .generation.scoring import score
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
+from .io.loader import load
+from .io.pretrained import from_pretrained
 from .kernels import get_backend, set_backend, use_backend
-from .loader import load
 from .nn import GPT, GPTConfig
-from .pretrained import from_pretrained
 from .profiler import profile
-from .scoring import score
 from .tensor import Tensor, apply
+from .training import optim
 
 __version__ = "0.1.0"
 

@@ -23,18 +23,19 @@ import os
 import sys
 import time
 
-from . import notebooks, run_dir
-from .assignments import cli as assignments_cli
-from .checkpoint import load_checkpoint
-from .config import ConfigError, TrainConfig, help_table, make_config, parse_overrides
+from .course import notebooks
+from .course.assignments import cli as assignments_cli
 from .data import prepare_data
-from .evaluation import estimate_loss
-from .export import export_hf, export_nanogpt
-from .generate import generate
-from .loader import load_any, run_checkpoint
-from .samples import training_sample
-from .task_metrics import evaluate_task
-from .train import Trainer
+from .formats.checkpoint import load_checkpoint
+from .generation.generate import generate
+from .io.export import export_hf, export_nanogpt
+from .io.loader import load_any, run_checkpoint
+from .training import optim, run_dir
+from .training.config import ConfigError, TrainConfig, help_table, make_config, parse_overrides
+from .training.evaluation import estimate_loss
+from .training.previews import training_sample
+from .training.task_metrics import evaluate_task
+from .training.trainer import Trainer
 
 USER_ERRORS = (ValueError, TypeError, IndexError, KeyError, FileNotFoundError,
                PermissionError, IsADirectoryError, FileExistsError, RuntimeError, ImportError)
@@ -232,7 +233,8 @@ def cmd_export(args, extra: list[str]) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     export_nanogpt(loaded.model, path, iter_num=state.get("step", 0),
                    best_val_loss=state.get("best_val", 1e9), config=state.get("train_config"),
-                   optimizer_state=state.get("optimizer"))
+                   adam_moments=None if state.get("optimizer") is None else
+                   optim.moments_by_name(loaded.model, state["optimizer"]))
     if loaded.model.config.activation == "gelu_tanh":
         print("note: nanoGPT's MLP uses the exact (erf) GELU, this model the tanh form, so its "
               "logits there differ slightly (as for nanoGPT's own GPT-2 import)")

@@ -107,13 +107,15 @@ def _fill_meaning(line: str, help_table: dict) -> str:
 
 def cli_markdown() -> str:
     """The whole CLI reference page."""
-    from tinygrad_lm import cli, config
+    from tinygrad_lm import cli
+    from tinygrad_lm.training import config
 
     parser = cli.build_parser()
     prog = parser.prog
     out = ["# Command-line reference", "",
            f"Generated when the site is built from `tinygrad_lm.cli.build_parser()` and "
-           f"`tinygrad_lm.config.TrainConfig`, so it always matches the installed `{prog}`. "
+           f"`tinygrad_lm.training.config.TrainConfig`, so it always matches the installed "
+           f"`{prog}`. "
            f"The same text is printed by `{prog} COMMAND --help`; `python -m tinygrad_lm` is "
            f"the same program.", ""]
     for command, sub in _subcommands(parser, prog):

@@ -12,10 +12,10 @@ import pytest
 
 import tinygrad_lm as tg
 from tinygrad_lm.autograd import toposort, unbroadcast
+from tinygrad_lm.generation.sampling import top_k_filter, top_p_filter
 from tinygrad_lm.kernels import numba_cpu, reference
 from tinygrad_lm.nn.attention import CausalSelfAttention, KVCache
-from tinygrad_lm.optim import cosine_lr
-from tinygrad_lm.sampling import top_k_filter, top_p_filter
+from tinygrad_lm.training.optim import cosine_lr
 
 pytestmark = pytest.mark.hidden
 

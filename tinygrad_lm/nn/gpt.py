@@ -24,9 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import functional as F
-from .. import hf_files
 from ..autograd import is_grad_enabled, no_grad
-from ..serialization import load_into, read_weights, save_weights
+from ..formats.weights import load_into, read_weights, save_weights
 from ..tensor import Tensor
 from .attention import CausalSelfAttention, KVCache
 from .layers import (
@@ -197,7 +196,7 @@ class GPT(Module):
     """GPT(config, seed=0): the same config and seed give the same weights and dropout masks.
 
     init=False leaves the weights unset (uninitialised memory, not yet backed by the OS), for a
-    model whose weights are loaded next: GPT.from_pretrained and GPT.from_file build it so, and
+    model whose weights are loaded next: io.pretrained and GPT.from_file build it so, and
     loading GPT-2 then holds its weights once instead of a random set beside the file's.
 
     forward(idx, targets=None, kv_cache=None, return_attention=False) -> (logits, loss).
@@ -336,24 +335,6 @@ class GPT(Module):
         dtype = dtypes.pop() if len(dtypes) == 1 else np.float32  # float64 stays float64
         arrays = {k: a.astype(dtype, copy=False) for k, a in arrays.items()}
         load_into(model, arrays, path, assign=True)  # the file's arrays become the weights
-        return model
-
-    @classmethod
-    def from_pretrained(cls, path: str, *, dropout: float = 0.0, dtype=None) -> GPT:
-        """The GPT of a Hugging Face GPT-2 directory (config.json + model.safetensors; any size),
-        in eval() mode. Like transformers' GPT2LMHeadModel.from_pretrained and nanoGPT's
-        GPT.from_pretrained it returns the model alone: tinygrad_lm.from_pretrained(path) gives
-        (model, tokenizer). dropout: for fine-tuning (GPT-2 trained with 0.1); dtype:
-        np.float32 or np.float64, None keeps the files' (float16 becomes float32)."""
-        directory = hf_files.model_directory(path)
-        fields = hf_files.read_hf_config(directory, dropout)
-        try:
-            config = GPTConfig(**fields)
-        except (TypeError, ValueError) as e:
-            raise hf_files.PretrainedError(f"{hf_files.config_path(directory)!r}: {e}") from None
-        model = cls(config, init=False)  # the files set every weight (or loading fails)
-        hf_files.load_hf_weights(model, hf_files.weight_files(directory), dtype)
-        model.eval()
         return model
 
     def extra_repr(self) -> str:

@@ -15,12 +15,12 @@ file or a model directory holding any of GPT-2's tokenizer files.
 
 Where each part lives: `base.py` (the Tokenizer contract), `char.py` (CharTokenizer), `bpe.py`
 (BPETokenizer: encode, decode, GPT-2's file formats), `loading.py` (`load_tokenizer`,
-`tokenizer_from_dict`); learning the merges is in tinygrad_lm/bpe_training.py.
+`tokenizer_from_dict`); learning the merges is in tinygrad_lm/tokenizers/bpe_training.py.
 """
 
-from ..gpt2_files import GPT2_PATTERN
 from .base import FORMAT_VERSION, Tokenizer
 from .bpe import BPETokenizer
+from .bpe_files import GPT2_PATTERN
 from .char import CharTokenizer
 from .loading import load_tokenizer, tokenizer_from_dict
 

@@ -9,11 +9,11 @@ import os
 import numpy as np
 import regex
 
-from .. import bpe_file_writers as writers
-from .. import gpt2_files as files
-from ..bpe_training import learn_merges, merge_pair
-from ..gpt2_files import GPT2_PATTERN, BPEFiles
+from . import bpe_file_writers as writers
+from . import bpe_files as files
 from .base import FORMAT_VERSION, Tokenizer, _check_text, _id_list
+from .bpe_files import GPT2_PATTERN, BPEFiles
+from .bpe_training import learn_merges, merge_pair
 
 
 class BPETokenizer(Tokenizer):

@@ -7,10 +7,10 @@ import os
 
 import regex
 
-from .. import gpt2_files as files
-from ..gpt2_files import read_json
+from . import bpe_files as files
 from .base import FORMAT_VERSION, Tokenizer
 from .bpe import BPETokenizer
+from .bpe_files import read_json
 from .char import CharTokenizer
 
 

@@ -3,8 +3,8 @@
 How a run is judged (the loss estimate, the overfitting check) is in evaluation.py; which
 settings a resumed run may change, and a fine-tuning run's config, in config.py.
 
-    from tinygrad_lm.config import make_config
-    from tinygrad_lm.train import Trainer
+    from tinygrad_lm.training.config import make_config
+    from tinygrad_lm.training.trainer import Trainer
     Trainer(make_config("grammar")).train()          # a new run in out/
     Trainer.resume_from("out").train()                # continue it, from its own config
 
@@ -33,19 +33,19 @@ import time
 
 import numpy as np
 
+from ..autograd import AnomalyError, detect_anomaly
+from ..data import prepare_data
+from ..formats.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..io.pretrained import from_pretrained
+from ..kernels import keep_freed_memory
+from ..nn.gpt import GPT
 from . import optim, run_dir
-from .autograd import AnomalyError, detect_anomaly
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig, fine_tuning_config, replace, resumed_config
-from .data import prepare_data
 from .evaluation import estimate_loss, overfitting_warning
-from .kernels import keep_freed_memory
-from .nn.gpt import GPT
+from .health import health_snapshot
 from .plots import plot_attention, plot_health, plot_loss
-from .pretrained import from_pretrained
+from .previews import text_sample, training_sample
 from .progress import Progress
-from .samples import text_sample, training_sample
-from .training_health import health_snapshot
 
 
 class TrainingDiverged(RuntimeError):

@@ -2,14 +2,15 @@
 and weight, its outcome and failure text, the collection errors, and the sha256 of every
 package file the run imported, as JSON.
 
-Loaded with `-p tinygrad_lm.assignments.pytest_plugin` from the grading tree (the teacher's
+Loaded with `-p tinygrad_lm.course.assignments.pytest_plugin` from the grading tree (the teacher's
 copy of the package, never the submission's). The output path comes from the
 TINYGRAD_LM_GRADE_OUT environment variable set by the grader for its own subprocess; the plugin
 takes it out of the environment at start-up, so the code under test does not see it.
 
 Grading grades only the student's code: a test during which a stand-in for an unwritten task
-ran (tinygrad_lm/unfinished.py; off in the grading tree, but code under test could switch it on)
-fails, whatever it asserted, and a skipped test (whatever skipped it) scores 0 like a failed one.
+ran (tinygrad_lm/course/stand_ins.py; off in the grading tree, but code under test could
+switch it on) fails, whatever it asserted, and a skipped test (whatever skipped it) scores 0
+like a failed one.
 While this plugin is loaded, the suite's conftest never turns a failure into a skip.
 """
 
@@ -99,7 +100,7 @@ def pytest_runtest_makereport(item, call):
     global _stand_ins_seen
     outcome = yield
     report = outcome.get_result()
-    unfinished = sys.modules.get("tinygrad_lm.unfinished")  # imported by the tests, not here
+    unfinished = sys.modules.get("tinygrad_lm.course.stand_ins")  # imported by the tests, not here
     used = sum(unfinished.uses.values()) if unfinished is not None else 0
     if used > _stand_ins_seen:
         _stand_ins_seen = used

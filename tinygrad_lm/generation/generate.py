@@ -20,7 +20,9 @@ import numbers
 
 import numpy as np
 
-from .autograd import no_grad
+from ..autograd import no_grad
+from ..course.stand_ins import may_stand_in, starter_task
+from ..tensor import Tensor
 from .sampling import (
     check_temperature,
     check_top_k,
@@ -31,8 +33,6 @@ from .sampling import (
     top_k_filter,
     top_p_filter,
 )
-from .tensor import Tensor
-from .unfinished import may_stand_in, starter_task
 
 __all__ = ["NextTokenLogits", "beam_search", "generate"]
 

@@ -36,7 +36,7 @@ SOURCE_SUFFIXES = (".py", ".md", ".cfg", ".toml", ".txt", ".json", ".ipynb", ".s
 # Files a student copy never gets: the hidden tests, the corpus of planted bugs (its patches
 # quote the solution lines they break) and the tests of the coursework tooling, which need the
 # reference solutions.
-TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/assignments/bugs.py", "tests/test_grader.py",
+TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/course/assignments/bugs.py", "tests/test_grader.py",
                 "tests/test_assignments.py")
 
 
@@ -66,7 +66,7 @@ COPY_EDITS = (
              "                 fused: bool = True):\n",
              "                 fused: bool = False):  # this copy: your spelled-out code runs\n"),
     # A copy has stand-ins on (the starters of STAND_IN_STARTERS and the kernel wrappers).
-    CopyEdit(None, "tinygrad_lm/unfinished.py",
+    CopyEdit(None, "tinygrad_lm/course/stand_ins.py",
              "STAND_INS = False  # the reference repository has nothing unfinished; a student "
              "copy: True\n",
              "STAND_INS = True  # a student copy (the reference repository has False)\n"),
@@ -85,7 +85,7 @@ def edit_copy(rel: str, text: str, only: set[int] | None) -> str:
         if text.count(e.old) != 1:
             raise BuildError(f"{rel}: the line a student copy changes occurs "
                              f"{text.count(e.old)} times (expected once): {e.old.strip()!r}; "
-                             "update COPY_EDITS in tinygrad_lm/assignments/build.py")
+                             "update COPY_EDITS in tinygrad_lm/course/assignments/build.py")
         text = text.replace(e.old, e.new)
     return text
 
@@ -173,7 +173,7 @@ def collect_regions(repo: str, files: list[str] | None = None) -> dict[str, list
     for rel in files:
         # the coursework tooling's own docs show markers
         if not (rel.startswith("tinygrad_lm/") and rel.endswith(".py")) or \
-                rel.startswith("tinygrad_lm/assignments/"):
+                rel.startswith("tinygrad_lm/course/assignments/"):
             continue
         regions = find_regions(rel, read_lines(os.path.join(repo, rel)))
         if regions:
@@ -188,7 +188,7 @@ def starter_message(task_id: str) -> str:
             f"{HANDOUTS[task.assignment]}").replace('"', "'")
 
 
-# Starter code that runs a stand-in (tinygrad_lm/unfinished.py) until the task is written, by
+# Starter code that runs a stand-in (tinygrad_lm/course/stand_ins.py) until the task is written, by
 # (task, file); every other region's starter raises. A stand-in does the region's job with code
 # the copy has anyway, never with the task's solution, and never in tests of its task or grading.
 STAND_IN_STARTERS = {
@@ -196,12 +196,12 @@ STAND_IN_STARTERS = {
         "fast = kv_cache is None and not return_attention and not dropping",
         'y = unfinished("4.2", "{message}", "the fused attention op F.causal_attention",',
         "               (lambda: F.causal_attention(self.c_attn(x), nh)) if fast else None)"),
-    ("5.2", "tinygrad_lm/optim.py"): (
+    ("5.2", "tinygrad_lm/training/optim.py"): (
         'return unfinished("5.2", "{message}", "a constant learning rate", lambda: lr)',),
-    ("5.3", "tinygrad_lm/sampling.py"): (
+    ("5.3", "tinygrad_lm/generation/sampling.py"): (
         'return unfinished("5.3", "{message}", "sampling without top-k filtering",',
         '                  lambda: _as_logits(logits, "top_k_filter").copy())'),
-    ("5.4", "tinygrad_lm/sampling.py"): (
+    ("5.4", "tinygrad_lm/generation/sampling.py"): (
         'return unfinished("5.4", "{message}", "sampling without top-p filtering",',
         '                  lambda: _as_logits(logits, "top_p_filter").copy())'),
 }

@@ -42,7 +42,7 @@ def _require(module: str):
 
 def repo_root() -> str:
     """The checkout this package was installed from (the folder holding `lessons/`)."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def find_lessons(folder: str | None = None) -> list[str]:

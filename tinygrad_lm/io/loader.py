@@ -17,11 +17,11 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 
-from .checkpoint import load_checkpoint
+from ..formats.checkpoint import load_checkpoint
+from ..nn.gpt import GPT, GPTConfig
+from ..tokenizers import Tokenizer, tokenizer_from_dict
 from .interop import read_nanogpt
-from .nn.gpt import GPT, GPTConfig
 from .pretrained import from_pretrained
-from .tokenizers import Tokenizer, tokenizer_from_dict
 
 
 @dataclass

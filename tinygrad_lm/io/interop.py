@@ -21,9 +21,9 @@ import re
 
 import numpy as np
 
-from .nn.gpt import GPT, GPTConfig
-from .nn.layers import Linear
-from .serialization import torch_load_safely
+from ..formats.weights import torch_load_safely
+from ..nn.gpt import GPT, GPTConfig
+from ..nn.layers import Linear
 
 _MASK_BUFFERS = (".attn.bias", ".attn.masked_bias")
 

@@ -11,7 +11,7 @@ import base64
 import json
 import os
 
-from .gpt2_files import GPT2_PATTERN, BPEFiles, token_text
+from .bpe_files import GPT2_PATTERN, BPEFiles, token_text
 
 
 def _encoder(vocab: dict[int, bytes], special: dict[str, int]) -> dict[str, int]:

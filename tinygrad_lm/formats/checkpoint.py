@@ -21,7 +21,7 @@ import zipfile
 
 import numpy as np
 
-FORMAT = "tinygrad_lm.checkpoint"
+FORMAT = "tinygrad_lm.formats.checkpoint"
 FORMAT_VERSION = 1
 
 

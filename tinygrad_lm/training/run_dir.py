@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 
-from .checkpoint import CheckpointError, load_checkpoint, write_atomic
+from ..formats.checkpoint import CheckpointError, load_checkpoint, write_atomic
 
 RUN_FILES = ("ckpt.npz", "best.npz", "log.jsonl", "samples.txt", "loss.png", "health.png",
              "attention.png")

@@ -12,14 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .build import (
-    BuildError,
-    Region,
-    find_regions,
-    read_lines,
-    starter_lines,
-    undo_copy_edits,
-)
+from .build import BuildError, Region, find_regions, read_lines, starter_lines, undo_copy_edits
 from .manifest import sha256_text
 
 MAX_SOURCE_BYTES = 2 << 20

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import format_addition
-from .generate import generate
+from ..data import format_addition
+from ..generation.generate import generate
 
 SENTENCE_ENDS = ".!?\n"
 

@@ -35,8 +35,8 @@ NB_SOFTMAX = "tinygrad_lm/kernels/_nb_softmax.py"
 NB_LAYERNORM = "tinygrad_lm/kernels/_nb_layernorm.py"
 ATTENTION = "tinygrad_lm/nn/attention.py"
 GPT = "tinygrad_lm/nn/gpt.py"
-OPTIM = "tinygrad_lm/optim.py"
-SAMPLING = "tinygrad_lm/sampling.py"
+OPTIM = "tinygrad_lm/training/optim.py"
+SAMPLING = "tinygrad_lm/generation/sampling.py"
 
 BUGS = [
     Bug("toposort_children_first", "1.1", AUTOGRAD,

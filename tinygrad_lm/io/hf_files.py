@@ -11,8 +11,8 @@ What the directory holds, and where it goes:
   (V, C) is only read when the embeddings are not tied. `pytorch_model.bin` is a pickle and
   is read only when torch is installed, with `weights_only=True`, which refuses code.
 
-This module sits below nn/ in the package's floors: it returns the config as a dict of GPTConfig
-fields and fills any model through `named_parameters()`, so `GPT.from_pretrained` can use it.
+It returns the config as a dict of GPTConfig fields and fills any model through
+`named_parameters()`; `pretrained.pretrained_model` builds the GPT from both.
 The tokenizer files are tokenizers.load_tokenizer's; pretrained.from_pretrained reads both.
 
 Memory: each tensor is read from its byte range straight into a fresh array, which becomes the
@@ -28,8 +28,8 @@ import os
 import numpy as np
 from safetensors import SafetensorError
 
-from .gpt2_files import read_json
-from .serialization import safetensors_tensors, torch_load_safely
+from ..formats.weights import safetensors_tensors, torch_load_safely
+from ..tokenizers.bpe_files import read_json
 
 # Hugging Face activation names -> ours. gelu_new, gelu_pytorch_tanh and gelu_fast are all
 # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's GELU.

@@ -19,7 +19,7 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field, fields
 
-from .nn.gpt import GPT, GPTConfig
+from ..nn.gpt import GPT, GPTConfig
 
 
 class ConfigError(ValueError):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data.addition import evaluate_addition
-from .data.grammar import is_grammatical
-from .data.prepare import PreparedData
-from .generate import generate
+from ..data.addition import evaluate_addition
+from ..data.grammar import is_grammatical
+from ..data.prepare import PreparedData
+from ..generation.generate import generate
 
 
 def evaluate_task(model, data: PreparedData, n: int = 200, seed: int = 0) -> dict | None:

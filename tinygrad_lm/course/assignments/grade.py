@@ -39,7 +39,8 @@ class GradeError(ValueError):
 
 def default_suite() -> str:
     """The repository this package runs from, when it has the tests beside it."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(package)
     if not os.path.isdir(os.path.join(root, "tests")):
         raise GradeError("no grading suite: this tinygrad_lm is installed without its tests. "
                          "Build one from the reference repository with `tinygrad-lm "
@@ -156,7 +157,7 @@ def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache:
     env.update(PYTHONPATH=tree, NUMBA_CACHE_DIR=cache, PYTHONDONTWRITEBYTECODE="1",
                TINYGRAD_LM_GRADE_OUT=out)
     cmd = [sys.executable, "-m", "pytest", "-q", "--strict-markers", "-p", "no:cacheprovider",
-           "-p", "no:hypothesispytest", "-p", "tinygrad_lm.assignments.pytest_plugin",
+           "-p", "no:hypothesispytest", "-p", "tinygrad_lm.course.assignments.pytest_plugin",
            "-c", os.path.join(tree, "pytest.ini"), "--rootdir", tree, "-m", marker, *files]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import no_grad
+from ..autograd import no_grad
 from .config import TrainConfig
 
 

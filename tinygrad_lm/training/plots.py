@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from .autograd import no_grad
+from ..autograd import no_grad
 
 
 def read_log(path: str) -> list[dict]:

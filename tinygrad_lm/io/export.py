@@ -23,14 +23,13 @@ import os
 import numpy as np
 from safetensors.numpy import save_file
 
-from . import optim
-from .checkpoint import write_atomic
-from .gpt2_files import ENDOFTEXT
+from ..formats.checkpoint import write_atomic
+from ..nn.gpt import GPT
+from ..nn.layers import Linear
+from ..tokenizers import BPETokenizer, CharTokenizer, Tokenizer
+from ..tokenizers.bpe_files import ENDOFTEXT
 from .hf_files import MASK_BUFFERS, write_hf_config
 from .interop import to_torch_state_dict
-from .nn.gpt import GPT
-from .nn.layers import Linear
-from .tokenizers import BPETokenizer, CharTokenizer, Tokenizer
 
 __all__ = ["export_hf", "export_nanogpt", "hf_state_dict"]
 
@@ -145,21 +144,6 @@ def nanogpt_model_args(model: GPT) -> dict:
             "dropout": c.dropout}
 
 
-def adam_moments_by_name(model: GPT, optimizer_state: dict) -> dict[str, dict]:
-    """Our AdamW.state_dict() (parameters numbered through the groups that
-    optim.configure_param_groups builds, as the trainer does) as name -> {step, exp_avg,
-    exp_avg_sq}."""
-    named = dict(model.named_parameters())
-    name_of = {id(p): n for n, p in reversed(list(named.items()))}
-    groups = optim.configure_param_groups(named.items(), 0.0)
-    order = [name_of[id(p)] for g in groups for p in g["params"]]
-    sizes = [g.get("n_params") for g in optimizer_state.get("param_groups", [])]
-    if sizes != [len(g["params"]) for g in groups]:
-        raise ExportError(f"the optimizer state has groups of {sizes} parameters, not the "
-                          f"{[len(g['params']) for g in groups]} the trainer builds for this model")
-    return {order[int(i)]: st for i, st in optimizer_state.get("state", {}).items()}
-
-
 def _torch_adamw_state(torch, model: GPT, sd: dict, moments: dict | None, config: dict) -> dict:
     """torch.optim.AdamW's state_dict for nanoGPT's parameter groups (matrices decay, the rest
     not), in nanoGPT's parameter order (its named_parameters: the tied head is not listed)."""
@@ -181,11 +165,12 @@ def _torch_adamw_state(torch, model: GPT, sd: dict, moments: dict | None, config
 
 
 def export_nanogpt(model: GPT, path: str, *, iter_num: int = 0, best_val_loss: float = 1e9,
-                   config: dict | None = None, optimizer_state: dict | None = None,
+                   config: dict | None = None, adam_moments: dict | None = None,
                    torch=None) -> str:
-    """Write nanoGPT's ckpt.pt (needs torch, passed in or imported). optimizer_state (our
-    AdamW.state_dict(), from the trainer) carries Adam's moments over; without it nanoGPT's
-    AdamW starts fresh, as after its init_from='gpt2'. config: the training settings, kept
+    """Write nanoGPT's ckpt.pt (needs torch, passed in or imported). adam_moments (parameter
+    name -> {step, exp_avg, exp_avg_sq} arrays, as `optim.moments_by_name` reads them from the
+    trainer's AdamW state) carries Adam's moments over; without it nanoGPT's AdamW starts fresh,
+    as after its init_from='gpt2'. config: the training settings, kept
     under `config` (lr, beta1, beta2 and weight_decay also set the AdamW groups)."""
     if torch is None:
         try:
@@ -197,11 +182,10 @@ def export_nanogpt(model: GPT, path: str, *, iter_num: int = 0, best_val_loss: f
     if os.path.exists(path):
         raise ExportError(f"{path!r} already exists; export never overwrites files")
     args = nanogpt_model_args(model)
-    moments = None if optimizer_state is None else adam_moments_by_name(model, optimizer_state)
     sd = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
           for k, v in to_torch_state_dict(model).items()}
     checkpoint = {"model": sd, "model_args": args, "iter_num": int(iter_num),
                   "best_val_loss": float(best_val_loss), "config": dict(config or {}),
-                  "optimizer": _torch_adamw_state(torch, model, sd, moments, config or {})}
+                  "optimizer": _torch_adamw_state(torch, model, sd, adam_moments, config or {})}
     write_atomic(path, lambda f: torch.save(checkpoint, f))
     return path
