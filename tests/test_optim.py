@@ -112,6 +112,21 @@ def test_fused_step_equals_the_per_parameter_update(cls, backend):
         np.testing.assert_array_equal(sd[0][key]["exp_avg_sq"], sd[1][key]["exp_avg_sq"])
 
 
+@pytest.mark.parametrize("make", [lambda ps: AdamW(ps, fused=True),
+                                  lambda ps: AdamW(ps, fused=False), lambda ps: SGD(ps)])
+def test_a_step_makes_graphs_that_saved_the_weights_stale(make):
+    """The optimizer writes p.data in place: a loss computed before the step must refuse to
+    backward (its saved weights are gone), through the tensor's own version count."""
+    import tinygrad_lm as tg
+    w, x = tg.Tensor(np.ones(3), requires_grad=True), tg.Tensor(np.arange(3.0), requires_grad=True)
+    loss = (x * w).sum()
+    w.grad = np.ones(3)
+    make([w]).step()
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
 def test_groups_skip_none_and_zero_grad():
     a, b, c = P([1.0], [1.0]), P([1.0], [1.0]), P([1.0])
     opt = SGD([{"params": [a], "lr": 0.5}, {"params": [b, c]}], lr=0.1)

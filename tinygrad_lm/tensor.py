@@ -185,8 +185,15 @@ class Tensor:
     def _inplace(self, what: str, fn) -> Tensor:
         self._check_inplace(what)
         fn(self.data)
-        self._version += 1
+        self._bump_version()
         return self
+
+    def _bump_version(self) -> None:
+        """Count a change of `data` made in place (or a new `data` array): backward through a
+        graph that saved this tensor before the change then refuses to run, as its saved value
+        is stale. The in-place operators call this; so do code that writes `data` directly (an
+        optimizer's step, loading or cropping weights), which never touches the count itself."""
+        self._version += 1
 
     def __iadd__(self, other):
         return self._inplace("+=", lambda d: np.add(d, array_of(other), out=d))

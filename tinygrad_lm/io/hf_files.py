@@ -190,7 +190,7 @@ def load_hf_weights(model, paths: list[str], dtype=None):
                 np.float64 if array.dtype == np.float64 else np.float32)
             p.data = np.ascontiguousarray(array, dtype=target)  # no copy when it already fits
             p.grad = None
-            p._version += 1
+            p._bump_version()
             loaded.add(name)
     missing = sorted(set(params) - loaded)
     if missing:

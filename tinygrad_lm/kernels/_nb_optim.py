@@ -99,12 +99,18 @@ def _adamw_pack(ps, gs, ms, vs, coef):
         _adamw(ps[j], gs[j], ms[j], vs[j], c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
 
 
-def _adamw_constants(t, lr, beta1, beta2, eps, weight_decay, step):
+def _adamw_constants(t, lr, beta1, beta2, eps, weight_decay, step) -> np.ndarray:
     """The loop's constants in p's float type t: decay, b1, 1-b1, b2, 1-b2, lr / (1 - b1^step),
-    1 - b2^step, eps (the bias corrections folded into the step size and the denominator)."""
-    decay = t(1.0 - lr * weight_decay) if weight_decay else t(1.0)
-    return (decay, t(beta1), t(1.0 - beta1), t(beta2), t(1.0 - beta2),
-            t(lr / (1.0 - beta1 ** step)), t(1.0 - beta2 ** step), t(eps))
+    1 - b2^step, eps (the bias corrections folded into the step size and the denominator).
+
+    Each setting is a number, giving one row (8,), or a sequence with one entry per tensor,
+    giving a row per tensor (n, 8). Computed in float64 and rounded to t once, so one tensor's
+    constants are the same, to the bit, whichever way it is updated."""
+    lr, b1, b2, eps, wd, step = (np.asarray(x, dtype=np.float64) for x in
+                                 (lr, beta1, beta2, eps, weight_decay, step))
+    decay = np.where(wd != 0, 1.0 - lr * wd, 1.0)
+    return np.stack([decay, b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1 ** step),
+                     1.0 - b2 ** step, eps], axis=-1).astype(t)
 
 
 def _adamw_layout(p, g, m, v, **hyper) -> bool:
@@ -116,7 +122,7 @@ def _adamw_layout(p, g, m, v, **hyper) -> bool:
 
 @reference_unless(_adamw_layout)
 def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
-    """In-place AdamW step on p, m, v (see reference.adamw_update_ for the math)."""
+    """In-place AdamW step on p, m, v (the math: reference.adamw_update_)."""
     g = g if g.shape == p.shape else np.broadcast_to(g, p.shape)  # broadcast_to costs 5 us
     _adamw(p.reshape(-1), flat(g, p.dtype), m.reshape(-1), v.reshape(-1),
            *_adamw_constants(p.dtype.type, lr, beta1, beta2, eps, weight_decay, step))
@@ -142,16 +148,6 @@ def _flat_views(params, grads, exp_avgs, exp_avg_sqs):
     return views
 
 
-def _adamw_constants_many(t, lr, beta1, beta2, eps, weight_decay, step) -> np.ndarray:
-    """_adamw_constants of every tensor, a row each, computed in float64 and rounded to t
-    once, as the scalar version does."""
-    lr, b1, b2, eps, wd, step = (np.asarray(x, dtype=np.float64) for x in
-                                 (lr, beta1, beta2, eps, weight_decay, step))
-    decay = np.where(wd != 0, 1.0 - lr * wd, 1.0)
-    return np.stack([decay, b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1 ** step),
-                     1.0 - b2 ** step, eps], axis=1).astype(t)
-
-
 def adamw_update_many_(params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2, eps,
                        weight_decay, step):
     """adamw_update_ on every tensor, the i-th with the i-th setting of each list, in one pass
@@ -163,7 +159,7 @@ def adamw_update_many_(params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2
     if arrays is None:
         return reference.adamw_update_many_(params, grads, exp_avgs, exp_avg_sqs, **hyper)
     t = params[0].dtype.type
-    coef = _adamw_constants_many(t, **hyper)
+    coef = _adamw_constants(t, **hyper)
     starts = np.cumsum([0] + [p.size for p in params]).tolist()
     empty = arrays[0][0][:0]
 

@@ -306,7 +306,7 @@ class GPT(Module):
         wpe = self.transformer.wpe
         wpe.weight.data = np.ascontiguousarray(wpe.weight.data[:block_size])  # (block_size, C)
         wpe.weight.grad = None
-        wpe.weight._version += 1
+        wpe.weight._bump_version()
         wpe.num_embeddings = int(block_size)
         self.config = dataclasses.replace(self.config, block_size=int(block_size))
 

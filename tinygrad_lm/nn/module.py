@@ -140,7 +140,7 @@ class Module:
         for p in self.parameters():
             if p.dtype != dtype:
                 p.data = p.data.astype(dtype)
-                p._version += 1
+                p._bump_version()
             p.grad = None
         return self
 
@@ -175,10 +175,10 @@ class Module:
         for name, p in own.items():
             if name in arrays and assign:
                 p.data, p.grad = np.ascontiguousarray(arrays[name]), None
-                p._version += 1
+                p._bump_version()
             elif name in arrays:
                 p.data[...] = arrays[name]  # casts to the parameter's dtype
-                p._version += 1
+                p._bump_version()
         return LoadResult(missing, unexpected)
 
     # ---- printing -----------------------------------------------------------------------------

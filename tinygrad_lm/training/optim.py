@@ -13,6 +13,14 @@ import numpy as np
 
 from ..course.stand_ins import unfinished  # noqa: F401 (a student copy's 5.2 starter calls it)
 from ..kernels import active_backend
+from ..tensor import Tensor
+
+
+def _mark_changed(p) -> None:
+    """Count an update of p's data in place, so that backward through a graph that saved the
+    old value refuses to run; a plain object with `.data` and `.grad` keeps no count."""
+    if isinstance(p, Tensor):
+        p._bump_version()
 
 
 class Optimizer:
@@ -66,7 +74,7 @@ class Optimizer:
         for group, p in self._params():
             if p.grad is not None:
                 self.update(p, p.grad, self.state.setdefault(id(p), {}), group)
-                p._version = getattr(p, "_version", 0) + 1
+                _mark_changed(p)
 
     def update(self, p, g, state, group):  # pragma: no cover - abstract
         """Update one parameter in place.
@@ -155,7 +163,8 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam with L2 weight decay added to the gradient (the original formulation).
 
-    `update` below is the algorithm, one parameter at a time. With `fused=True` (the default,
+    The update's math is the kernel's, `adamw_update_` (kernels/reference.py); `update` below
+    runs it on one parameter at a time. With `fused=True` (the default,
     PyTorch's name for the same switch) `step` gives every parameter to one kernel call,
     `adamw_update_many_`, instead of calling `update` per parameter: the same arithmetic, to
     the bit, without a Python call and a kernel launch for each of a model's tensors.
@@ -177,22 +186,15 @@ class Adam(Optimizer):
         todo = [(group, p, self._state(p)) for group, p in self._params() if p.grad is not None]
         if not todo:
             return
-        grads = []
-        for group, p, state in todo:  # as update() does, for each parameter
-            state["step"] += 1
-            g = p.grad
-            if group["weight_decay"] and not self.decoupled:
-                g = g + group["weight_decay"] * p.data
-            grads.append(np.ascontiguousarray(g, dtype=p.data.dtype))
-        wd = [0.0 if not self.decoupled else group["weight_decay"] for group, _, _ in todo]
+        steps = [self._kernel_inputs(p, p.grad, state, group) for group, p, state in todo]
         active_backend().adamw_update_many_(
-            [p.data for _, p, _ in todo], grads, [s["exp_avg"] for _, _, s in todo],
-            [s["exp_avg_sq"] for _, _, s in todo], lr=[g["lr"] for g, _, _ in todo],
-            beta1=[g["betas"][0] for g, _, _ in todo], beta2=[g["betas"][1] for g, _, _ in todo],
-            eps=[g["eps"] for g, _, _ in todo], weight_decay=wd,
-            step=[s["step"] for _, _, s in todo])
+            [p.data for _, p, _ in todo], [g for g, _ in steps],
+            [s["exp_avg"] for _, _, s in todo], [s["exp_avg_sq"] for _, _, s in todo],
+            lr=[g["lr"] for g, _, _ in todo], beta1=[g["betas"][0] for g, _, _ in todo],
+            beta2=[g["betas"][1] for g, _, _ in todo], eps=[g["eps"] for g, _, _ in todo],
+            weight_decay=[wd for _, wd in steps], step=[s["step"] for _, _, s in todo])
         for _, p, _ in todo:
-            p._version = getattr(p, "_version", 0) + 1
+            _mark_changed(p)
 
     def _state(self, p) -> dict:
         """p's moments and step count, created (zero) on its first update."""
@@ -203,24 +205,27 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(p.data)
         return state
 
-    def update(self, p, g, state, group):
-        """m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2 and, with the bias corrections
-        m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t): p -= lr * m_hat / (sqrt(v_hat) + eps).
-
-        Adam adds weight decay to the gradient (g + wd * p); AdamW first shrinks the weight,
-        p -= lr * wd * p. The update runs as one kernel of the active backend.
-        """
-        if not state:
-            self._state(p)  # fills `state`, the dict kept for p
+    def _kernel_inputs(self, p, g, state, group):
+        """Count the step and return (gradient, weight_decay) for the AdamW kernel, the one
+        place Adam and AdamW differ: Adam adds L2 decay to the gradient (g + wd * p) and gives
+        the kernel wd = 0; AdamW gives the gradient as it is and wd, which the kernel applies as
+        p *= 1 - lr * wd. Both `update` and the fused `step` call this."""
         state["step"] += 1
         wd = group["weight_decay"]
         if wd and not self.decoupled:
             g, wd = g + wd * p.data, 0.0
+        return np.ascontiguousarray(g, dtype=p.data.dtype), wd
+
+    def update(self, p, g, state, group):
+        """One parameter's step, by the active backend's `adamw_update_` kernel: its math is in
+        `kernels/reference.py` (adamw_update_); Adam's L2 decay is in `_kernel_inputs`."""
+        if not state:
+            self._state(p)  # fills `state`, the dict kept for p
+        g, wd = self._kernel_inputs(p, g, state, group)
         b1, b2 = group["betas"]
-        active_backend().adamw_update_(p.data, np.ascontiguousarray(g, dtype=p.data.dtype),
-                                state["exp_avg"], state["exp_avg_sq"], lr=group["lr"],
-                                beta1=b1, beta2=b2, eps=group["eps"], weight_decay=wd,
-                                step=state["step"])
+        active_backend().adamw_update_(p.data, g, state["exp_avg"], state["exp_avg_sq"],
+                                       lr=group["lr"], beta1=b1, beta2=b2, eps=group["eps"],
+                                       weight_decay=wd, step=state["step"])
 
 
 class AdamW(Adam):
