@@ -14,10 +14,12 @@ The same math as `reference.attention_forward/backward`, organised for speed:
   queries, so their scores are never computed, stored or read back.
 
 The matmuls are NumPy's (BLAS, one thread per share, see threads.py); the softmax of a score
-block and its backward are this file's own row loops (`_causal_probs`, `_softmax_grad_rows`:
-one pass per row, where NumPy would make four over the block), not the row kernels of
-_nb_softmax.py: those are coursework (assignment 3), and the fused attention must keep working
-in a student copy where they are cut.
+block and its backward are compiled row loops (one pass per row, where NumPy would make four
+over the block). The backward is _nb_softmax.py's own loop, the one softmax backward there is
+(coursework 3.2: in a student copy where it is not written yet, attention_backward falls back
+to the reference kernel, as every kernel does). The forward is this file's `_causal_probs`,
+not the coursework softmax (3.1): a query block always sees a key, so it needs neither the
+fully masked rows nor the padded vector loops of the general kernel.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from numba import njit
 
 from . import reference, threads
 from ._nb_math import SUMS, fast_exp, maximum
+from ._nb_softmax import softmax_backward_rows_inplace
 from .wrappers import reference_unless
 
 _TILE_BYTES = 1 << 20
@@ -86,19 +89,6 @@ def _causal_probs(scores, scale, tq, probs):
             probs[r, j] *= inv
         for j in range(seen, tk):
             probs[r, j] = zero
-
-
-@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
-def _softmax_grad_rows(datt, att, scale):
-    """In place on rows of datt = dy v^T: ds = scale * att * (datt - sum_j datt_j att_j), the
-    softmax backward, in one pass over each row while it is in cache."""
-    n, tk = datt.shape
-    for r in range(n):
-        dot = datt.dtype.type(0)
-        for j in range(tk):
-            dot += datt[r, j] * att[r, j]
-        for j in range(tk):
-            datt[r, j] = scale * att[r, j] * (datt[r, j] - dot)
 
 
 def attention_weights(saved) -> np.ndarray:
@@ -182,9 +172,8 @@ def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
             gi = g[:, :, r0:r1]
             dv_i = np.matmul(a.swapaxes(-1, -2), gi)  # (b, h, r1, hs)
             datt = np.matmul(gi, vt[..., :r1])
-            # ds = scale * a * (datt - sum_j datt_j a_j), in place on datt while it is in cache
-            # (this file's own row loop, not _nb_softmax.py's, which is coursework 3.2)
-            _softmax_grad_rows(datt.reshape(-1, r1), a.reshape(-1, r1), scale)
+            # ds = softmax backward of datt (with the scale), in place while it is in cache
+            softmax_backward_rows_inplace(datt.reshape(-1, r1), a.reshape(-1, r1), scale)
             ds = datt
             np.matmul(ds, kc[:, :, :r1], out=dqs[:, :, r0:r1])
             dk_i = np.matmul(ds.swapaxes(-1, -2), qc[:, :, r0:r1])  # (b, h, r1, hs)

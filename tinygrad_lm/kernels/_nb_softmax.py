@@ -56,9 +56,11 @@ def _softmax_rows(x, scale, tq, causal, y):
     # END ASSIGNMENT 3.1
 
 
-@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
+# inline="always": a compiled caller (softmax_backward_rows_inplace) gets this loop's body, not a
+# call, so LLVM sees when dx is gy and vectorises the loop as it does for distinct arrays
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True, inline="always")
 def _softmax_backward_rows(y, gy, scale, dx):
-    """dx = scale * y * (gy - sum_j gy_j y_j), the Jacobian-vector product of softmax."""
+    """Each row of dx: softmax backward (reference.softmax_backward), one dot product per row."""
     # BEGIN ASSIGNMENT 3.2
     n, c = y.shape
     for r in range(n):
@@ -68,6 +70,14 @@ def _softmax_backward_rows(y, gy, scale, dx):
         for j in range(c):
             dx[r, j] = scale * y[r, j] * (gy[r, j] - dot)
     # END ASSIGNMENT 3.2
+
+
+@njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
+def softmax_backward_rows_inplace(gy, y, scale):
+    """_softmax_backward_rows writing dx over gy: the fused attention's ds over its datt block
+    (_nb_attention.py), while the block is in cache. Kept in this file so that Numba's cache of
+    it, keyed on this file, is rebuilt whenever the loop above changes."""
+    _softmax_backward_rows(y, gy, scale, gy)
 
 
 @njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
