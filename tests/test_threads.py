@@ -388,3 +388,20 @@ def test_float32_training_curve_follows_float64(split_everything):
         curves[dtype] = np.array(losses)
     assert curves[np.float64][-1] < 0.6 * curves[np.float64][0]  # it learned
     np.testing.assert_allclose(curves[np.float32], curves[np.float64], rtol=2e-3)
+
+
+def test_every_per_element_cost_is_in_the_one_table():
+    """The cost model's constants live in threads.py: each kernel names its row of PASSES
+    (an unknown name is a KeyError, not a silent guess), and every row is used by a kernel."""
+    import glob
+    import os
+    import re
+    sources = "".join(open(p).read() for p in glob.glob(os.path.join(
+        os.path.dirname(threads.__file__), "_nb_*.py")))
+    used = set(re.findall(r'element_seconds\("(\w+)"', sources))
+    assert used == set(threads.PASSES)
+    assert "threads.ELEMENT" not in sources  # no factor outside the table
+    assert threads.element_seconds("adamw", 1000) == pytest.approx(
+        threads.PASSES["adamw"] * 1000 * threads.ELEMENT)
+    with pytest.raises(KeyError):
+        threads.element_seconds("no such kernel", 1)

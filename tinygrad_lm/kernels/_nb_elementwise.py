@@ -107,7 +107,8 @@ def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
 
     def part(lo, hi):
         gelu_forward_rows(xf[lo:hi], approximate, out=y[lo:hi])
-    threads.run_chunks(part, threads.split_rows(xf.size, 2 * xf.size * threads.ELEMENT, 64))
+    seconds = threads.element_seconds("gelu", xf.size)
+    threads.run_chunks(part, threads.split_rows(xf.size, seconds, 64))
     return y.reshape(x.shape)
 
 
@@ -120,5 +121,6 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> n
 
     def part(lo, hi):
         gelu_backward_rows(xf[lo:hi], gf[lo:hi], approximate, out=dx[lo:hi])
-    threads.run_chunks(part, threads.split_rows(xf.size, 2 * xf.size * threads.ELEMENT, 64))
+    seconds = threads.element_seconds("gelu", xf.size)
+    threads.run_chunks(part, threads.split_rows(xf.size, seconds, 64))
     return dx.reshape(x.shape)

@@ -91,7 +91,8 @@ def layernorm_forward(x: np.ndarray, weight, bias, eps: float = 1e-5):
 
     def part(lo, hi):
         _layernorm_rows(x2[lo:hi], w, b, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi])
-    threads.run_chunks(part, threads.split_rows(len(x2), x2.size * threads.ELEMENT))
+    seconds = threads.element_seconds("layernorm_forward", x2.size)
+    threads.run_chunks(part, threads.split_rows(len(x2), seconds))
     return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
 
 
@@ -109,7 +110,7 @@ def layernorm_backward(gy: np.ndarray, x: np.ndarray, weight, mean, rstd):
     w = _vector(weight, c, 1, dt)
     mean = np.ascontiguousarray(mean, dtype=dt).reshape(-1)
     rstd = np.ascontiguousarray(rstd, dtype=dt).reshape(-1)
-    chunks = threads.split_rows(len(x2), 1.4 * x2.size * threads.ELEMENT)
+    chunks = threads.split_rows(len(x2), threads.element_seconds("layernorm_backward", x2.size))
     # each chunk sums its own rows' dweight, dbias; the partial sums are added in chunk order,
     # so the result depends on the thread count but never on timing
     dws = np.zeros((len(chunks), c), dtype=dt)

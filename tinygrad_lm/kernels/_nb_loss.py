@@ -29,9 +29,6 @@ from .wrappers import reference_unless
 
 # 1024 float32 logits = 4 KiB: the chunk stays in L1 between its max pass and its exp-sum pass
 _CHUNK = 1024
-# one-thread cost of a logit, in threads.ELEMENT units: an exp and a compare in forward, an exp
-# and a store in backward
-_COST = 2.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=SUMS)
@@ -107,7 +104,7 @@ def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index:
     """(mean loss as a 0-d array, lse (N,)); see the module docstring."""
     x, t, count = _prepare(logits, targets, ignore_index, "cross_entropy")
     lse = np.empty(x.shape[0], dtype=x.dtype)
-    rows = threads.split_rows(x.shape[0], _COST * x.size * threads.ELEMENT)
+    rows = threads.split_rows(x.shape[0], threads.element_seconds("cross_entropy", x.size))
     totals = np.zeros(len(rows))  # float64, one per thread, added in order below
 
     def part(i):
@@ -130,5 +127,6 @@ def cross_entropy_backward(logits, targets, lse, ignore_index: int = -100, grad_
     def part(lo, hi):
         _cross_entropy_backward_rows(x[lo:hi], t[lo:hi], lse[lo:hi], int(ignore_index), factor,
                                      d[lo:hi])
-    threads.run_chunks(part, threads.split_rows(x.shape[0], _COST * x.size * threads.ELEMENT))
+    seconds = threads.element_seconds("cross_entropy", x.size)
+    threads.run_chunks(part, threads.split_rows(x.shape[0], seconds))
     return d

@@ -181,5 +181,5 @@ def adamw_update_many_(params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2
             _adamw_pack(*(tuple(piece[k:k + n] + [empty] * (PACK - n)) for piece in pieces),
                         pack_coef)
     total = starts[-1]
-    # about 10 element-passes of work per element: read p, g, m, v, write p, m, v, a sqrt
-    threads.run_chunks(part, threads.split_rows(total, 10 * total * threads.ELEMENT, 64))
+    threads.run_chunks(part, threads.split_rows(total, threads.element_seconds("adamw", total),
+                                                64))

@@ -122,7 +122,8 @@ def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> 
     def part(lo, hi):  # causal chunks start on a multiple of tq: row r is still query r % tq
         _softmax_rows(x2[lo:hi], scale, tq, causal, y[lo:hi])
     align = tq if causal else 1
-    threads.run_chunks(part, threads.split_rows(len(x2), 1.2 * x2.size * threads.ELEMENT, align))
+    seconds = threads.element_seconds("softmax_forward", x2.size)
+    threads.run_chunks(part, threads.split_rows(len(x2), seconds, align))
     return y.reshape(x.shape)
 
 
@@ -135,7 +136,8 @@ def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.nd
 
     def part(lo, hi):
         _softmax_backward_rows(y2[lo:hi], g2[lo:hi], scale, dx[lo:hi])
-    threads.run_chunks(part, threads.split_rows(len(y2), 0.5 * y2.size * threads.ELEMENT))
+    seconds = threads.element_seconds("softmax_backward", y2.size)
+    threads.run_chunks(part, threads.split_rows(len(y2), seconds))
     return dx.reshape(y.shape)
 
 

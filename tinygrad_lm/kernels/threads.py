@@ -32,12 +32,12 @@ import os
 import threading
 from collections.abc import Callable
 
-# Cost model (calibrated by benchmarks/kernels.py; figures in benchmarks/README.md). Call sites
-# estimate the one-thread time of a job as FLOP seconds per matmul flop (one-thread BLAS) or
-# ELEMENT seconds per element of a one-pass kernel such as LayerNorm, times a factor for
-# costlier kernels (GELU 2). Only the order of magnitude matters: it decides whether to split.
-FLOP = 1e-11
-ELEMENT = 2.5e-10
+# ---- the cost model: every constant of it, in one table ----------------------------------------
+# Calibrated by benchmarks/kernels.py (figures in benchmarks/README.md). A call site estimates
+# the one-thread time of its job from these, and split_rows decides from that estimate whether
+# and how to split it. Only the order of magnitude matters.
+FLOP = 1e-11  # seconds per matmul flop (one-thread BLAS)
+ELEMENT = 2.5e-10  # seconds per element of a one-pass kernel (LayerNorm's forward)
 # A product with a single row of x is bound by reading the weight instead (2 flops per 4 bytes):
 # READ seconds per byte, about one core's memory bandwidth.
 READ = 1e-10
@@ -46,6 +46,21 @@ READ = 1e-10
 # and the caller's own share is made that much larger so both finish together.
 HANDOFF = 45e-6
 MIN_SPLIT = 150e-6
+# The elementwise and row kernels' cost per element, in ELEMENTs (see element_seconds)
+PASSES = {
+    "softmax_forward": 1.2,  # max, exp-and-sum, normalise: the row stays in L1 between them
+    "softmax_backward": 0.5,  # a dot product and a scaled difference
+    "layernorm_forward": 1.0,
+    "layernorm_backward": 1.4,  # two row sums, then dx; dweight and dbias summed per share
+    "gelu": 2.0,  # a tanh or erf per element, forward and backward
+    "cross_entropy": 2.0,  # an exp and a compare in forward, an exp and a store in backward
+    "adamw": 10.0,  # read p, g, m, v, write p, m, v, a division and a sqrt
+}
+
+
+def element_seconds(kernel: str, n: int) -> float:
+    """The one-thread time estimate of `kernel` (a key of PASSES) over n elements."""
+    return PASSES[kernel] * n * ELEMENT
 
 _THREAD_PREFIX = "tinygrad_lm-kernels"
 _lock = threading.Lock()  # guards the pool and BLAS settings against concurrent callers
@@ -243,7 +258,7 @@ def _hold_blas_for_unsplit_work() -> None:
 
 def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
     """Cut range(n) into up to num_threads() contiguous [lo, hi) chunks of whole `align` blocks,
-    for a job estimated to take `seconds` on one thread (see FLOP and ELEMENT).
+    for a job estimated to take `seconds` on one thread (the cost model above).
 
     Jobs under MIN_SPLIT get one chunk, so they never pay for a hand-off; longer ones one more
     thread per MIN_SPLIT. Workers start HANDOFF late, so the last chunk, which run_chunks runs
