@@ -142,7 +142,12 @@ def attention_forward(qkv: np.ndarray, n_head: int):
     return y, att
 
 
-@reference_unless()
+def _reference_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
+    """reference.attention_backward, given the full weights that att's query blocks hold."""
+    return reference.attention_backward(qkv, attention_weights(att), gy, n_head)
+
+
+@reference_unless(spec=_reference_backward)
 def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
     """d qkv (B, T, 3C): see reference.attention_backward."""
     B, T, C3 = qkv.shape
