@@ -109,7 +109,7 @@ def attention_weights(saved) -> np.ndarray:
 
 @reference_unless()
 def attention_forward(qkv: np.ndarray, n_head: int):
-    """(y (B, T, C), att): see reference.attention_forward. att is kept as a tuple of causal
+    """(y (B, T, C), att); the math: reference.attention_forward. att is kept as a tuple of causal
     query blocks (see _query_blocks and attention_weights): the masked keys after each block
     are never computed, stored or read back."""
     B, T, C3 = qkv.shape
@@ -149,7 +149,7 @@ def _reference_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
 
 @reference_unless(spec=_reference_backward)
 def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
-    """d qkv (B, T, 3C): see reference.attention_backward."""
+    """d qkv (B, T, 3C); the math: reference.attention_backward."""
     B, T, C3 = qkv.shape
     dt = qkv.dtype
     qkv = np.ascontiguousarray(qkv)

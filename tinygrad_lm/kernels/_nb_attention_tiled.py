@@ -117,7 +117,7 @@ def _heads_and_tiles(qkv: np.ndarray, n_head: int, tile: int):
 
 @reference_unless()
 def attention_tiled_forward(qkv: np.ndarray, n_head: int, tile: int = 64):
-    """(y (B, T, C), lse (B, nh, T)): see reference.attention_tiled_forward."""
+    """(y (B, T, C), lse (B, nh, T)); the math: reference.attention_tiled_forward."""
     B, T, C3 = qkv.shape
     dt = qkv.dtype
     q, k, v, hs, scale, tiles = _heads_and_tiles(qkv, n_head, tile)
@@ -154,7 +154,7 @@ def attention_tiled_forward(qkv: np.ndarray, n_head: int, tile: int = 64):
 @reference_unless()
 def attention_tiled_backward(qkv: np.ndarray, y: np.ndarray, lse: np.ndarray, gy: np.ndarray,
                              n_head: int, tile: int = 64):
-    """d qkv (B, T, 3C): see reference.attention_tiled_backward."""
+    """d qkv (B, T, 3C); the math: reference.attention_tiled_backward."""
     B, T, C3 = qkv.shape
     dt = qkv.dtype
     q, k, v, hs, scale, tiles = _heads_and_tiles(qkv, n_head, tile)

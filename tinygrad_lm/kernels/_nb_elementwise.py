@@ -101,7 +101,7 @@ def gelu_backward_rows(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh",
 
 @reference_unless()
 def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
-    """gelu(x) = x * Phi(x), "tanh" (GPT-2) or exact "none" (erf)."""
+    """The math: reference.gelu_forward; split over the threads."""
     xf = flat(x, x.dtype)
     y = np.empty_like(xf)
 
@@ -114,7 +114,7 @@ def gelu_forward(x: np.ndarray, approximate: str = "tanh") -> np.ndarray:
 
 @reference_unless()
 def gelu_backward(x: np.ndarray, gy: np.ndarray, approximate: str = "tanh") -> np.ndarray:
-    """gy * d gelu / dx."""
+    """The math: reference.gelu_backward; split over the threads."""
     xf = flat(x, x.dtype)
     gf = flat(np.broadcast_to(gy, x.shape), x.dtype)
     dx = np.empty_like(xf)

@@ -38,7 +38,7 @@ def _table(weight, ids) -> bool:
 
 @reference_unless(_table)
 def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """out[..., :] = weight[ids[...], :]."""
+    """The math: reference.embedding_forward (ids checked first, as there)."""
     check_ids("embedding", ids, weight.shape[0])
     flat = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)  # (N,)
     out = np.empty((flat.size, weight.shape[1]), dtype=weight.dtype)  # (N, C)
@@ -48,7 +48,7 @@ def embedding_forward(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 @reference_unless()
 def embedding_backward(gy: np.ndarray, ids: np.ndarray, num_embeddings: int) -> np.ndarray:
-    """Scatter-add: a row used k times receives the sum of its k gradients."""
+    """The math: reference.embedding_backward (a serial scatter-add of whole rows)."""
     check_ids("embedding", ids, num_embeddings)
     flat = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)  # (N,)
     c = gy.shape[-1]

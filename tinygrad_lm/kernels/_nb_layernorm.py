@@ -1,13 +1,8 @@
-"""Numba LayerNorm, forward and backward, one row per loop iteration.
+"""Numba LayerNorm, forward and backward, one row per loop iteration (the math:
+reference.layernorm_forward and layernorm_backward).
 
-Forward, per row of C values:  mean = sum(x) / C,  var = sum((x - mean)^2) / C,
-rstd = 1 / sqrt(var + eps),  y = (x - mean) * rstd * weight + bias.
 The variance is the two-pass form (subtract the mean first), not E[x^2] - E[x]^2, which cancels
 catastrophically when |mean| >> std. The row is in the L1 cache for the second pass anyway.
-
-Backward, with xhat = (x - mean) * rstd and g = gy * weight:
-dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),
-dweight = sum over rows of gy * xhat,  dbias = sum over rows of gy.
 """
 
 from __future__ import annotations
@@ -81,7 +76,7 @@ def _vector(p, c, fill, dtype):
 
 @reference_unless()
 def layernorm_forward(x: np.ndarray, weight, bias, eps: float = 1e-5):
-    """Returns (y, mean, rstd); mean and rstd have x's leading shape."""
+    """(y, mean, rstd), split by rows over the threads; the math: reference.layernorm_forward."""
     c = x.shape[-1]
     x2 = rows(x, x.dtype)  # (N, C)
     y = np.empty_like(x2)
@@ -102,7 +97,8 @@ def _x_is_float(gy, x, *saved) -> bool:
 
 @reference_unless(_x_is_float)
 def layernorm_backward(gy: np.ndarray, x: np.ndarray, weight, mean, rstd):
-    """Returns (dx, dweight, dbias); dweight is None when weight is None."""
+    """(dx, dweight, dbias), split by rows over the threads; the math:
+    reference.layernorm_backward."""
     c, dt = x.shape[-1], x.dtype
     x2 = rows(x, dt)  # (N, C)
     g2 = rows(np.broadcast_to(gy, x.shape), dt)

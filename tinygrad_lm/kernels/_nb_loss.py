@@ -1,7 +1,5 @@
-"""Numba cross-entropy: log-sum-exp per row in one pass, dlogits written directly.
-
-loss = mean over non-ignored rows n of  lse_n - logits[n, t_n],  lse_n = log sum_j exp(logits[n, j])
-dlogits[n, j] = (exp(logits[n, j] - lse_n) - [j == t_n]) * grad_scale / count
+"""Numba cross-entropy: log-sum-exp per row in one pass, dlogits written directly (the math:
+reference.cross_entropy_forward and cross_entropy_backward).
 
 With a vocabulary of tens of thousands a row no longer fits in the L1 cache, so the usual
 max-then-sum needs the row from memory twice. The forward kernel instead walks the row in chunks
@@ -101,7 +99,8 @@ def _prepare(logits, targets, ignore_index, op):
 
 @reference_unless()
 def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index: int = -100):
-    """(mean loss as a 0-d array, lse (N,)); see the module docstring."""
+    """(mean loss as a 0-d array, lse (N,)): reference.cross_entropy_forward in one pass per
+    row (see the module docstring)."""
     x, t, count = _prepare(logits, targets, ignore_index, "cross_entropy")
     lse = np.empty(x.shape[0], dtype=x.dtype)
     rows = threads.split_rows(x.shape[0], threads.element_seconds("cross_entropy", x.size))
@@ -118,7 +117,7 @@ def cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignore_index:
 
 @reference_unless()
 def cross_entropy_backward(logits, targets, lse, ignore_index: int = -100, grad_scale=1.0):
-    """dlogits = (softmax(logits) - onehot(targets)) * grad_scale / count, zero on ignored rows."""
+    """The math: reference.cross_entropy_backward."""
     x, t, count = _prepare(logits, targets, ignore_index, "cross_entropy_backward")
     lse = np.ascontiguousarray(lse, dtype=x.dtype)
     factor = x.dtype.type(float(grad_scale) / count if count else 0.0)

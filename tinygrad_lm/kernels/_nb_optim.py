@@ -49,7 +49,7 @@ def _sum_squares_pack(xs):
 
 @reference_unless()
 def sum_squares(x: np.ndarray) -> float:
-    """sum(x^2) in float64 without the float64 copy of x the reference makes."""
+    """The math: reference.sum_squares, without the float64 copy of x the reference makes."""
     return float(_sum_squares(flat(x, x.dtype)))
 
 
@@ -67,7 +67,7 @@ def _one_float_dtype(arrays, *rest, **options) -> bool:
 
 @reference_unless(_one_float_dtype)
 def sum_squares_many(arrays) -> float:
-    """sum(x^2) over every element of every array, in float64: the squared global norm."""
+    """The math: reference.sum_squares_many; the arrays go to the loop PACK at a time."""
     flats = [_writeable(flat(a, a.dtype)) for a in arrays]
     empty = flats[0][:0]
     total = 0.0

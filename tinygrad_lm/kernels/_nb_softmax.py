@@ -82,7 +82,7 @@ def softmax_backward_rows_inplace(gy, y, scale):
 
 @njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _log_softmax_rows(x, y):
-    """y = x - logsumexp(x) = x - (m + log sum exp(x - m)), m the row max."""
+    """reference.log_softmax_forward on each row: three passes (max, sum of exp, y)."""
     n, c = x.shape
     for r in range(n):
         m = x[r, 0]
@@ -98,7 +98,7 @@ def _log_softmax_rows(x, y):
 
 @njit(cache=True, error_model="numpy", fastmath=SUMS, nogil=True)
 def _log_softmax_backward_rows(y, gy, dx):
-    """dx = gy - softmax(x) * sum(gy), and softmax(x) = exp(y)."""
+    """reference.log_softmax_backward on each row."""
     n, c = y.shape
     for r in range(n):
         total = y.dtype.type(0)
@@ -111,7 +111,7 @@ def _log_softmax_backward_rows(y, gy, dx):
 # ---- wrappers: any leading shape, any strides -----------------------------------------------
 @reference_unless()
 def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> np.ndarray:
-    """y = softmax(scale * x) over the last axis, causal mask fused (see reference)."""
+    """The math: reference.softmax_forward; the scale and causal mask fused into the row loop."""
     if causal and x.ndim < 2:
         raise ValueError(f"softmax: causal masking needs (..., Tq, Tk) scores, got {x.shape}")
     tq = x.shape[-2] if x.ndim >= 2 else 1
@@ -129,7 +129,7 @@ def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> 
 
 @reference_unless()
 def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """dx = scale * y * (gy - sum(gy * y)) over the last axis."""
+    """The math: reference.softmax_backward; one compiled pass per row."""
     y2, g2 = rows(y, y.dtype), rows(np.broadcast_to(gy, y.shape), y.dtype)
     dx = np.empty_like(y2)
     scale = y.dtype.type(scale)
@@ -143,7 +143,7 @@ def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.nd
 
 @reference_unless()
 def log_softmax_forward(x: np.ndarray) -> np.ndarray:
-    """y = x - logsumexp(x) over the last axis."""
+    """The math: reference.log_softmax_forward."""
     x2 = rows(x, x.dtype)
     y = np.empty_like(x2)
     _log_softmax_rows(x2, y)
@@ -152,7 +152,7 @@ def log_softmax_forward(x: np.ndarray) -> np.ndarray:
 
 @reference_unless()
 def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """dx = gy - exp(y) * sum(gy) over the last axis."""
+    """The math: reference.log_softmax_backward."""
     y2, g2 = rows(y, y.dtype), rows(np.broadcast_to(gy, y.shape), y.dtype)
     dx = np.empty_like(y2)
     _log_softmax_backward_rows(y2, g2, dx)

@@ -68,7 +68,7 @@ def _float_matrices(a, b, trans_a=False, trans_b=False) -> bool:
 
 @reference_unless(_float_matrices)
 def matmul(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False):
-    """op(a) @ op(b) over the last two axes, batch axes broadcast; op transposes when asked.
+    """The math: reference.matmul.
 
     NumPy's matmul (BLAS, held to one thread) does the arithmetic; the flags become transposed
     views, which BLAS reads in place without a copy. Large products are split over threads
@@ -114,20 +114,22 @@ def _linear_ok(x, w, *rest, **options) -> bool:
 
 @reference_unless(_linear_ok)
 def linear_forward(x: np.ndarray, w: np.ndarray, b=None) -> np.ndarray:
-    """y = x w + b; each thread adds the bias to its own rows while they are still in cache."""
+    """The math: reference.linear_forward; each thread adds the bias to its own rows while they
+    are still in cache."""
     return _linear_forward(x, w, b, None)[0]
 
 
 @reference_unless(_linear_ok)
 def linear_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, need_x: bool = True,
                     need_w: bool = True, need_b: bool = True):
-    """(dx, dw, db) in one hand-off; see `_linear_backward`."""
+    """The math: reference.linear_backward; (dx, dw, db) in one hand-off (`_linear_backward`)."""
     return _linear_backward(x, w, gy, None, need_x, need_w, need_b, None)
 
 
 @reference_unless(_linear_ok)
 def linear_gelu_forward(x: np.ndarray, w: np.ndarray, b=None, approximate: str = "tanh"):
-    """(gelu(x w + b), x w + b), GELU applied by each thread to its rows while in cache."""
+    """The math: reference.linear_gelu_forward; GELU applied by each thread to its rows while
+    they are in cache."""
     return _linear_forward(x, w, b, approximate)
 
 
@@ -135,7 +137,8 @@ def linear_gelu_forward(x: np.ndarray, w: np.ndarray, b=None, approximate: str =
 def linear_gelu_backward(x: np.ndarray, w: np.ndarray, h: np.ndarray, gy: np.ndarray,
                          need_x: bool = True, need_w: bool = True, need_b: bool = True,
                          approximate: str = "tanh"):
-    """(dx, dw, db) of y = gelu(x w + b), each thread first forming its rows of gy * gelu'(h)."""
+    """The math: reference.linear_gelu_backward; each thread first forms its rows of
+    gy * gelu'(h)."""
     return _linear_backward(x, w, gy, h, need_x, need_w, need_b, approximate)
 
 

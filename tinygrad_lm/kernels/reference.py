@@ -1,7 +1,8 @@
 """NumPy reference kernels: the specification every faster backend must match.
 
-Each kernel of the contract (contract.py) is here, in plain NumPy; `numba_cpu.py` has a twin
-with the same signature. Ops call whichever backend is active (see `tinygrad_lm.kernels`);
+Each kernel of the contract (contract.py) is here, in plain NumPy, and its docstring is where
+its math is written: the contract and the Numba twins (`numba_cpu.py`, same signatures) point
+here rather than restate it. Ops call whichever backend is active (see `tinygrad_lm.kernels`);
 tests check the twins agree in float32 and float64. Nothing here knows another backend's
 internal formats.
 Arrays may have any leading shape; the reduction axis is always the last one.
@@ -61,7 +62,8 @@ def causal_mask(tq: int, tk: int) -> np.ndarray:
 
 
 def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> np.ndarray:
-    """y = softmax(scale * x) over the last axis, optionally with masked (future) keys removed.
+    """y = softmax(scale * x) over the last axis. With `causal`, x is (..., Tq, Tk) scores of
+    the last Tq of Tk positions, and the keys j > i + Tk - Tq (after query i) get probability 0.
 
     Subtracting the row max before exp keeps exp's argument <= 0: no overflow for any logits.
     A row whose every key is masked gives zeros, not 0/0 = NaN.
@@ -384,7 +386,8 @@ def adamw_update_(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
 
 def adamw_update_many_(params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2, eps,
                        weight_decay, step):
-    """adamw_update_ on each tensor in turn, the i-th with the i-th entry of every setting."""
+    """adamw_update_ on each tensor in turn, the i-th with the i-th entry of every setting (each
+    setting a sequence, one entry per tensor): a whole model's update in one call."""
     for i, p in enumerate(params):
         adamw_update_(p, grads[i], exp_avgs[i], exp_avg_sqs[i], lr=lr[i], beta1=beta1[i],
                       beta2=beta2[i], eps=eps[i], weight_decay=weight_decay[i], step=step[i])
