@@ -40,18 +40,18 @@ def loss_of_parameters(model, idx, targets):
 
 # ---- config ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("field, value, error, match", [
-    ("n_layer", 2.0, TypeError, "n_layer must be an int, got float 2.0"),
-    ("n_embd", True, TypeError, "n_embd must be an int"),
-    ("vocab_size", 0, ValueError, "vocab_size must be positive, got 0"),
+    ("n_layer", 2.0, TypeError, "GPTConfig.n_layer must be int, got float 2.0"),
+    ("n_embd", True, TypeError, "n_embd must be int, got bool True"),
+    ("vocab_size", 0, ValueError, "vocab_size must be > 0, got 0"),
     ("n_head", 3, ValueError, "n_embd=8 is not divisible by n_head=3"),
-    ("dropout", "0.1", TypeError, "dropout must be a float"),
+    ("dropout", "0.1", TypeError, "dropout must be float"),
     ("dropout", 1.0, ValueError, r"dropout must be in \[0, 1\)"),
-    ("bias", 1, TypeError, "bias must be True or False, got 1"),
-    ("tie_weights", "yes", TypeError, "tie_weights must be True or False"),
-    ("fused", "no", TypeError, "fused must be True or False"),
+    ("bias", 1, TypeError, "bias must be bool, got int 1"),
+    ("tie_weights", "yes", TypeError, "tie_weights must be bool"),
+    ("fused", "no", TypeError, "fused must be bool"),
     ("norm_position", "middle", ValueError,
      r"norm_position must be one of \['pre', 'post'\], got 'middle'"),
-    ("norm_position", None, TypeError, "norm_position must be a string"),
+    ("norm_position", None, TypeError, "norm_position must be str, got NoneType None"),
     ("activation", "swish", ValueError, r"activation must be one of \['gelu_tanh', 'gelu', "
                                         r"'relu'\], got 'swish'"),
 ])

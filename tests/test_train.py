@@ -109,6 +109,7 @@ def test_cli_train_sample_eval(tmp_path, capsys):
     (["train", "--data", "/nonexistent/file.txt"], "does not exist"),
     (["train", "--preset", "tiny", "--bogus=1"], "unknown option --bogus"),
     (["train", "--preset", "tiny", "--n_layer=two"], "expected int"),
+    (["train", "--preset", "tiny", "--n_embd=abc"], "--n_embd: expected int, got 'abc'"),
     (["train", "--preset", "huge"], "unknown preset"),
     (["sample", "--ckpt", "/nonexistent/ckpt"], "does not exist"),
 ])

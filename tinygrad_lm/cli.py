@@ -31,7 +31,13 @@ from .generation.generate import generate
 from .io.export import export_hf, export_nanogpt
 from .io.loader import load_any, run_checkpoint
 from .training import optim, run_dir
-from .training.config import ConfigError, TrainConfig, help_table, make_config, parse_overrides
+from .training.config import (
+    ConfigError,
+    TrainConfig,
+    help_table,
+    parse_overrides,
+    preset_config,
+)
 from .training.evaluation import estimate_loss
 from .training.previews import training_sample
 from .training.task_metrics import evaluate_task
@@ -69,14 +75,16 @@ def add_train(sub) -> None:
 
 
 def _trainer_for(args, extra: list[str]):
-
+    """A new run's Trainer, or a resumed one; the config flags in `extra` are parsed once."""
+    updates = parse_overrides(extra)
     if args.resume is None:
-        overrides = list(extra) + ([f"--dataset={args.dataset}"] if args.dataset else [])
+        if args.dataset:
+            updates["dataset"] = args.dataset
         preset = args.preset or (args.dataset if args.dataset in ("grammar", "addition")
                                  else None)
-        if preset is None and parse_overrides(extra).get("init_from"):
+        if preset is None and updates.get("init_from"):
             preset = "finetune"
-        cfg = make_config(preset, overrides)
+        cfg = preset_config(preset, updates)
         if not args.overwrite:  # before preparing any data: refuse at once
             run_dir.refuse_existing(cfg.out_dir)
         return Trainer(cfg, overwrite=args.overwrite)
@@ -85,8 +93,7 @@ def _trainer_for(args, extra: list[str]):
         if given:
             raise ConfigError(f"{flag} does not go with --resume: a resumed run keeps its own "
                               "config (start a new run with --out_dir=NEW to change it)")
-    overrides = parse_overrides(extra)
-    return Trainer.resume_from(args.resume or overrides.get("out_dir", "out"), overrides)
+    return Trainer.resume_from(args.resume or updates.get("out_dir", "out"), updates)
 
 
 def cmd_train(args, extra: list[str]) -> int:

@@ -2,20 +2,16 @@
 
 Nothing here restates an option: every command's section is that command's own `--help` text,
 read from `tinygrad_lm.cli.build_parser()`, and the table of training settings is read from the
-`TrainConfig` dataclass (its fields, types, defaults, and each field's `help` metadata or, for
-a field declared with a trailing `# comment`, that comment). A flag added to the parser or a
-field added to the config appears on the next build; one removed disappears.
+`TrainConfig` dataclass and its GPTConfig (their fields, types, defaults, and each field's
+meaning as `tinygrad_lm.nn.options.field_help` reads it, the text `train --help` prints). A flag
+added to the parser or a field added to the config appears on the next build; one removed
+disappears.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-import inspect
-import io
-import re
-import tokenize
 
 
 def _subcommands(parser: argparse.ArgumentParser, prefix: str):
@@ -31,21 +27,6 @@ def _help_text(parser: argparse.ArgumentParser) -> str:
     # A fixed width, so the page does not depend on the terminal that built it.
     parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=96)
     return parser.format_help()
-
-
-def _trailing_comments(cls) -> dict[str, str]:
-    """field name -> the `# comment` on the line that declares it in the class body."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    comments, last_name, last_line = {}, None, -1
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type == tokenize.NAME and tok.start[1] == 4:
-            last_name, last_line = tok.string, tok.start[0]
-        elif tok.type == tokenize.COMMENT and tok.start[0] == last_line and tok.start[1] > 4:
-            comments[last_name] = tok.string.lstrip("# ").strip()
-    return comments
 
 
 def _default(f: dataclasses.Field) -> str:
@@ -70,39 +51,27 @@ def config_tables(cls, heading: str, level: int = 3, instance=None) -> list[str]
 
     `instance`, when given, supplies the defaults (a nested config's defaults are those of the
     value its parent's factory makes, not the nested class's own)."""
-    comments = _trailing_comments(cls)
-    module = importlib.import_module(cls.__module__)
+    from tinygrad_lm.nn.options import field_help
+
+    meanings = field_help(cls)
     lines = [f"{'#' * level} {heading}", "", "| field | type | default | meaning |",
              "|---|---|---|---|"]
     nested = []
     for f in dataclasses.fields(cls):
         if not f.init or f.name == "extra":
             continue
-        meaning = f.metadata.get("help") or comments.get(f.name, "")
         default = _default(f) if instance is None else repr(getattr(instance, f.name))
         lines.append(f"| `{f.name}` | `{_type_name(f)}` | `{_cell(default)}` | "
-                     f"{_cell(meaning)} |")
+                     f"{_cell(meanings[f.name])} |")
         if f.default_factory is not dataclasses.MISSING:
             value = f.default_factory()
             if dataclasses.is_dataclass(value):
                 nested.append((f.name, value))
     for name, value in nested:
-        sub = type(value)
-        nested_help = getattr(module, f"{name.upper()}_HELP", {})  # e.g. config.MODEL_HELP
         lines.append("")
-        sub_lines = config_tables(sub, f"`{heading.strip('`')}.{name}` ({sub.__name__})",
-                                  level + 1, instance=value)
-        if nested_help:  # fill the meaning column from the config module's own table
-            sub_lines = [_fill_meaning(line, nested_help) for line in sub_lines]
-        lines += sub_lines
+        lines += config_tables(type(value), f"`{heading.strip('`')}.{name}` "
+                               f"({type(value).__name__})", level + 1, instance=value)
     return lines
-
-
-def _fill_meaning(line: str, help_table: dict) -> str:
-    m = re.match(r"\| `(\w+)` \| (.*) \| (.*) \| \s*\|$", line)
-    if m and m.group(1) in help_table:
-        return f"| `{m.group(1)}` | {m.group(2)} | {m.group(3)} | {_cell(help_table[m.group(1)])} |"
-    return line
 
 
 def cli_markdown() -> str:

@@ -4,6 +4,7 @@ module.py     Parameter, Module (parameters found by walking attributes; state d
 layers.py     Linear (weight stored (in, out)), Embedding, LayerNorm, Dropout, GELU, ReLU
 attention.py  CausalSelfAttention and the KVCache for incremental decoding
 gpt.py        MLP, Block (pre- or post-LN), GPTConfig, GPT
+options.py    configuration fields declared once: default, meaning and check (option)
 """
 
 from .attention import CausalSelfAttention, KVCache

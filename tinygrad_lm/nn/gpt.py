@@ -40,6 +40,15 @@ from .layers import (
     sub_seed,
 )
 from .module import Module
+from .options import (
+    REQUIRED,
+    ConfigError,
+    check_fields,
+    one_of,
+    option,
+    positive,
+    probability_below_one,
+)
 
 ACTIVATIONS = {"gelu_tanh": lambda: GELU("tanh"), "gelu": lambda: GELU("none"), "relu": ReLU}
 NORM_POSITIONS = ("pre", "post")
@@ -49,54 +58,33 @@ NORM_POSITIONS = ("pre", "post")
 class GPTConfig:
     """The shape of a GPT: vocabulary, context length, depth, width and heads, and its switches.
 
-    Every value is checked when the config is made (positive sizes, `n_embd` divisible by
-    `n_head`, dropout in [0, 1), known `norm_position` and `activation`), so a bad config fails
-    here and not deep inside a forward. Each head gets hs = n_embd // n_head channels.
+    Each field declares its type, default, meaning and check together (`option`, nn/options.py)
+    and is checked when the config is made, with the one rule that ties two fields (n_head
+    divides n_embd), so a bad config fails here and not deep inside a forward. Each head gets
+    hs = n_embd // n_head channels.
     """
-    vocab_size: int
-    block_size: int  # the longest sequence the model sees (number of learned positions)
-    n_layer: int
-    n_head: int
-    n_embd: int
-    dropout: float = 0.0
-    bias: bool = True  # biases in Linear and LayerNorm layers
-    tie_weights: bool = True  # the head reuses the token embedding (GPT-2)
-    norm_position: str = "pre"  # "pre": GPT-2; "post": the original Transformer
-    activation: str = "gelu_tanh"  # or "gelu" (exact erf form) or "relu"
+    vocab_size: int = option(REQUIRED, "tokens in the vocabulary (training sets it from the "
+                             "tokenizer)", positive)
+    block_size: int = option(REQUIRED, "context length: the longest sequence the model sees",
+                             positive)
+    n_layer: int = option(REQUIRED, "number of Transformer blocks", positive)
+    n_head: int = option(REQUIRED, "attention heads per block (must divide n_embd)", positive)
+    n_embd: int = option(REQUIRED, "width of the residual stream (channels C)", positive)
+    dropout: float = option(0.0, "dropout probability in [0, 1) (0 = off)",
+                            probability_below_one)
+    bias: bool = option(True, "biases in Linear and LayerNorm layers")
+    tie_weights: bool = option(True, "the output head reuses the token embedding (GPT-2)")
+    norm_position: str = option("pre", "'pre' (GPT-2) or 'post' (the original Transformer) "
+                                "LayerNorm", one_of(*NORM_POSITIONS))
+    activation: str = option("gelu_tanh", "MLP nonlinearity: gelu_tanh, gelu (exact) or relu",
+                             one_of(*ACTIVATIONS))
     fused: bool = True  # run the fused ops (ops/fused.py); False: every op spelled out
 
     def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"GPTConfig.{name} must be an int, got {type(value).__name__} "
-                                f"{value!r}")
-            if value <= 0:
-                raise ValueError(f"GPTConfig.{name} must be positive, got {value}")
-            setattr(self, name, int(value))  # a NumPy int would not survive json.dumps
+        check_fields(self)
         if self.n_embd % self.n_head:
-            raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by "
-                             f"n_head={self.n_head}; each head gets n_embd // n_head channels")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
-            raise TypeError(f"GPTConfig.dropout must be a float, got "
-                            f"{type(self.dropout).__name__} {self.dropout!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
-        self.dropout = float(self.dropout)
-        for name in ("bias", "tie_weights", "fused"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"GPTConfig.{name} must be True or False, got "
-                                f"{getattr(self, name)!r}")
-            setattr(self, name, bool(getattr(self, name)))
-        for name, choices in (("norm_position", NORM_POSITIONS),
-                              ("activation", tuple(ACTIVATIONS))):
-            value = getattr(self, name)
-            if not isinstance(value, str):
-                raise TypeError(f"GPTConfig.{name} must be a string, one of {list(choices)}; got "
-                                f"{type(value).__name__} {value!r}")
-            if value not in choices:
-                raise ValueError(f"GPTConfig.{name} must be one of {list(choices)}, got "
-                                 f"{value!r}")
+            raise ConfigError(f"GPTConfig: n_embd={self.n_embd} is not divisible by "
+                              f"n_head={self.n_head}; each head gets n_embd // n_head channels")
 
     def to_dict(self) -> dict:
         """The fields as a plain dict (JSON-safe), as saved in checkpoints."""

@@ -9,8 +9,8 @@ On the command line they are plain flags like every other key (`--n_layer=4`; th
 `--model.n_layer=4` is accepted too). `model.vocab_size` is not a flag: the tokenizer decides
 it when the data is prepared (for BPE, ask for a size with `--bpe_vocab_size`).
 
-Each TrainConfig field declares its type, default, one-line meaning and its check together
-(`option(...)` below); `train --help` prints that table.
+Each field, here and in GPTConfig, declares its type, default, one-line meaning and its check
+together (`option(...)`, nn/options.py); `train --help` prints that table.
 """
 
 from __future__ import annotations
@@ -20,39 +20,17 @@ import difflib
 from dataclasses import dataclass, field, fields
 
 from ..nn.gpt import GPT, GPTConfig
-
-
-class ConfigError(ValueError):
-    """A configuration value of the wrong type, out of range, or an unknown key."""
-
-
-# ---- checks, attached to the fields they check ---------------------------------------------
-def positive(value):
-    """Check: > 0."""
-    return None if value > 0 else "must be > 0"
-
-
-def non_negative(value):
-    """Check: >= 0."""
-    return None if value >= 0 else "must be >= 0"
-
-
-def one_of(*choices):
-    """Check: one of `choices`."""
-    def check(value):
-        return None if value in choices else f"must be one of {choices}"
-    check.choices = choices
-    return check
-
-
-def open_unit(value):
-    """Check: strictly between 0 and 1."""
-    return None if 0 < value < 1 else "must be in (0, 1)"
-
-
-def option(default, help: str, check=None):
-    """A TrainConfig field: its default, its one-line meaning and (optionally) its check."""
-    return field(default=default, metadata={"help": help, "check": check})
+from ..nn.options import (
+    ConfigError,
+    check_fields,
+    field_help,
+    field_type,
+    non_negative,
+    one_of,
+    open_unit,
+    option,
+    positive,
+)
 
 
 # The model's defaults. vocab_size is replaced by the tokenizer's vocabulary size when the data
@@ -62,21 +40,6 @@ def default_model() -> GPTConfig:
     return GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=64)
 
 
-# One line per GPTConfig field for `train --help` (GPTConfig itself checks the values).
-MODEL_HELP = {
-    "vocab_size": "set from the tokenizer (not a flag)",
-    "block_size": "context length: the longest sequence the model sees",
-    "n_layer": "number of Transformer blocks",
-    "n_head": "attention heads per block (must divide n_embd)",
-    "n_embd": "width of the residual stream (channels C)",
-    "dropout": "dropout probability in [0, 1) (0 = off)",
-    "bias": "biases in Linear and LayerNorm layers",
-    "tie_weights": "the output head reuses the token embedding (GPT-2)",
-    "norm_position": "'pre' (GPT-2) or 'post' (the original Transformer) LayerNorm",
-    "activation": "MLP nonlinearity: gelu_tanh, gelu (exact) or relu",
-    "fused": "run the fused ops (one kernel for linear, linear+GELU, attention); false: every "
-             "op spelled out, as the lessons write it",
-}
 MODEL_FIELDS = tuple(f.name for f in fields(GPTConfig))
 NOT_FLAGS = ("vocab_size",)
 
@@ -160,32 +123,14 @@ class TrainConfig:
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Each field's type, then the check declared next to it, then the one rule that ties two
+    """Each field's type and the check declared next to it, then the one rule that ties two
     fields together (min_lr <= lr)."""
     if not isinstance(cfg.model, GPTConfig):
         raise ConfigError(f"TrainConfig.model must be a GPTConfig, got "
                           f"{type(cfg.model).__name__}")
-    for f in fields(cfg):
-        if f.name == "model":
-            continue
-        value, kind = getattr(cfg, f.name), _type_of(f)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-            setattr(cfg, f.name, value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"config field {f.name!r} must be {kind.__name__}, got "
-                              f"{type(value).__name__} {value!r}")
-        check = f.metadata.get("check")
-        problem = check(value) if check else None
-        if problem:
-            raise ConfigError(f"config field {f.name!r} {problem}, got {value!r}")
+    check_fields(cfg)
     if cfg.min_lr > cfg.lr:
         raise ConfigError(f"need min_lr <= lr, got lr={cfg.lr}, min_lr={cfg.min_lr}")
-
-
-def _type_of(f) -> type:
-    names = {"int": int, "float": float, "str": str, "bool": bool}
-    return names[f.type] if isinstance(f.type, str) else f.type
 
 
 # Named configurations, in the command line's flag names; `shakespeare-char` is nanoGPT's CPU
@@ -217,10 +162,10 @@ PRESETS: dict[str, dict] = {
 
 def flag_types() -> dict[str, type]:
     """Every command-line key and its type: TrainConfig's fields and the model's."""
-    types = {f.name: _type_of(f) for f in fields(TrainConfig) if f.name != "model"}
+    types = {f.name: field_type(f) for f in fields(TrainConfig) if f.name != "model"}
     for f in fields(GPTConfig):
         if f.name not in NOT_FLAGS:
-            types[f.name] = _type_of(f)
+            types[f.name] = field_type(f)
     return types
 
 
@@ -290,26 +235,34 @@ def apply_overrides(cfg: TrainConfig, args: list[str]) -> TrainConfig:
     return replace(cfg, **parse_overrides(args))
 
 
-def make_config(preset: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """A preset (default: grammar) with command-line overrides on top."""
+def preset_config(preset: str | None = None, updates: dict | None = None) -> TrainConfig:
+    """A preset (default: grammar) with typed updates on top, flag name -> value (what
+    parse_overrides returns)."""
     preset = "grammar" if preset is None else preset
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}{did_you_mean(preset, PRESETS)}; choose one "
                           f"of {sorted(PRESETS)}")
-    return apply_overrides(replace(TrainConfig(), **PRESETS[preset]), overrides or [])
+    return replace(replace(TrainConfig(), **PRESETS[preset]), **(updates or {}))
+
+
+def make_config(preset: str | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """A preset (default: grammar) with command-line overrides (`--key=value`) on top."""
+    return preset_config(preset, parse_overrides(overrides or []))
 
 
 def help_table(preset: str = "grammar") -> str:
-    """Every key with its type, default (in `preset`, what plain `train` uses) and meaning."""
+    """Every key with its type, default (in `preset`, what plain `train` uses) and meaning, as
+    each field declares it."""
     base = make_config(preset)
+    own, model = field_help(TrainConfig), field_help(GPTConfig)
     rows = []
     for f in fields(TrainConfig):
         if f.name == "model":
-            rows += [(m.name, _type_of(m).__name__, getattr(base.model, m.name),
-                      "model: " + MODEL_HELP[m.name])
+            rows += [(m.name, field_type(m).__name__, getattr(base.model, m.name),
+                      "model: " + model[m.name])
                      for m in fields(GPTConfig) if m.name not in NOT_FLAGS]
         else:
-            rows.append((f.name, _type_of(f).__name__, getattr(base, f.name), f.metadata["help"]))
+            rows.append((f.name, field_type(f).__name__, getattr(base, f.name), own[f.name]))
     width = max(len(r[0]) for r in rows) + 2
     return "\n".join(f"  --{name:<{width}}{kind:<6}{value!r:<11} {text}"
                      for name, kind, value, text in rows)
