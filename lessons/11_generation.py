@@ -27,7 +27,7 @@ import numpy as np
 import tinygrad_lm as tg
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset
-from tinygrad_lm.generation.sampling import softmax, top_k_filter, top_p_filter
+from tinygrad_lm.generation.sampling import probabilities, top_k_filter, top_p_filter
 from tinygrad_lm.tokenizers import CharTokenizer
 
 # %% [markdown]
@@ -67,7 +67,7 @@ print(f"trained {steps} steps in {time.perf_counter() - t0:.1f} s, last batch lo
 prompt = "the quick"
 with tg.no_grad():
     logits = model(np.array([tok.encode(prompt)]))[0].data[0, -1].astype(np.float64)  # (V,)
-p = softmax(logits)
+p = probabilities(logits)
 order = np.argsort(-p)
 print(f"after {prompt!r}:", ", ".join(f"{tok.decode([int(i)])!r} {p[i]:.3f}" for i in order[:8]))
 
@@ -104,7 +104,7 @@ def softmax_t_solution(z, tau):
 # %%
 check("11.1", softmax_t, softmax_t_solution,
       test=lambda f: bool(np.allclose(f(logits, 1.0), p)
-                          and np.allclose(f(logits, 0.5), softmax(logits / 0.5))
+                          and np.allclose(f(logits, 0.5), probabilities(logits / 0.5))
                           and np.allclose(f(np.array([1000.0, 1000.0]), 2.0), [0.5, 0.5])),
       hint="divide by tau, subtract the max, exponentiate, normalise.")
 
@@ -138,9 +138,9 @@ print("saved", show(fig, "11_temperature.png"))
 # %%
 for name, z in [("plain", logits), ("top-k 3", top_k_filter(logits, 3)),
                 ("top-p 0.9", top_p_filter(logits, 0.9)), ("top-p 0.5", top_p_filter(logits, 0.5))]:
-    kept = np.isfinite(z)
+    kept, pz = np.isfinite(z), probabilities(z)
     print(f"{name:>9}: {kept.sum():2d} tokens kept:",
-          ", ".join(f"{tok.decode([int(i)])!r} {softmax(z)[i]:.2f}" for i in order if kept[i])[:90])
+          ", ".join(f"{tok.decode([int(i)])!r} {pz[i]:.2f}" for i in order if kept[i])[:90])
 
 # %% [markdown]
 # To see the effect on text rather than on one distribution, sample 32 sentences with each

@@ -11,9 +11,9 @@ import tinygrad_lm as tg
 from tinygrad_lm.generation.generate import NextTokenLogits, beam_search, generate
 from tinygrad_lm.generation.sampling import (
     apply_temperature,
-    log_softmax,
+    log_probabilities,
+    probabilities,
     sample_from_logits,
-    softmax,
     top_k_filter,
     top_p_filter,
 )
@@ -51,7 +51,7 @@ def reference_logprob(model, ids, t):
     bs = model.config.block_size
     with tg.no_grad():
         logits, _ = model(ids[None, max(0, t - bs):t])
-    return log_softmax(logits.data[0, -1])[ids[t]]
+    return log_probabilities(logits.data[0, -1])[ids[t]]
 
 
 # ---- sampling helpers --------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def test_top_p_works_per_row_and_in_any_order():
 @given(st.lists(st.floats(-5, 5), min_size=1, max_size=12), st.floats(0.01, 1.0))
 def test_top_p_set_is_minimal_and_reaches_p(logits, p):
     x = np.array(logits)
-    probs = softmax(x)
+    probs = probabilities(x)
     keep = np.isfinite(top_p_filter(x, p))
     assert keep.sum() >= 1
     assert probs[keep].sum() >= p - 1e-9
@@ -104,8 +104,8 @@ def test_top_k_keeps_exactly_k_with_ties_to_lower_id():
 
 def test_temperature_sharpens_and_flattens():
     x = np.array([2.0, 1.0, 0.5, -1.0])
-    p_cold, p1, p_hot = (softmax(apply_temperature(x, t)) for t in (0.5, 1.0, 2.0))
-    np.testing.assert_allclose(p1, softmax(x))
+    p_cold, p1, p_hot = (probabilities(apply_temperature(x, t)) for t in (0.5, 1.0, 2.0))
+    np.testing.assert_allclose(p1, probabilities(x))
     assert p_cold.max() > p1.max() > p_hot.max()
     entropy = [-(p * np.log(p)).sum() for p in (p_cold, p1, p_hot)]
     assert entropy[0] < entropy[1] < entropy[2]

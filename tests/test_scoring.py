@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lm as tg
-from tinygrad_lm.generation.sampling import log_softmax
+from tinygrad_lm.generation.sampling import log_probabilities
 from tinygrad_lm.generation.scoring import score
 
 from .test_generate import BLOCK, make_model, reference_logprob
@@ -48,7 +48,7 @@ def test_score_stride_scores_every_token_once(model64, stride):
     for t in range(1, T):
         with tg.no_grad():
             logits, _ = model64(ids[None, context_start(t):t])
-        expected += log_softmax(logits.data[0, -1])[ids[t]]
+        expected += log_probabilities(logits.data[0, -1])[ids[t]]
     np.testing.assert_allclose(score(model64, ids, stride=stride)[0], expected, atol=1e-10)
 
 

@@ -28,7 +28,7 @@ from .sampling import (
     check_top_k,
     check_top_p,
     greedy_from_logits,
-    log_softmax,
+    log_probabilities,
     sample_from_logits,
     top_k_filter,
     top_p_filter,
@@ -218,7 +218,7 @@ def generate(model, idx, max_new_tokens: int, *, temperature: float = 1.0, top_k
             else:
                 token = sample_from_logits(_filter(logits, temperature, top_k, top_p), rng)
             token = np.where(finished, pad, token)
-            logprob = np.take_along_axis(log_softmax(logits), token[:, None], axis=1)[:, 0]
+            logprob = np.take_along_axis(log_probabilities(logits), token[:, None], axis=1)[:, 0]
             new_logprobs.append(np.where(finished, 0.0, logprob))
             new_tokens.append(token)
             ids = np.concatenate([ids, token[:, None]], axis=1)        # (B, L + 1)
@@ -297,7 +297,7 @@ def beam_search(model, idx, max_new_tokens: int, num_beams: int, length_penalty:
     with _inference(model):
         step = NextTokenLogits(model, use_cache)
         for t in range(max_new_tokens):
-            candidates = beam_scores[:, None] + log_softmax(step(beams))    # (n_live, V)
+            candidates = beam_scores[:, None] + log_probabilities(step(beams))    # (n_live, V)
             V = candidates.shape[1]
             parents, tokens = [], []
             for flat in np.argsort(-candidates, axis=None, kind="stable"):

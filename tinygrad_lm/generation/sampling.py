@@ -20,6 +20,7 @@ import numbers
 import numpy as np
 
 from ..course.stand_ins import unfinished  # noqa: F401 (a student copy's 5.3/5.4 starters call it)
+from ..kernels import reference
 
 # A cumulative mass that falls short of p by less than this counts as reaching p. Without it,
 # probabilities [0.5, 0.3, ...] and p = 0.8 would keep a third token whenever softmax rounds
@@ -37,19 +38,18 @@ def _as_logits(logits, fn: str) -> np.ndarray:
     return arr
 
 
-def softmax(logits, axis: int = -1) -> np.ndarray:
-    """Probabilities in float64. Subtracting the max first keeps exp from overflowing."""
-    x = np.asarray(logits, dtype=np.float64)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+def probabilities(logits) -> np.ndarray:
+    """Softmax probabilities over the last axis of an array of logits, in float64: the NumPy
+    reference kernel's softmax (kernels/reference.py), on plain arrays, with no graph and no
+    gradient (the op is Tensor.softmax / F.softmax)."""
+    return reference.softmax_forward(np.asarray(logits, dtype=np.float64))
 
 
-def log_softmax(logits, axis: int = -1) -> np.ndarray:
-    """log p in float64, as x - max - log(sum(exp(x - max))): no overflow, no log(0) for a token
-    whose probability underflows."""
-    x = np.asarray(logits, dtype=np.float64)
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+def log_probabilities(logits) -> np.ndarray:
+    """log p over the last axis of an array of logits, in float64: the reference kernel's
+    log-softmax (x - logsumexp(x), so no overflow, and no log(0) for a token whose probability
+    underflows), on plain arrays (the op is Tensor.log_softmax)."""
+    return reference.log_softmax_forward(np.asarray(logits, dtype=np.float64))
 
 
 def check_temperature(temperature) -> float:
@@ -121,7 +121,7 @@ def top_p_filter(logits, p: float) -> np.ndarray:
     if p >= 1.0:
         return x.copy()
     order = np.argsort(-x, axis=-1, kind="stable")
-    sorted_probs = np.take_along_axis(softmax(x), order, axis=-1)
+    sorted_probs = np.take_along_axis(probabilities(x), order, axis=-1)
     cumulative = np.cumsum(sorted_probs, axis=-1)
     # The number of tokens whose running total is still short of p, plus the one that reaches it.
     n_keep = (cumulative < p - TOP_P_TOLERANCE).sum(axis=-1, keepdims=True) + 1
@@ -144,7 +144,7 @@ def sample_from_logits(logits, rng: np.random.Generator):
     if not isinstance(rng, np.random.Generator):
         raise TypeError("sample_from_logits: rng must be a numpy Generator, "
                         f"e.g. np.random.default_rng(0), got {type(rng).__name__}")
-    probs = softmax(np.atleast_2d(x))                   # (B, V)
+    probs = probabilities(np.atleast_2d(x))             # (B, V)
     cdf = np.cumsum(probs, axis=-1)                      # (B, V)
     u = 1.0 - rng.random(probs.shape[0])                 # (B,) in (0, 1]
     # Scaling u by the final cdf value absorbs rounding: the total may be 0.9999999999999998.

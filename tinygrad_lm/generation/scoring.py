@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .generate import _as_ids, _check_count, _inference
-from .sampling import log_softmax
+from .sampling import log_probabilities
 
 __all__ = ["score"]
 
@@ -56,7 +56,7 @@ def score(model, idx, *, start: int = 1, stride: int = 1, max_tokens_per_forward
 
 def _gather(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """log P(target) at each position: (N, T, V), (N, T) -> (N, T)."""
-    return np.take_along_axis(log_softmax(logits), targets[..., None], axis=-1)[..., 0]
+    return np.take_along_axis(log_probabilities(logits), targets[..., None], axis=-1)[..., 0]
 
 
 def _token_logprobs(model, ids: np.ndarray, stride: int, max_tokens: int) -> np.ndarray:
