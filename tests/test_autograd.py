@@ -169,3 +169,16 @@ def test_intermediate_used_twice_diamond():
     y.backward()
     h_ = np.tanh(x.data)
     np.testing.assert_allclose(x.grad, (2 * h_ + 1) * (1 - h_ ** 2))
+
+
+def test_only_the_tensor_writes_its_version_count():
+    """Code that changes a tensor's data in place (optimizers, weight loading, cropping) calls
+    Tensor._bump_version(); only tensor.py assigns _version."""
+    import pathlib
+    import re
+    root = pathlib.Path(tg.__file__).parent
+    writes = [f"{path.relative_to(root)}:{n}" for path in root.rglob("*.py")
+              if path.name != "tensor.py"
+              for n, line in enumerate(path.read_text().splitlines(), 1)
+              if re.search(r"\._version\s*[-+]?=(?!=)", line)]
+    assert not writes

@@ -1,6 +1,7 @@
 """The kernel layer: which implementation of the heavy ops runs. Arrays in, arrays out.
 
-Two backends follow one contract (contract.py, a method per kernel with its math):
+Two backends follow one contract (contract.py, a method per kernel; each kernel's math is
+written in reference.py):
 
 - "numpy": `reference.py`, plain NumPy, the specification a student reads;
 - "numba": `numba_cpu.py`, compiled loops, the default when Numba is importable.
