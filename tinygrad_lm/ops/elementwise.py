@@ -200,7 +200,8 @@ class Relu(Function):
 
 
 class Gelu(Function):
-    """x * Phi(x); "tanh" is GPT-2's approximation, "none" the exact erf form (see kernels)."""
+    """x * Phi(x); "tanh" is GPT-2's approximation, "none" the exact erf form. The math:
+    gelu_forward, gelu_backward (kernels/reference.py)."""
 
     @staticmethod
     def forward(ctx, a, approximate="tanh"):

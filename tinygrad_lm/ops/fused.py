@@ -12,6 +12,16 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..kernels import active_backend
+from ..kernels.reference import (  # noqa: F401 - the NumPy math of each kernel the ops call
+    attention_backward,
+    attention_forward,
+    attention_tiled_backward,
+    attention_tiled_forward,
+    linear_backward,
+    linear_forward,
+    linear_gelu_backward,
+    linear_gelu_forward,
+)
 
 
 def _linear_rows(op: str, x, w):
@@ -37,6 +47,7 @@ class Linear(Function):
 
     Leading axes are flattened into one row axis so that backward is two 2-D matmuls:
     dx = dy W^T,  dW = x^T dy  (summed over all rows at once),  db = sum of dy over rows.
+    The math: linear_forward, linear_backward (kernels/reference.py, imported above).
     """
 
     @staticmethod
@@ -59,7 +70,8 @@ class LinearGelu(Function):
     """y = gelu(x W + b), the MLP's expansion, as one op: each thread applies GELU to its rows
     of x W + b while they are in cache, and backward forms dh = dy * gelu'(h) the same way
     before the linear backward (dx = dh W^T, dW = x^T dh, db = sum of dh over rows).
-    Saves the pre-activation h = x W + b, as a separate GELU op would."""
+    Saves the pre-activation h = x W + b, as a separate GELU op would.
+    The math: linear_gelu_forward, linear_gelu_backward (kernels/reference.py)."""
 
     @staticmethod
     def forward(ctx, x, w, b=None, approximate="tanh"):
@@ -96,6 +108,7 @@ class CausalAttention(Function):
       each query's log-sum-exp are saved; backward recomputes att block by block. Memory per
       layer grows linearly in T; the price is one more q k^T product in backward, which once
       the weights no longer fit in cache costs about what reading them back from memory does.
+    The math: attention_forward/backward, attention_tiled_forward/backward (kernels/reference.py).
     """
 
     # From this context length on, the memory-linear kernels run. Below it, keeping the

@@ -32,7 +32,8 @@ class MatMul(Function):
     """C = A B.  dA = dC B^T,  dB = A^T dC  (over the last two axes, batch axes broadcast).
 
     A 1-D operand is treated as a row (left) or column (right) vector whose extra axis is
-    removed from the result, as in NumPy; backward re-inserts that axis.
+    removed from the result, as in NumPy; backward re-inserts that axis. Two 2-D or batched
+    operands go to the kernel matmul (kernels/reference.py).
     """
 
     @staticmethod

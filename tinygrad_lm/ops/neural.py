@@ -7,12 +7,25 @@ import numpy as np
 
 from ..autograd import Function
 from ..kernels import active_backend
+from ..kernels.reference import (  # noqa: F401 - the NumPy math of each kernel the ops call
+    cross_entropy_backward,
+    cross_entropy_forward,
+    embedding_backward,
+    embedding_forward,
+    layernorm_backward,
+    layernorm_forward,
+    log_softmax_backward,
+    log_softmax_forward,
+    softmax_backward,
+    softmax_forward,
+)
 
 
 class Softmax(Function):
     """softmax over the last axis, optionally fused with a scale and a causal mask
     (attention: softmax(q k^T / sqrt(hs)) with future keys removed).
-    d/dx: scale * y * (g - sum(g * y))."""
+    d/dx: scale * y * (g - sum(g * y)).
+    The math: softmax_forward, softmax_backward (kernels/reference.py, imported above)."""
 
     @staticmethod
     def forward(ctx, x, scale=1.0, causal=False):
@@ -30,7 +43,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """x - logsumexp(x) over the last axis.  d/dx: g - softmax(x) * sum(g)."""
+    """x - logsumexp(x) over the last axis.  d/dx: g - softmax(x) * sum(g).
+    The math: log_softmax_forward, log_softmax_backward (kernels/reference.py)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -50,6 +64,7 @@ class CrossEntropy(Function):
     logits (N, V) or (B, T, V) with targets (N,) or (B, T). Targets equal to `ignore_index` are
     left out of the mean. Computed through log-sum-exp, never as log(softmax).
     d/dlogits = (softmax - onehot(target)) / count.
+    The math: cross_entropy_forward, cross_entropy_backward (kernels/reference.py).
     """
 
     @staticmethod
@@ -75,7 +90,8 @@ class CrossEntropy(Function):
 
 class Embedding(Function):
     """out[..., :] = weight[ids[...], :]. Backward scatter-adds rows: an id used k times
-    accumulates k gradients."""
+    accumulates k gradients. The math: embedding_forward, embedding_backward
+    (kernels/reference.py)."""
 
     @staticmethod
     def forward(ctx, weight, ids):
@@ -92,8 +108,9 @@ class Embedding(Function):
 
 
 class LayerNorm(Function):
-    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (see the kernel for the
-    backward formula). weight and bias are optional (pass None)."""
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis; weight and bias are
+    optional (pass None). The math, backward too: layernorm_forward, layernorm_backward
+    (kernels/reference.py)."""
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, eps=1e-5):
