@@ -101,7 +101,7 @@ def test_a_field_is_declared_once_with_its_help_and_check():
     assert issubclass(ConfigTypeError, TypeError) and issubclass(ConfigTypeError, ConfigError)
     with pytest.raises(ConfigError, match=r"GPTConfig.activation must be one of \['gelu_tanh'"):
         GPTConfig(**{**tiny, "activation": "tanh"})
-    with pytest.raises(ConfigError, match="GPTConfig.n_head must be > 0, got 0"):
+    with pytest.raises(ConfigError, match="GPTConfig.n_head must be positive, got 0"):
         GPTConfig(**{**tiny, "n_head": 0})
     cfg = TrainConfig(lr=1, batch_size=np.int64(3))  # an int for a float, a NumPy int
     assert type(cfg.lr) is float and type(cfg.batch_size) is int

@@ -42,7 +42,7 @@ def loss_of_parameters(model, idx, targets):
 @pytest.mark.parametrize("field, value, error, match", [
     ("n_layer", 2.0, TypeError, "GPTConfig.n_layer must be int, got float 2.0"),
     ("n_embd", True, TypeError, "n_embd must be int, got bool True"),
-    ("vocab_size", 0, ValueError, "vocab_size must be > 0, got 0"),
+    ("vocab_size", 0, ValueError, "vocab_size must be positive, got 0"),
     ("n_head", 3, ValueError, "n_embd=8 is not divisible by n_head=3"),
     ("dropout", "0.1", TypeError, "dropout must be float"),
     ("dropout", 1.0, ValueError, r"dropout must be in \[0, 1\)"),

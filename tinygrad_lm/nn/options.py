@@ -39,7 +39,7 @@ def option(default, help: str, check=None):
 # ---- checks, attached to the fields they check ---------------------------------------------
 def positive(value):
     """Check: > 0."""
-    return None if value > 0 else "must be > 0"
+    return None if value > 0 else "must be positive"
 
 
 def non_negative(value):
