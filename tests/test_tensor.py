@@ -52,7 +52,10 @@ def test_forward_matches_numpy():
     np.testing.assert_allclose(A.mean(axis=1, keepdims=True).data, a.mean(axis=1, keepdims=True))
     np.testing.assert_allclose(A.max(axis=-1).data, a.max(axis=-1))
     np.testing.assert_allclose(A.min().data, a.min())
-    np.testing.assert_allclose(A.var(axis=0).data, a.var(axis=0))
+    # var and std default to PyTorch's correction=1 (NumPy's ddof=0 is correction=0)
+    np.testing.assert_allclose(A.var(axis=0).data, a.var(axis=0, ddof=1), rtol=1e-6)
+    np.testing.assert_allclose(A.var(axis=0, correction=0).data, a.var(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(A.std(axis=-1).data, a.std(axis=-1, ddof=1), rtol=1e-6)
     np.testing.assert_allclose(A.exp().data, np.exp(a))
     np.testing.assert_allclose(A.tanh().data, np.tanh(a))
     np.testing.assert_allclose(A.sigmoid().data, 1 / (1 + np.exp(-a)))
@@ -137,9 +140,10 @@ def test_property_reductions(shape, data, op, keepdims):
     axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
     a = np.random.default_rng(0).standard_normal(shape)
     A = tg.Tensor(a, requires_grad=True, dtype=np.float64)
-    ours = getattr(A, op)(axis=axis, keepdims=keepdims)
+    extra = {"correction": 0} if op == "var" else {}  # NumPy's var: correction 0
+    ours = getattr(A, op)(axis=axis, keepdims=keepdims, **extra)
     np.testing.assert_allclose(ours.data, getattr(np, op)(a, axis=axis, keepdims=keepdims))
-    tg.gradcheck(lambda x: getattr(x, op)(axis=axis, keepdims=keepdims), [A])
+    tg.gradcheck(lambda x: getattr(x, op)(axis=axis, keepdims=keepdims, **extra), [A])
 
 
 @settings(max_examples=30, deadline=None)

@@ -19,8 +19,11 @@ from .creation import (
     arange,
     cat,
     concatenate,
+    eye,
     from_numpy,
     full,
+    full_like,
+    linspace,
     ones,
     ones_like,
     rand,
@@ -31,6 +34,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .functional import einsum
 from .generation.generate import beam_search, generate
 from .generation.scoring import score
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
@@ -50,7 +54,8 @@ __all__ = [
     "optim", "profile", "score",
     "FUNCTION_REGISTRY", "Function", "GradcheckError", "GradcheckResult", "Tensor", "apply",
     "arange",
-    "cat", "concatenate", "enable_grad", "from_numpy", "full", "functional", "get_backend",
+    "cat", "concatenate", "einsum", "enable_grad", "eye", "from_numpy", "full", "full_like",
+    "functional", "get_backend", "linspace",
     "gradcheck", "is_grad_enabled", "load", "no_grad", "ones", "ones_like", "rand", "randn",
     "set_backend", "stack", "tensor", "use_backend", "where", "zeros", "zeros_like",
 ]

@@ -37,14 +37,31 @@ def full(shape, value, dtype=np.float32, requires_grad: bool = False) -> Tensor:
     return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Zeros with the shape and dtype of `t`."""
-    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape of `t`, and its dtype unless `dtype` is given."""
+    return full_like(t, 0, dtype=dtype, requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Ones with the shape and dtype of `t`."""
-    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape of `t`, and its dtype unless `dtype` is given."""
+    return full_like(t, 1, dtype=dtype, requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """`value` everywhere, with the shape of `t`, and its dtype unless `dtype` is given."""
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor(np.full_like(data, value, dtype=dtype), requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    """The (n, m) identity matrix (m = n by default): ones on the diagonal."""
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included (PyTorch: steps is
+    required; float32 by default)."""
+    return Tensor(np.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
 
 
 def randn(*shape, dtype=np.float32, seed=None, rng: np.random.Generator | None = None,
@@ -63,10 +80,16 @@ def rand(*shape, dtype=np.float32, seed=None, rng: np.random.Generator | None = 
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
-    """`start, start + step, ...` below `stop` (`arange(n)` is 0, ..., n-1), as `np.arange`."""
+    """`start, start + step, ...` below `stop` (`arange(n)` is 0, ..., n-1), as `np.arange`.
+
+    Without `dtype`: int64 for integer arguments, float32 when any is a float (as PyTorch;
+    NumPy would give float64)."""
     if stop is None:
         start, stop = 0, start
-    return Tensor(np.arange(start, stop, step, dtype=dtype))
+    data = np.arange(start, stop, step, dtype=dtype)
+    if dtype is None and data.dtype.kind == "f":
+        data = data.astype(np.float32)
+    return Tensor(data)
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:

@@ -340,6 +340,74 @@ class Tensor:
         """x * Phi(x), with GPT-2's tanh approximation of Phi by default ("none": the exact erf)."""
         return apply(elementwise.Gelu, self, approximate=approximate)
 
+    def silu(self) -> Tensor:
+        """x * sigmoid(x) (swish); d/dx = s (1 + x (1 - s))."""
+        return apply(elementwise.Silu, self)
+
+    def abs(self) -> Tensor:
+        """|x|; d/dx = sign(x), 0 at x = 0 (as PyTorch)."""
+        return apply(elementwise.Abs, self)
+
+    __abs__ = abs
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1; gradient 0."""
+        return apply(elementwise.Sign, self)
+
+    def floor(self) -> Tensor:
+        """Round down; gradient 0 (a step function is flat wherever it has a slope)."""
+        return apply(elementwise.Floor, self)
+
+    def ceil(self) -> Tensor:
+        """Round up; gradient 0."""
+        return apply(elementwise.Ceil, self)
+
+    def round(self) -> Tensor:
+        """Round to the nearest integer, halves to even; gradient 0."""
+        return apply(elementwise.Round, self)
+
+    def sin(self) -> Tensor:
+        """d/dx sin(x) = cos(x)."""
+        return apply(elementwise.Sin, self)
+
+    def cos(self) -> Tensor:
+        """d/dx cos(x) = -sin(x)."""
+        return apply(elementwise.Cos, self)
+
+    def square(self) -> Tensor:
+        """x * x; d/dx = 2x. Composed: one Mul."""
+        return self * self
+
+    def reciprocal(self) -> Tensor:
+        """1 / x; d/dx = -1 / x^2. Composed: one Div."""
+        return apply(elementwise.Div, 1.0, self)
+
+    def rsqrt(self) -> Tensor:
+        """1 / sqrt(x); d/dx = -x^(-3/2) / 2. Composed: x ** -0.5."""
+        return self ** -0.5
+
+    def maximum(self, other) -> Tensor:
+        """The elementwise larger of self and other (broadcast); ties split the gradient
+        in half, as PyTorch."""
+        return apply(elementwise.Maximum, self, other)
+
+    def minimum(self, other) -> Tensor:
+        """The elementwise smaller: -maximum(-self, -other), ties split as in `maximum`."""
+        return -apply(elementwise.Maximum, -self, -as_tensor(other, self.dtype))
+
+    def clamp(self, min=None, max=None) -> Tensor:
+        """x limited to [min, max] (numbers or tensors, either may be None). The gradient passes
+        where min <= x <= max (bounds included, as PyTorch) and goes to a tensor bound where
+        x is beyond it. Composed of two `where`s; with min > max every element is max."""
+        out = self
+        if min is not None:
+            out = apply(elementwise.Where, out.data < array_of(min), min, out)
+        if max is not None:
+            out = apply(elementwise.Where, out.data > array_of(max), max, out)
+        return out
+
+    clip = clamp
+
     def masked_fill(self, mask, value) -> Tensor:
         """`value` where `mask` is True, self elsewhere; no gradient flows to the filled places."""
         return apply(elementwise.MaskedFill, self, mask, value=value)
@@ -367,9 +435,100 @@ class Tensor:
         """The smallest value; ties share the gradient equally."""
         return apply(reduce.Min, self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, keepdims: bool = False, correction: int = 0) -> Tensor:
-        """Variance, sum((x - mean)^2) / (n - correction); correction=1 is the unbiased one."""
+    def var(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        """Variance, sum((x - mean)^2) / (n - correction).
+
+        PyTorch: the default correction=1 (unbiased) is PyTorch's, not NumPy's 0; pass
+        correction=0 for the population variance (what layer norm uses)."""
         return apply(reduce.Var, self, axis=axis, keepdims=keepdims, correction=correction)
+
+    def std(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+        """Standard deviation, sqrt(var); d/dx_i = (x_i - mean) / ((n - correction) std), and 0
+        where std = 0. PyTorch: correction=1 by default, as `var`."""
+        return apply(reduce.Std, self, axis=axis, keepdims=keepdims, correction=correction)
+
+    def var_mean(self, axis=None, keepdims: bool = False, correction: int = 1):
+        """(var, mean) over `axis`, as `torch.var_mean`."""
+        return self.var(axis, keepdims, correction), self.mean(axis, keepdims)
+
+    def std_mean(self, axis=None, keepdims: bool = False, correction: int = 1):
+        """(std, mean) over `axis`, as `torch.std_mean`."""
+        return self.std(axis, keepdims, correction), self.mean(axis, keepdims)
+
+    def prod(self, axis=None, keepdims: bool = False) -> Tensor:
+        """The product over `axis`; d/dx_i = the product of the other elements (exact with
+        zeros: never prod / x_i)."""
+        return apply(reduce.Prod, self, axis=axis, keepdims=keepdims)
+
+    def logsumexp(self, axis=None, keepdims: bool = False) -> Tensor:
+        """log(sum(exp(x))) over `axis`, as m + log(sum(exp(x - m))) with m the max held
+        constant, so no exp overflows; d/dx = softmax(x). Composed of exp, sum and log."""
+        axes = reduce.normalize_axes("logsumexp", axis, self.ndim)
+        m = np.max(self.data, axis=axes, keepdims=True) if self.size else np.zeros(())
+        m = np.where(np.isfinite(m), m, 0.0).astype(self.dtype)  # all -inf: shift by 0
+        s = (self - m).exp().sum(axis=axes, keepdims=keepdims)
+        return s.log() + (m if keepdims else np.squeeze(m, axes))
+
+    def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
+        """The index of the largest value (the first of ties), flat when axis is None: an
+        integer tensor, which has no gradient (backward through it is an error)."""
+        return type(self)(np.argmax(self.data, axis=axis, keepdims=keepdims))
+
+    def argmin(self, axis=None, keepdims: bool = False) -> Tensor:
+        """The index of the smallest value (the first of ties); no gradient, as argmax."""
+        return type(self)(np.argmin(self.data, axis=axis, keepdims=keepdims))
+
+    def any(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Whether any element is nonzero, over `axis`: a boolean tensor (no gradient)."""
+        return type(self)(np.any(self.data, axis=axis, keepdims=keepdims))
+
+    def all(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Whether every element is nonzero, over `axis`: a boolean tensor (no gradient)."""
+        return type(self)(np.all(self.data, axis=axis, keepdims=keepdims))
+
+    # ---- scans and orderings ----------------------------------------------------------------
+    def cumsum(self, axis: int) -> Tensor:
+        """Running sums along `axis`; d/dx_i = sum of the gradients at and after i."""
+        return apply(reduce.Cumsum, self, axis=axis)
+
+    def cumprod(self, axis: int) -> Tensor:
+        """Running products along `axis` (exact gradient also where x holds zeros)."""
+        return apply(reduce.Cumprod, self, axis=axis)
+
+    def cummax(self, axis: int):
+        """(values, indices): the running maximum along `axis` and where it was found (the latest
+        of ties, as PyTorch). The values are gathered, so each gradient goes to its index."""
+        return self._running(axis, np.maximum)
+
+    def cummin(self, axis: int):
+        """(values, indices): the running minimum along `axis`, as `cummax`."""
+        return self._running(axis, np.minimum)
+
+    def _running(self, axis: int, pick) -> tuple[Tensor, Tensor]:
+        if self.ndim == 0:
+            return self.clone(), type(self)(np.zeros((), dtype=np.int64))
+        x = np.moveaxis(self.data, axis, -1)  # (..., n)
+        best = pick.accumulate(x, axis=-1)
+        # the latest j <= i where x_j equals the running extreme: best only changes at such j
+        hits = np.where(x == best, np.arange(x.shape[-1]), 0)
+        idx = np.moveaxis(np.maximum.accumulate(hits, axis=-1), -1, axis)
+        return self.gather(axis, idx), type(self)(idx)
+
+    def sort(self, axis: int = -1, descending: bool = False) -> tuple[Tensor, Tensor]:
+        """(values, indices) sorted along `axis` (stable: ties keep their order). The values
+        are gathered from the input, so each gradient returns to where its value came from."""
+        key = -self.data if descending else self.data
+        idx = np.argsort(key, axis=axis, kind="stable") if self.ndim else np.zeros((), np.int64)
+        return (self.gather(axis, idx) if self.ndim else self.clone()), type(self)(idx)
+
+    def topk(self, k: int, axis: int = -1, largest: bool = True) -> tuple[Tensor, Tensor]:
+        """(values, indices) of the k largest (or smallest) along `axis`, largest first
+        (smallest first when largest=False), gathered as in `sort`."""
+        if not 0 <= k <= (self.shape[axis] if self.ndim else 1):
+            raise ValueError(f"topk: k={k} is out of range for axis {axis} of shape {self.shape}")
+        _, idx = self.sort(axis, descending=largest)
+        idx = np.take(idx.data, np.arange(k), axis=axis) if self.ndim else idx.data
+        return (self.gather(axis, idx) if self.ndim else self.clone()), type(self)(idx)
 
     # ---- softmax (ops/neural.py) ------------------------------------------------------------
     def softmax(self, axis: int = -1) -> Tensor:
@@ -387,8 +546,16 @@ class Tensor:
 
     # ---- movement (ops/movement.py) ---------------------------------------------------------
     def __getitem__(self, index) -> Tensor:
-        """NumPy indexing (basic and integer arrays); tensors used as indices carry no grad."""
-        return apply(movement.GetItem, self, index=_index_arrays(index))
+        """NumPy indexing (basic and integer arrays); tensors used as indices carry no grad.
+
+        PyTorch: where ints and index arrays are mixed, the ints select first, as PyTorch does,
+        so `x[1, :, idx]` of a (2, 3, 4) tensor is (3, len(idx)); NumPy would give
+        (len(idx), 3)."""
+        parts = movement.index_parts(_index_arrays(index))
+        steps = movement.split_int_and_array_index(parts)
+        if steps is not None:
+            return apply(movement.GetItem, self, index=steps[0])[steps[1]]
+        return apply(movement.GetItem, self, index=parts)
 
     def reshape(self, *shape) -> Tensor:
         """`t.reshape(2, 3)` or `t.reshape((2, 3))`; one axis may be -1."""
@@ -396,9 +563,110 @@ class Tensor:
 
     view = reshape
 
-    def flatten(self) -> Tensor:
-        """All elements in one dimension, shape `(size,)`; backward reshapes the gradient back."""
-        return apply(movement.Reshape, self, shape=(-1,))
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        """Axes start_axis..end_axis merged into one (all of them by default: `(size,)`; a 0-d
+        tensor becomes `(1,)`, as PyTorch); backward reshapes the gradient back."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_axis % self.ndim, end_axis % self.ndim
+        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1:])
+
+    def unflatten(self, axis: int, sizes) -> Tensor:
+        """Axis `axis` split into `sizes` (one may be -1), the inverse of `flatten`."""
+        axis %= self.ndim
+        return self.reshape(*self.shape[:axis], *sizes, *self.shape[axis + 1:])
+
+    def squeeze(self, axis=None) -> Tensor:
+        """Axes of size 1 removed: all of them, or those among `axis` (an int or a tuple; an axis
+        whose size is not 1 is left alone, as PyTorch)."""
+        axes = range(self.ndim) if axis is None else reduce.normalize_axes(
+            "squeeze", axis, self.ndim)
+        return self.reshape(*[n for i, n in enumerate(self.shape) if not (
+            i in axes and n == 1)])
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """A new axis of size 1 at position `axis` (in [-ndim-1, ndim])."""
+        if not -self.ndim - 1 <= axis <= self.ndim:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for shape {self.shape}")
+        axis %= self.ndim + 1
+        return self.reshape(*self.shape[:axis], 1, *self.shape[axis:])
+
+    def flip(self, axes) -> Tensor:
+        """The order reversed along `axes` (an int or a tuple): a reversed slice, so the
+        gradient is flipped back."""
+        axes = reduce.normalize_axes("flip", axes, self.ndim)
+        return self[tuple(slice(None, None, -1) if i in axes else slice(None)
+                          for i in range(self.ndim))]
+
+    def roll(self, shifts, axes=None) -> Tensor:
+        """Elements shifted along `axes` (over the flattened tensor when None), wrapping around:
+        an index array, so backward scatters the gradient back."""
+        if axes is None:
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        axes = (axes,) if isinstance(axes, int) else tuple(axes)
+        out = self
+        for shift, axis in zip(shifts, axes):
+            n = self.shape[axis]
+            out = out.index_select(axis, (np.arange(n) - shift) % max(n, 1))
+        return out
+
+    def repeat(self, *sizes) -> Tensor:
+        """Tiled `sizes` times along each axis (PyTorch's `repeat`, NumPy's `tile`; extra sizes
+        add leading axes). Composed: reshape, expand, reshape, so the gradient sums the tiles."""
+        sizes = shape_from_args(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of shape {self.shape}; "
+                             "give one per axis")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        spread = [d for n in shape for d in (1, n)]  # (1, n0, 1, n1, ...)
+        tiled = [d for r, n in zip(sizes, shape) for d in (r, n)]  # (r0, n0, r1, n1, ...)
+        return self.reshape(*spread).expand(*tiled).reshape(
+            *[r * n for r, n in zip(sizes, shape)])
+
+    def index_select(self, axis: int, index) -> Tensor:
+        """The entries at the 1-D integer `index` along `axis`; repeated ones add gradients."""
+        index = np.asarray(array_of(index))
+        if index.ndim != 1:
+            raise ValueError(f"index_select: index must be 1-D, got shape {index.shape}")
+        return self[(slice(None),) * (axis % self.ndim) + (index.astype(np.intp),)]
+
+    def gather(self, axis: int, index) -> Tensor:
+        """out[p] = self[p with its `axis` coordinate replaced by index[p]], as PyTorch's gather;
+        backward scatter-adds the gradient to the picked places."""
+        return apply(movement.Gather, self, np.asarray(array_of(index)), axis=axis)
+
+    def scatter(self, axis: int, index, src) -> Tensor:
+        """A copy with `src` (a tensor or a number) written where `gather` with the same index
+        would read; the gradient of the overwritten places goes to src."""
+        return apply(movement.Scatter, self, np.asarray(array_of(index)), src, axis=axis)
+
+    def scatter_add(self, axis: int, index, src) -> Tensor:
+        """A copy with `src` added where `gather` would read (a repeated index adds twice)."""
+        return apply(movement.Scatter, self, np.asarray(array_of(index)), src, axis=axis,
+                     reduce="add")
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two axes (j <= i + diagonal), zeros above; masked_fill,
+        so the zeroed places get no gradient."""
+        n, m = self.shape[-2:]
+        return self.masked_fill(~np.tri(n, m, diagonal, dtype=bool), 0.0)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two axes (j >= i + diagonal), zeros below."""
+        n, m = self.shape[-2:]
+        return self.masked_fill(np.tri(n, m, diagonal - 1, dtype=bool), 0.0)
+
+    def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
+        """At most `chunks` pieces of ceil(n / chunks) along `axis` (the last may be shorter,
+        and there may be fewer, as PyTorch)."""
+        n = self.shape[axis]
+        return self.split(max(-(-n // chunks), 1), axis=axis) if n else [self]
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory that stays in the graph (d/dx = 1): change the copy in
+        place without touching the original."""
+        return apply(movement.Clone, self)
 
     def permute(self, *axes) -> Tensor:
         """The axes reordered: output axis i is input axis `axes[i]`.

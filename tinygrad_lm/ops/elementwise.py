@@ -93,7 +93,11 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a) (defined for a > 0)."""
+    """d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a) (real for a > 0).
+
+    Two limits are taken where the formulas meet 0 * inf, as PyTorch does: where b = 0 the
+    output is the constant 1, so d/da = 0 (not 0 * a^-1, NaN at a = 0); where a = 0 and b >= 0,
+    a^b is 0 (or 1) on a neighbourhood of b, so d/db = 0 (not 0 * log 0)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -105,8 +109,13 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b, y = ctx.saved
-        ga = g * b * np.power(a, b - 1) if ctx.needs_input_grad[0] else None
-        gb = g * y * np.log(a) if ctx.needs_input_grad[1] else None
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = g * np.where(b == 0, 0.0, b * np.power(a, b - 1))
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * np.where((a == 0) & (b >= 0), 0.0, y * np.log(a))
         return ga, gb
 
 
@@ -169,13 +178,18 @@ class Tanh(Function):
         return g * (1.0 - y * y)
 
 
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-a) from e^-|a|, which is in (0, 1] and never overflows."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+
+
 class Sigmoid(Function):
     """s(a) = 1 / (1 + e^-a), computed without overflow for large |a|; ds/da = s (1 - s)."""
 
     @staticmethod
     def forward(ctx, a):
-        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
-        y = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+        y = sigmoid(a)
         ctx.save_for_backward(y)
         return y
 
@@ -215,6 +229,137 @@ class Gelu(Function):
     def backward(ctx, g):
         (a,) = ctx.saved
         return active_backend().gelu_backward(a, g, ctx.approximate)
+
+
+class Silu(Function):
+    """silu(a) = a s(a), s the sigmoid (also called swish); d/da = s (1 + a (1 - s))."""
+
+    @staticmethod
+    def forward(ctx, a):
+        s = sigmoid(a)
+        ctx.save_for_backward(a, s)
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        a, s = ctx.saved
+        return g * s * (1.0 + a * (1.0 - s))
+
+
+class Softplus(Function):
+    """softplus(a) = log(1 + e^(beta a)) / beta, and a itself where beta a > threshold (as
+    PyTorch); d/da = s(beta a), the sigmoid (1 past the threshold).
+
+    Computed as max(a, 0) + log1p(e^-|a|) (scaled by beta), which never overflows; composing it
+    from relu and abs would give the wrong derivative at 0, where both have a kink that cancels."""
+
+    @staticmethod
+    def forward(ctx, a, beta=1.0, threshold=20.0):
+        z = a * beta
+        y = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+        linear = z > threshold
+        ctx.save_for_backward(z, linear)
+        return np.where(linear, a, y).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, linear = ctx.saved
+        return g * np.where(linear, 1.0, sigmoid(z))
+
+
+class Abs(Function):
+    """|a|; d/da = sign(a), which is 0 at a = 0 (PyTorch's choice of subgradient)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return g * np.sign(a)
+
+
+class Sin(Function):
+    """d(sin a)/da = cos a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return g * np.cos(a)
+
+
+class Cos(Function):
+    """d(cos a)/da = -sin a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return -g * np.sin(a)
+
+
+class _Step(Function):
+    """A piecewise-constant function: its derivative is 0 wherever it exists (and taken as 0
+    at the jumps, as PyTorch does), so no gradient flows through it."""
+
+    fn = staticmethod(np.sign)
+
+    @classmethod
+    def forward(cls, ctx, a):
+        return cls.fn(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g)
+
+
+class Sign(_Step):
+    """sign(a) in {-1, 0, 1}; gradient 0."""
+    fn = staticmethod(np.sign)
+
+
+class Floor(_Step):
+    """The largest integer <= a; gradient 0."""
+    fn = staticmethod(np.floor)
+
+
+class Ceil(_Step):
+    """The smallest integer >= a; gradient 0."""
+    fn = staticmethod(np.ceil)
+
+
+class Round(_Step):
+    """The nearest integer, halves to even (as NumPy and PyTorch); gradient 0."""
+    fn = staticmethod(np.round)
+
+
+class Maximum(Function):
+    """The elementwise larger of a and b; the gradient goes to the larger one, and is split
+    in half between them where they are equal (as PyTorch), so maximum(x, x) has gradient 1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        broadcast_shape("maximum", a.shape, b.shape)
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        share = (a > b) + 0.5 * (a == b)  # a's share of the gradient; b gets the rest
+        return (g * share if ctx.needs_input_grad[0] else None,
+                g * (1.0 - share) if ctx.needs_input_grad[1] else None)
 
 
 class Where(Function):

@@ -1,4 +1,5 @@
-"""Matrix multiplication, with NumPy's rules for 1-D operands and broadcast batch axes."""
+"""Matrix multiplication, with NumPy's rules for 1-D operands and broadcast batch axes, and
+einsum, the contractions named by letters."""
 
 from __future__ import annotations
 
@@ -68,3 +69,75 @@ class MatMul(Function):
                 gb = gb[..., 0]
         return ga, gb
         # END ASSIGNMENT 2.5
+
+
+def parse_einsum(equation: str, shapes) -> tuple[list[str], str]:
+    """'bij,bjk->bik' as (['bij', 'bjk'], 'bik'), checked against the operands' shapes. Without
+    '->' the output is every letter used once, in alphabetical order (NumPy's and PyTorch's
+    rule). Ellipses are not supported: write the batch axes out."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    letters = "".join(ins)
+    if "." in eq or not all(s.isalpha() for s in ins + ([out] if out else [])):
+        raise ValueError(f"einsum: {equation!r}: use letters only (no '...'): name every axis")
+    if not arrow:
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: {equation!r} names {len(ins)} operands, got {len(shapes)}")
+    sizes: dict[str, int] = {}
+    for sub, shape in zip(ins, shapes):
+        if len(sub) != len(shape):
+            raise ValueError(f"einsum: {equation!r}: operand {sub!r} has {len(sub)} letters "
+                             f"but shape {tuple(shape)}")
+        for c, n in zip(sub, shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum: {equation!r}: axis {c!r} is {sizes[c]} in one place "
+                                 f"and {n} in another (shapes {[tuple(s) for s in shapes]})")
+    if len(set(out)) != len(out) or not set(out) <= set(letters):
+        raise ValueError(f"einsum: {equation!r}: each output letter must appear once, and in "
+                         "an input")
+    return ins, out
+
+
+class Einsum(Function):
+    """out = einsum(equation, *operands): multiply the operands' elements that share letters and
+    sum over the letters missing from the output (matmul 'ij,jk->ik', batched attention scores
+    'bhtd,bhsd->bhts', transposes 'ij->ji', traces 'ii->').
+
+    Backward for operand k is another einsum: the output's gradient times every other operand,
+    summed to k's letters, dL/dA_k = einsum(out, others -> k). A letter of k found nowhere else
+    was summed away alone, so its gradient is copied along it (broadcast); a letter repeated in
+    k ('ii') read a diagonal, so the gradient is written back onto that diagonal."""
+
+    @staticmethod
+    def forward(ctx, *operands, equation=""):
+        ins, out = parse_einsum(equation, [a.shape for a in operands])
+        ctx.save_for_backward(*operands)
+        ctx.ins, ctx.out = ins, out
+        return np.asarray(np.einsum(f"{','.join(ins)}->{out}", *operands))
+
+    @staticmethod
+    def backward(ctx, g):
+        operands, grads = ctx.saved, []
+        for k, (sub, a) in enumerate(zip(ctx.ins, operands)):
+            if not ctx.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            others = [(s, o) for i, (s, o) in enumerate(zip(ctx.ins, operands)) if i != k]
+            unique = "".join(dict.fromkeys(sub))  # k's letters, each once, in order
+            seen = set(ctx.out).union(*(s for s, _ in others))
+            kept = "".join(c for c in unique if c in seen)
+            subs = ",".join([ctx.out] + [s for s, _ in others])
+            part = np.einsum(f"{subs}->{kept}", g, *(o for _, o in others))
+            # letters summed away in k alone: insert their axes and copy the gradient along them
+            sizes = dict(zip(sub, a.shape))
+            part = part.reshape([sizes[c] if c in kept else 1 for c in unique])
+            part = np.broadcast_to(part, [sizes[c] for c in unique])
+            if unique == sub:
+                grads.append(part)
+                continue
+            full = np.zeros(a.shape, dtype=g.dtype)
+            np.einsum(f"{sub}->{unique}", full)[...] = part  # a writeable view of the diagonal
+            grads.append(full)
+        return tuple(grads)

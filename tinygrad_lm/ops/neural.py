@@ -1,4 +1,5 @@
-"""Neural-network ops: softmax, log-softmax, cross-entropy, embedding, layer norm, dropout.
+"""Neural-network ops: softmax, log-softmax, cross-entropy, embedding, layer norm, dropout,
+binary cross-entropy.
 Each is one kernel call forward and one backward (see kernels/reference.py for the math)."""
 
 from __future__ import annotations
@@ -150,3 +151,31 @@ class Dropout(Function):
     def backward(ctx, g):
         (mask,) = ctx.saved
         return g * mask
+
+
+class BinaryCrossEntropy(Function):
+    """Per element, -(y log p + (1 - y) log(1 - p)) for probabilities p and targets y in [0, 1].
+
+    Each log is clamped at -100, as PyTorch does, so p = 0 or 1 gives a large finite loss
+    rather than inf. d/dp = (p - y) / (p (1 - p)), its denominator kept >= 1e-12 (PyTorch's
+    guard); d/dy = log(1 - p) - log(p) (both clamped), for soft targets that are learned."""
+
+    @staticmethod
+    def forward(ctx, p, y):
+        if p.shape != y.shape:
+            raise ValueError(f"binary_cross_entropy: input {p.shape} and target {y.shape} "
+                             "need the same shape")
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise ValueError("binary_cross_entropy: the input must be probabilities in [0, 1]; "
+                             "for raw scores use binary_cross_entropy_with_logits")
+        with np.errstate(divide="ignore"):
+            log_p, log_q = np.maximum(np.log(p), -100.0), np.maximum(np.log1p(-p), -100.0)
+        ctx.save_for_backward(p, y, log_p, log_q)
+        return -(y * log_p + (1.0 - y) * log_q)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, y, log_p, log_q = ctx.saved
+        gp = g * (p - y) / np.maximum(p * (1.0 - p), 1e-12) if ctx.needs_input_grad[0] else None
+        gy = g * (log_q - log_p) if ctx.needs_input_grad[1] else None
+        return gp, gy
