@@ -108,6 +108,10 @@ class Function:
     `tinygrad_lm.tensor.apply(Op, *inputs, **attrs)` (what every Tensor method does).
     """
 
+    # Whether backward may read the op's output (Exp saves e^a). When it cannot (Clone), the
+    # output may be changed in place under no_grad() without making backward stale.
+    output_in_backward = True
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
@@ -337,13 +341,13 @@ def _check_versions(node) -> None:
     ctx = node._ctx
     changed = [(i, p) for i, (p, v) in enumerate(zip(ctx.parents, ctx.versions))
                if p is not None and p._version != v]
-    if changed or node._version != 0:
+    if changed or (node._version != 0 and ctx.fn.output_in_backward):
         what = (f"input {changed[0][0]} (shape {changed[0][1].shape})" if changed
                 else f"its output (shape {node.shape})")
         raise RuntimeError(
             f"backward of {ctx.fn.__name__}: {what} was modified in place after the op used it, "
             "so the values saved for backward are stale. Use an out-of-place op "
-            "(x = x + y instead of x += y), or clone the tensor before changing it.")
+            "(x = x + y instead of x += y), or change a copy: x.clone().")
 
 
 def _fits(grad_shape: tuple, shape: tuple) -> bool:

@@ -71,16 +71,16 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
-    targets = np.asarray(array_of(targets))
-    if targets.dtype.kind == "f":  # class probabilities
+    if np.asarray(array_of(targets)).dtype.kind == "f":  # class probabilities (may be learned)
         logits = as_tensor(logits)
+        targets = as_tensor(targets, logits.dtype)
         if targets.shape != logits.shape:
             raise ValueError(f"cross_entropy: probability targets {targets.shape} need the "
                              f"logits' shape {logits.shape}")
-        c = logits.shape[-1]
-        targets = targets * (1.0 - label_smoothing) + label_smoothing / c
+        targets = targets * (1.0 - label_smoothing) + label_smoothing / logits.shape[-1]
         return _reduce(-(log_softmax(logits) * targets).sum(axis=-1), reduction,
                        "cross_entropy")
+    targets = np.asarray(array_of(targets))
     if reduction == "mean" and label_smoothing == 0.0:
         return apply(neural.CrossEntropy, logits, Tensor(targets), ignore_index=ignore_index)
     return _nll(log_softmax(logits), targets, ignore_index, reduction, label_smoothing,
@@ -274,11 +274,11 @@ def relu6(x) -> Tensor:
 
 
 def hardswish(x) -> Tensor:
-    """x relu6(x + 3) / 6: 0 below -3, x above 3, x (x + 3) / 6 between (both ends included,
-    so the derivative x / 3 + 1/2 is PyTorch's at -3 and 3)."""
+    """x relu6(x + 3) / 6: 0 up to -3, x from 3 on, x (x + 3) / 6 between, whose derivative
+    is x / 3 + 1/2. At the kinks the derivative is PyTorch's: 0 at -3, 1 at 3."""
     x = as_tensor(x)
-    middle = apply(elementwise.Where, x.data <= 3, x * (x + 3.0) / 6.0, x)
-    return apply(elementwise.Where, x.data < -3, 0.0, middle)
+    middle = apply(elementwise.Where, x.data < 3, x * (x + 3.0) / 6.0, x)
+    return apply(elementwise.Where, x.data <= -3, 0.0, middle)
 
 
 def logsigmoid(x) -> Tensor:

@@ -231,7 +231,10 @@ class Scatter(Function):
 
 
 class Clone(Function):
-    """A copy with its own memory: changing it in place leaves the original alone. d/da = 1."""
+    """A copy with its own memory: changing it in place leaves the original alone. d/da = 1.
+    Backward reads nothing saved, so the copy may be changed in place (under no_grad)."""
+
+    output_in_backward = False
 
     @staticmethod
     def forward(ctx, a):
