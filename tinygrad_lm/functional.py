@@ -88,9 +88,12 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
 
 
 def nll_loss(log_probs, targets, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood: -log_probs[..., target], the classes on the last axis (PyTorch:
-    axis 1); targets equal to `ignore_index` are left out of the mean and are 0 under "none".
-    Composed: a gather, so the gradient is -1 at each target (over the count for "mean")."""
+    """Negative log-likelihood: -log_probs[..., target], the classes on the last axis; targets
+    equal to `ignore_index` are left out of the mean and are 0 under "none". Composed: a
+    gather, so the gradient is -1 at each target (over the count for "mean").
+
+    PyTorch: the classes are on the last axis, not axis 1; no `weight`; the mean over no
+    targets is 0, not NaN."""
     return _nll(as_tensor(log_probs), np.asarray(array_of(targets)), ignore_index, reduction,
                 0.0, "nll_loss")
 
@@ -138,7 +141,10 @@ def l1_loss(input, target, reduction: str = "mean") -> Tensor:
 def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) for probabilities p, each log clamped at -100 (as
     PyTorch, so p = 0 or 1 stays finite); see ops.neural.BinaryCrossEntropy for the gradient.
-    Prefer `binary_cross_entropy_with_logits` on raw scores: it never forms log(0)."""
+    Prefer `binary_cross_entropy_with_logits` on raw scores: it never forms log(0).
+
+    PyTorch: the target's gradient where p is 0 or 1 is the derivative of the clamped loss
+    (+-100), where PyTorch gives +-inf; no `weight`."""
     target = as_tensor(target, as_tensor(input).dtype)
     return _reduce(apply(neural.BinaryCrossEntropy, input, target), reduction,
                    "binary_cross_entropy")
@@ -294,7 +300,7 @@ def softsign(x) -> Tensor:
 
 # ---- padding, one-hot, einsum --------------------------------------------------------------
 def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad the last len(pad) // 2 axes, PyTorch's order: (left, right) of the last axis, then of
+    """Pad the last len(pad) // 2 axes, in PyTorch's order: (left, right) of the last axis, then of
     the one before, ... `mode`: "constant" (with `value`; negative pads crop), "reflect"
     (mirror without repeating the edge), "replicate" (repeat the edge) or "circular" (wrap).
 

@@ -424,15 +424,23 @@ class Tensor:
         """The mean over `axis` (an int, a tuple, or None for all axes).
 
         Backward: d(mean x)/dx_i = 1/n, with n the number of elements averaged.
+
+        PyTorch: the mean over an empty axis is an error here, NaN in PyTorch.
         """
         return apply(reduce.Mean, self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
-        """The largest value; ties share the gradient equally."""
+        """The largest value over `axis`; ties share the gradient equally.
+
+        PyTorch: this is `torch.amax`: values only, ties sharing the gradient. PyTorch's
+        `x.max(dim)` also returns the indices and gives the whole gradient to one of the ties;
+        use `argmax` for the index."""
         return apply(reduce.Max, self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims: bool = False) -> Tensor:
-        """The smallest value; ties share the gradient equally."""
+        """The smallest value over `axis`; ties share the gradient equally.
+
+        PyTorch: this is `torch.amin` (see `max`)."""
         return apply(reduce.Min, self, axis=axis, keepdims=keepdims)
 
     def var(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
@@ -444,7 +452,7 @@ class Tensor:
 
     def std(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
         """Standard deviation, sqrt(var); d/dx_i = (x_i - mean) / ((n - correction) std), and 0
-        where std = 0. PyTorch: correction=1 by default, as `var`."""
+        where std = 0. The default correction=1 is PyTorch's, as for `var`."""
         return apply(reduce.Std, self, axis=axis, keepdims=keepdims, correction=correction)
 
     def var_mean(self, axis=None, keepdims: bool = False, correction: int = 1):
@@ -516,14 +524,18 @@ class Tensor:
 
     def sort(self, axis: int = -1, descending: bool = False) -> tuple[Tensor, Tensor]:
         """(values, indices) sorted along `axis` (stable: ties keep their order). The values
-        are gathered from the input, so each gradient returns to where its value came from."""
+        are gathered from the input, so each gradient returns to where its value came from.
+
+        PyTorch: always stable (PyTorch's default sort may order ties either way)."""
         key = -self.data if descending else self.data
         idx = np.argsort(key, axis=axis, kind="stable") if self.ndim else np.zeros((), np.int64)
         return (self.gather(axis, idx) if self.ndim else self.clone()), type(self)(idx)
 
     def topk(self, k: int, axis: int = -1, largest: bool = True) -> tuple[Tensor, Tensor]:
         """(values, indices) of the k largest (or smallest) along `axis`, largest first
-        (smallest first when largest=False), gathered as in `sort`."""
+        (smallest first when largest=False), gathered as in `sort`.
+
+        PyTorch: no `sorted=False`; the k values always come sorted."""
         if not 0 <= k <= (self.shape[axis] if self.ndim else 1):
             raise ValueError(f"topk: k={k} is out of range for axis {axis} of shape {self.shape}")
         _, idx = self.sort(axis, descending=largest)
