@@ -74,6 +74,10 @@ def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "m
     if np.asarray(array_of(targets)).dtype.kind == "f":  # class probabilities (may be learned)
         logits = as_tensor(logits)
         targets = as_tensor(targets, logits.dtype)
+        if targets.shape == logits.shape[:-1]:  # class ids given as floats, most likely
+            raise TypeError(f"cross_entropy: targets must be integers (class ids) of shape "
+                            f"{logits.shape[:-1]}, or probabilities of the logits' shape "
+                            f"{logits.shape}; got {targets.dtype} of shape {targets.shape}")
         if targets.shape != logits.shape:
             raise ValueError(f"cross_entropy: probability targets {targets.shape} need the "
                              f"logits' shape {logits.shape}")
