@@ -12,8 +12,13 @@ import tinygrad_lm as tg
 
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "benchmarks")
+# benchmarks/ only while llmc imports: left on sys.path, its kernels.py would hide any package
+# named `kernels` that a later test's library imports (transformers does)
+_path = list(sys.path)
 sys.path.insert(0, BENCHMARKS)
 import llmc  # noqa: E402
+
+sys.path[:] = _path
 
 V, MAXT, L, NH, C = 70, 16, 2, 2, 8  # V pads to 128
 
