@@ -76,7 +76,7 @@ def blas_threads() -> list[int]:
     (skips the test if there is none). A BLAS loaded after the engine looked its libraries up
     (another package's copy of OpenBLAS, say) is left alone by design, so it is not counted."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    held = {lib.filepath for lib, _ in threads._blas_libraries()}
+    held = {lib.filepath for lib in threads._blas_libraries()}
     counts = [i["num_threads"] for i in threadpoolctl.threadpool_info()
               if i["user_api"] == "blas" and i["filepath"] in held]
     if not counts:
@@ -84,37 +84,54 @@ def blas_threads() -> list[int]:
     return counts
 
 
-def test_blas_is_held_to_one_thread_while_the_engine_splits_work():
-    blas_threads()
+def test_blas_is_held_to_one_thread_only_while_the_engine_splits_work():
+    own = blas_threads()
+    seen = []
     with threads.use_threads(2):
-        threads.run_chunks(lambda lo, hi: None, [(0, 1), (1, 2)])
-        assert set(blas_threads()) == {1}
-        own = [n for _, n in threads._blas_libraries()]  # counts found before holding BLAS
+        threads.run_chunks(lambda lo, hi: seen.append(blas_threads()), [(0, 1), (1, 2)])
+        assert seen == [[1] * len(own)] * 2
+        assert blas_threads() == own  # given back as soon as the kernel returns
     with threads.use_threads(1):
-        assert blas_threads() == own  # one thread for kernels: BLAS threads itself again
+        seen.clear()
+        threads.run_chunks(lambda lo, hi: seen.append(blas_threads()), [(0, 1), (1, 2)])
+        assert seen == [own] * 2  # one thread for kernels: BLAS threads itself
 
 
-def test_blas_is_held_even_when_every_job_is_too_small_to_split():
+def test_blas_is_held_even_when_a_job_is_too_small_to_split():
     # a small model's kernels never split; left alone, OpenBLAS would thread each of their
     # small matmuls itself (its wake-up and spinning cost several times the work)
-    with threads.use_threads(1):
-        own = blas_threads()  # BLAS threads itself
+    own = blas_threads()
+    seen = []
     with threads.use_threads(2):
-        assert threads.split_rows(1000, seconds=1e-6) == [(0, 1000)]  # one chunk: no split
-        assert set(blas_threads()) == {1}
-    with threads.use_threads(1):
-        assert blas_threads() == own
+        chunks = threads.split_rows(1000, seconds=1e-6)
+        assert chunks == [(0, 1000)]  # one chunk: no split
+        threads.run_chunks(lambda lo, hi: seen.append(blas_threads()), chunks)
+        assert seen == [[1] * len(own)] and blas_threads() == own
+
+
+def test_blas_held_blocks_nest_and_restore_the_count_they_found():
+    from threadpoolctl import threadpool_limits
+    own = blas_threads()
+    with threadpool_limits(3, user_api="blas"), threads.use_threads(2):
+        with threads.blas_held():
+            threads.run_chunks(lambda lo, hi: None, [(0, 1), (1, 2)])
+            assert set(blas_threads()) == {1}  # a kernel's end inside the block lets go of nothing
+            with threads.use_threads(1):
+                assert set(blas_threads()) == {3}  # one thread for kernels: BLAS's own count
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {3}  # the user's limit, not the library's default
+    assert blas_threads() == own
 
 
 def test_a_single_row_runs_with_blas_threads_and_blas_is_held_again():
     # a decoding step's x W has one row, nothing to split by rows: BLAS's own threads split it
-    with threads.use_threads(1):
-        own = blas_threads()
+    own = blas_threads()
     seen = []
-    with threads.use_threads(2):
+    with threads.use_threads(2), threads.blas_held():
         threads.run_row_chunks(lambda lo, hi: seen.append((lo, hi, blas_threads())), 1, 1.0)
         assert seen == [(0, 1, own)]
-        assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {1}  # the block's hold again
+    with threads.use_threads(2):
         seen.clear()  # two rows are split by rows over our threads, BLAS held in each share
         threads.run_row_chunks(lambda lo, hi: seen.append((lo, hi, blas_threads())), 2, 1.0)
         assert sorted(seen) == [(0, 1, [1] * len(own)), (1, 2, [1] * len(own))]
@@ -141,28 +158,29 @@ def test_single_row_linear_matches_reference(dt, gelu):
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_a_forked_child_splits_work_with_a_pool_of_its_own():
     import os
+    import select
     with threads.use_threads(2):
         threads.run_chunks(lambda lo, hi: None, [(0, 1), (1, 2)])  # the parent's pool exists
+        read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: would hang on the parent's (absent) worker without the reset
+            code = 2
             try:
                 out = []
                 threads.run_chunks(lambda lo, hi: out.append(lo), [(0, 1), (1, 2)])
-                os._exit(0 if sorted(out) == [0, 1] else 1)
-            except BaseException:
-                os._exit(2)
-        import time
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.01)
-        else:
+                code = 0 if sorted(out) == [0, 1] else 1
+            finally:
+                os.write(write_end, bytes([code]))  # the report the parent waits for
+                os._exit(code)
+        os.close(write_end)
+        ready, _, _ = select.select([read_end], [], [], 30)
+        report = os.read(read_end, 1) if ready else b""
+        os.close(read_end)
+        if not report:
             os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child hung on the parent's thread pool")
-        assert os.waitstatus_to_exitcode(status) == 0
+        _, status = os.waitpid(pid, 0)
+        assert report, "the forked child hung on the parent's thread pool"
+        assert report == b"\x00" and os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_share_that_splits_again_does_not_deadlock():
@@ -187,7 +205,13 @@ def test_changing_the_thread_count_while_other_threads_split_work():
     import threading
     a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
     want = a @ a
-    errors, stop = [], threading.Event()
+    errors, stop, enough = [], threading.Event(), threading.Event()
+    done = {"compute": 0, "toggle": 0}  # each side's rounds; 50 of each is enough
+
+    def count(side):
+        done[side] += 1
+        if min(done.values()) >= 50:
+            enough.set()
 
     def compute():
         while not stop.is_set():
@@ -195,7 +219,9 @@ def test_changing_the_thread_count_while_other_threads_split_work():
                 np.testing.assert_allclose(N.matmul(a, a), want, rtol=1e-4, atol=1e-3)
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
+                enough.set()
                 return
+            count("compute")
 
     def toggle():
         while not stop.is_set():
@@ -203,29 +229,33 @@ def test_changing_the_thread_count_while_other_threads_split_work():
                 pass
             with threads.use_threads(3):
                 pass
+            count("toggle")
     workers = [threading.Thread(target=compute) for _ in range(2)] + [threading.Thread(
         target=toggle)]
     with threads.use_threads(2):
         for t in workers:
             t.start()
-        threading.Event().wait(1.0)
+        enough.wait(60)
         stop.set()
         for t in workers:
-            t.join(10)
+            t.join(30)
+    assert not any(t.is_alive() for t in workers), "a thread hung while the count changed"
     assert not errors, errors[0]
+    assert enough.is_set(), f"only {done} products and toggles in 60 s"
 
 
 def test_every_share_finishes_before_an_error_is_raised_and_the_callers_wins():
-    import time
-    finished = []
+    import threading
+    finished, caller_failed = [], threading.Event()
 
     def fn(lo, hi):
         if lo == 0:
             raise KeyError("worker")
-        if lo == 1:
-            time.sleep(0.05)
+        if lo == 1:  # still running when the caller's own share has failed
+            assert caller_failed.wait(30), "the caller's share never ran"
             finished.append(lo)
             return
+        caller_failed.set()
         raise IndexError("caller")
     with threads.use_threads(3), pytest.raises(IndexError, match="caller"):
         threads.run_chunks(fn, [(0, 1), (1, 2), (2, 3)])

@@ -40,7 +40,7 @@ from .generation.scoring import score
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from .io.loader import load
 from .io.pretrained import from_pretrained
-from .kernels import get_backend, set_backend, use_backend
+from .kernels import get_backend, set_backend, tuned_for_training, use_backend
 from .nn import GPT, GPTConfig
 from .profiler import profile
 from .tensor import Tensor, apply
@@ -57,5 +57,6 @@ __all__ = [
     "cat", "concatenate", "einsum", "enable_grad", "eye", "from_numpy", "full", "full_like",
     "functional", "get_backend", "linspace",
     "gradcheck", "is_grad_enabled", "load", "no_grad", "ones", "ones_like", "rand", "randn",
-    "set_backend", "stack", "tensor", "use_backend", "where", "zeros", "zeros_like",
+    "set_backend", "stack", "tensor", "tuned_for_training", "use_backend", "where", "zeros",
+    "zeros_like",
 ]

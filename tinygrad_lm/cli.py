@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -30,6 +31,7 @@ from .formats.checkpoint import load_checkpoint
 from .generation.generate import generate
 from .io.export import export_hf, export_nanogpt
 from .io.loader import load_any, run_checkpoint
+from .kernels import tuned_for_training
 from .training import optim, run_dir
 from .training.config import (
     ConfigError,
@@ -97,8 +99,13 @@ def _trainer_for(args, extra: list[str]):
 
 
 def cmd_train(args, extra: list[str]) -> int:
-    """Train (or resume), then sample from best.npz and report the task metric."""
+    """Train (or resume), then sample from best.npz and report the task metric, with the
+    process tuned for training (freed memory kept, BLAS on one thread; kernels/tuning.py)."""
+    with tuned_for_training():
+        return _train(args, extra)
 
+
+def _train(args, extra: list[str]) -> int:
     start = time.perf_counter()
     trainer = _trainer_for(args, extra)
     cfg = trainer.cfg
@@ -291,16 +298,15 @@ def add_bench(sub) -> None:
 
 
 def cmd_bench(args, extra: list[str]) -> int:
-    """Run benchmarks/train_step.py of the repository this package was installed from."""
-    import runpy
+    """Run benchmarks/train_step.py of the repository this package was installed from, in a
+    process of its own (its exit status is this command's)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = os.path.join(root, "benchmarks", "train_step.py")
     if not os.path.exists(script):
         raise FileNotFoundError("tinygrad-lm bench needs a repository checkout (benchmarks/ "
                                 f"next to the package); {script} does not exist")
-    sys.argv = [script] + (["--quick"] if args.quick else []) + list(extra)
-    runpy.run_path(script, run_name="__main__")
-    return 0
+    argv = [sys.executable, script] + (["--quick"] if args.quick else []) + list(extra)
+    return subprocess.run(argv).returncode
 
 
 def add_assignments(sub) -> None:

@@ -12,8 +12,9 @@ Ops call `active_backend().<kernel>(...)` and never import Numba themselves, so 
 contract when it is registered (the built-in ones on first use), so a missing kernel fails there.
 
 The Numba backend's thread count is a knob of its own, `set_num_threads(n)` or
-`with use_threads(n):` (threads.py; one per core by default). `keep_freed_memory()` (allocator.py)
-tunes glibc's allocator for training; nothing here calls it, the trainer and benchmarks do.
+`with use_threads(n):` (threads.py; one per core by default). `with tuned_for_training():`
+(tuning.py) keeps freed memory in the process and BLAS on one thread for one block; nothing in
+the engine switches it on, the `tinygrad-lm train` command and the benchmarks do.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from types import ModuleType
 
 from .allocator import keep_freed_memory
 from .contract import KERNELS, KernelBackend, check_backend
-from .threads import num_threads, set_num_threads, use_threads
+from .threads import blas_held, num_threads, set_num_threads, use_threads
+from .tuning import tuned_for_training
 
-__all__ = ["KERNELS", "KernelBackend", "active_backend", "available_backends", "get_backend",
-           "keep_freed_memory", "num_threads", "numba_available", "register_backend",
-           "set_backend", "set_num_threads", "use_backend", "use_threads"]
+__all__ = ["KERNELS", "KernelBackend", "active_backend", "available_backends", "blas_held",
+           "get_backend", "keep_freed_memory", "num_threads", "numba_available",
+           "register_backend", "set_backend", "set_num_threads", "tuned_for_training",
+           "use_backend", "use_threads"]
 
 _BUILTIN = {"numpy": "tinygrad_lm.kernels.reference", "numba": "tinygrad_lm.kernels.numba_cpu"}
 _registered: dict[str, ModuleType] = {}

@@ -11,8 +11,10 @@ the heap cannot grow), and the heap top is never trimmed (GPT-2 small at 8 x 256
 by the next (benchmarks/README.md has the page faults and step times). The process's peak memory
 does not change; it just is not returned to the system until the process ends.
 
-This changes the whole process, so nothing calls it on import: the trainer and the benchmarks
-switch it on, `keep_freed_memory(False)` puts glibc's default thresholds back.
+This changes the whole process, so the engine never calls it by itself (not at import, not in
+the trainer): `with tuned_for_training():` (tuning.py) switches it on for one block and puts
+glibc's default thresholds back after it, as `keep_freed_memory(False)` does (tuning.py says
+what that cannot restore). The `tinygrad-lm train` command and the benchmarks use that block.
 `mallopt` exists only in glibc: on other systems (macOS, Windows, musl) this does nothing.
 """
 

@@ -18,11 +18,18 @@ does one share and pool workers do the others. NumPy's BLAS and the Numba kernel
 GIL (`nogil=True`), so the shares really run at once. Work too small to repay handing it to a
 worker (under MIN_SPLIT below) runs on the caller's thread alone.
 
-BLAS is held to one thread (through threadpoolctl, which knows OpenBLAS, MKL and BLIS) the first
-time a kernel decides how to split its work, split or not, rather than at import;
-`set_num_threads(1)` gives BLAS its own threads back. The BLAS libraries are looked up then,
-once: one loaded later (PyTorch's, say) is left alone. Where
-threadpoolctl finds no BLAS, nothing is split and NumPy threads its own matmuls.
+BLAS is held to one thread (through threadpoolctl, which knows OpenBLAS, MKL and BLIS) only
+while a kernel runs (`run_tasks`, `run_row_chunks`: every BLAS call of the backend happens inside
+one of them), or for a whole `with blas_held():` block (`tuned_for_training()` in tuning.py uses
+it): whoever holds it first records each library's thread count, and the last to let go puts
+those counts back, so between kernel calls NumPy's own matmuls run as the user set them up.
+Holding costs a few C calls per library on each outermost hold; a training loop that wants to
+skip them holds BLAS around the loop. `set_num_threads(1)` gives BLAS its own threads back. The
+BLAS libraries are looked up the first time anything holds BLAS, once: one loaded later
+(PyTorch's, say) is left alone. Where threadpoolctl finds no BLAS, nothing is split and NumPy
+threads its own matmuls.
+
+Nothing here runs at import: the pool and its fork hook are made on the first split.
 """
 
 from __future__ import annotations
@@ -67,8 +74,11 @@ _lock = threading.Lock()  # guards the pool and BLAS settings against concurrent
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
 _default_threads: int | None = None  # the cores, looked up once (a system call each time)
 _pool: _Pool | None = None
-_blas: list | None = None  # [(threadpoolctl library controller, its own thread count)]
-_blas_held = False
+_blas: list | None = None  # threadpoolctl's controllers of the BLAS libraries, found once
+_holds = 0  # kernel calls and `blas_held` blocks holding BLAS to one thread now
+_lifted = False  # a one-row product is running on BLAS's own threads (run_row_chunks)
+_saved: list | None = None  # [(controller, its thread count before the hold)] while held
+_fork_hook = False  # registered with the first pool
 
 
 def _forget_pool_after_fork() -> None:
@@ -77,10 +87,6 @@ def _forget_pool_after_fork() -> None:
     global _pool, _lock
     _pool = None
     _lock = threading.Lock()  # another parent thread may have held it at the fork
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def default_num_threads() -> int:
@@ -116,8 +122,7 @@ def set_num_threads(n: int | None) -> None:
         if _pool is not None and len(_pool.workers) != num_threads() - 1:
             _pool.retire()
             _pool = None
-        if num_threads() == 1:
-            _set_blas_threads(hold=False)
+        _update_blas()  # one thread: BLAS threads itself again; more: held if anyone holds
 
 
 @contextlib.contextmanager
@@ -133,25 +138,48 @@ def use_threads(n: int | None):
 
 
 def _blas_libraries() -> list:
-    """The BLAS libraries loaded in this process, with their own thread counts (found once,
-    the first time a kernel splits or holds BLAS, so after NumPy has loaded its BLAS)."""
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process (found once, the
+    first time BLAS is held, so after NumPy has loaded its BLAS)."""
     global _blas
     if _blas is None:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
             return []
-        libs = ThreadpoolController().select(user_api="blas").lib_controllers
-        _blas = [(lib, lib.num_threads) for lib in libs]
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
     return _blas
 
 
-def _set_blas_threads(hold: bool) -> None:
-    global _blas_held
-    if hold != _blas_held:
-        for lib, own in _blas_libraries():
-            lib.set_num_threads(1 if hold else own)  # one C call each: microseconds
-        _blas_held = hold
+def _update_blas() -> None:
+    """Hold BLAS to one thread while someone asks for it (and more than one thread splits the
+    work), else give each library back the count it had when the hold began. Call under _lock."""
+    global _saved
+    want = _holds > 0 and not _lifted and num_threads() > 1
+    if want and _saved is None:
+        _saved = [(lib, lib.num_threads) for lib in _blas_libraries()]
+        for lib, _ in _saved:
+            lib.set_num_threads(1)  # one C call each
+    elif not want and _saved is not None:
+        for lib, count in _saved:
+            lib.set_num_threads(count)
+        _saved = None
+
+
+@contextlib.contextmanager
+def blas_held():
+    """`with blas_held():` BLAS on one thread inside the block, its previous thread counts back
+    after the last of the nested (or concurrent) holds ends. Process-wide, as BLAS's setting
+    is: another thread's own NumPy matmuls run on one thread while any hold lasts."""
+    global _holds
+    with _lock:
+        _holds += 1
+        _update_blas()
+    try:
+        yield
+    finally:
+        with _lock:
+            _holds -= 1
+            _update_blas()
 
 
 class _Worker:
@@ -227,7 +255,7 @@ class _Pool:
 
 
 def _workers() -> _Pool | None:
-    global _pool
+    global _pool, _fork_hook
     n = num_threads()
     if n == 1:
         return None
@@ -236,24 +264,12 @@ def _workers() -> _Pool | None:
             # no BLAS that threadpoolctl can hold (Apple's Accelerate, say): leave NumPy's own
             # threading alone and split nothing, so the two never compete for the cores
             return None
-        _set_blas_threads(hold=True)
         if _pool is None:
+            if not _fork_hook and hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_forget_pool_after_fork)  # cannot be undone:
+                _fork_hook = True  # registered once, by the first pool, not at import
             _pool = _Pool(n - 1)
         return _pool
-
-
-def _hold_blas_for_unsplit_work() -> None:
-    """Hold BLAS to one thread before a job too small to split runs on the caller's thread.
-
-    Without this, a model whose every job is under MIN_SPLIT (a lesson's 32-wide GPT) never
-    splits, so BLAS is never held, and OpenBLAS threads each of its small matmuls itself: each
-    call then pays OpenBLAS's wake-up and join, and its spinning worker holds the other core.
-    That made such a training step several times slower than with BLAS on one thread
-    (benchmarks/README.md, "BLAS held for small models")."""
-    if not _blas_held and num_threads() > 1:
-        with _lock:
-            if _blas_libraries():
-                _set_blas_threads(hold=True)
 
 
 def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
@@ -265,7 +281,6 @@ def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
     on the calling thread, gets HANDOFF more work than each of the others."""
     threads = min(num_threads(), 1 + int(seconds // MIN_SPLIT), n // max(align, 1))
     if threads <= 1:
-        _hold_blas_for_unsplit_work()
         return [(0, n)]
     blocks = n // align
     worker_share = max(0.0, (seconds - HANDOFF) / threads) / seconds  # of the whole job
@@ -278,7 +293,17 @@ def run_tasks(fn: Callable[[int], object], n: int) -> None:
     thread.
 
     The tasks must write disjoint outputs; every task has finished when this returns, and an
-    error is raised here (this thread's own first, otherwise the first worker's)."""
+    error is raised here (this thread's own first, otherwise the first worker's).
+
+    BLAS is held to one thread while they run, split or not: a small model's jobs never split,
+    and left alone OpenBLAS would thread each of their small matmuls itself, paying its wake-up
+    and join on every call while its spinning worker holds the other core (benchmarks/README.md,
+    "BLAS held for small models")."""
+    with blas_held():
+        _run_tasks(fn, n)
+
+
+def _run_tasks(fn: Callable[[int], object], n: int) -> None:
     # a task that splits again runs its pieces itself: queued behind the task that waits for
     # them, they would never start
     nested = threading.current_thread().name.startswith(_THREAD_PREFIX)
@@ -315,8 +340,8 @@ def run_row_chunks(fn: Callable[[int, int], object], n: int, seconds: float) -> 
     A one-row product x W reads all of W once, and for GPT-2 that is the whole cost of a decoding
     step: inside BLAS a matrix-vector product is split by output columns, and on a machine where
     one core cannot read memory as fast as two, that is the only split that helps (rows there
-    are none to split). BLAS is held to one thread again before this returns, and the hold is
-    lifted only while no other caller is using the pool."""
+    are none to split). The hold on BLAS is lifted only while no other caller is using the pool,
+    and only for this product."""
     chunks = split_rows(n, seconds)
     pool = None
     if len(chunks) == 1 and n < num_threads() and seconds >= MIN_SPLIT \
@@ -325,13 +350,16 @@ def run_row_chunks(fn: Callable[[int, int], object], n: int, seconds: float) -> 
     if pool is None or not pool.busy.acquire(blocking=False):
         run_chunks(fn, chunks)
         return
+    global _lifted
     try:
         with _lock:
-            _set_blas_threads(hold=False)
+            _lifted = True
+            _update_blas()
         try:
             fn(0, n)
         finally:
             with _lock:
-                _set_blas_threads(hold=True)
+                _lifted = False
+                _update_blas()
     finally:
         pool.release()

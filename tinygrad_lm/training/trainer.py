@@ -19,6 +19,10 @@ Reproducibility: every random choice comes from a numpy Generator whose state is
 (the batch sampler, which is the data position, and each dropout layer). Evaluation and samples
 use generators derived from (seed, step), so they never disturb the training stream. Hence N
 steps, save, resume, N more steps gives bit-identical parameters to 2N steps straight.
+
+A Trainer changes nothing outside itself: the allocator and BLAS settings that make long runs
+faster are the caller's to switch on, `with tg.tuned_for_training(): trainer.train()` (as the
+`tinygrad-lm train` command does; kernels/tuning.py).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from ..autograd import AnomalyError, detect_anomaly
 from ..data import prepare_data
 from ..formats.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..io.pretrained import from_pretrained
-from ..kernels import keep_freed_memory
 from ..nn.gpt import GPT
 from . import optim, run_dir
 from .config import TrainConfig, fine_tuning_config, replace, resumed_config
@@ -72,7 +75,6 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, *, log=None, overwrite: bool = False,
                  tokenizer_state: dict | None = None):
-        keep_freed_memory()  # training reuses its arrays step after step; see kernels/allocator.py
         pretrained, tokenizer = None, None
         if config.init_from and tokenizer_state is None:  # (a resumed run has its own weights)
             pretrained, tokenizer = from_pretrained(config.init_from,
