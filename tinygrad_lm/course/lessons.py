@@ -13,20 +13,30 @@ The figures folder is `$LESSONS_OUT` when set, else `lessons/out/` under the wor
 when there is a `lessons/` folder there, else `lessons_out/` under the working directory. It is
 resolved from the working directory rather than from the lesson's own path, because a notebook
 has no `__file__` and a lesson may be moved anywhere.
+
+Nothing is read at import: `QUICK` looks at the command line and the environment when a lesson
+asks for it (`from tinygrad_lm.course.lessons import QUICK`), so importing this module from
+anywhere else reads nothing.
 """
 
 import os
 import sys
 
-__all__ = ["QUICK", "in_notebook", "out_dir", "figure_path", "pyplot", "show", "check"]
+__all__ = ["QUICK", "quick", "in_notebook", "out_dir", "figure_path", "pyplot", "show",  # noqa: F822
+           "check"]  # QUICK comes from __getattr__ below
 
 
-def _quick_requested() -> bool:
+def quick() -> bool:
+    """True when the lesson should run its small, seconds-long version (`--quick` among the
+    command-line arguments, or LESSONS_QUICK set to anything but "" or "0")."""
     return "--quick" in sys.argv or os.environ.get("LESSONS_QUICK", "") not in ("", "0")
 
 
-QUICK: bool = _quick_requested()
-"""True when the lesson should run its small, seconds-long version."""
+def __getattr__(name: str):
+    # `QUICK` is computed on each lookup (PEP 562), so that importing the module reads nothing
+    if name == "QUICK":
+        return quick()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def in_notebook() -> bool:
