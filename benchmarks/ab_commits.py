@@ -46,12 +46,16 @@ CONFIGS = {
 }
 
 WORKER = r'''
-import json, sys, time
+import contextlib, json, sys, time
 import numpy as np
 import tinygrad_lm as tg
 from tinygrad_lm import optim
-if hasattr(tg.kernels, "keep_freed_memory"):
-    tg.kernels.keep_freed_memory()  # older trees switched it on when the backend loaded
+tuning = contextlib.ExitStack()  # for the whole worker, as `tinygrad-lm train` runs
+if hasattr(tg, "tuned_for_training"):
+    tuning.enter_context(tg.tuned_for_training())
+elif hasattr(tg.kernels, "keep_freed_memory"):
+    tg.kernels.keep_freed_memory()  # older trees: the trainer switched it on for good
+# (older still switched it on when the backend loaded)
 configs = json.loads(sys.argv[1])
 has_fused = "fused" in tg.GPTConfig.__dataclass_fields__
 spelled_out_too = sys.argv[2] == "1"

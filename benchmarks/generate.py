@@ -48,7 +48,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(
         __file__)), "results", "generate.json"))
     args = parser.parse_args(argv)
-    tg.kernels.keep_freed_memory()  # as the trainer does
     n_new = args.new_tokens or (64 if args.quick else 256)
     rounds = args.rounds or (2 if args.quick else 3)
     if args.backend:
@@ -96,4 +95,5 @@ def print_table(result: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with tg.tuned_for_training():  # as `tinygrad-lm train` runs: kernels/tuning.py
+        main()

@@ -254,9 +254,9 @@ class _nothing:
 # ---- memory -------------------------------------------------------------------------------------
 TRAIN_CODES = {
     "ours": ("import numpy as np, tinygrad_lm as tg, gpt2\n"
-             "tg.kernels.keep_freed_memory()  # as the trainer does\n"
-             "m = tg.GPT(tg.GPTConfig(**gpt2.GPT2_SMALL))\n"
-             "s = gpt2.ours_step(m, 8, 256, np.random.default_rng(0)); s(); s()"),
+             "with tg.tuned_for_training():  # as `tinygrad-lm train` runs\n"
+             "    m = tg.GPT(tg.GPTConfig(**gpt2.GPT2_SMALL))\n"
+             "    s = gpt2.ours_step(m, 8, 256, np.random.default_rng(0)); s(); s()"),
     "torch": ("import numpy as np, torch, gpt2\nfrom torch_gpt import TorchGPT\n"
               "torch.set_num_threads(2); m = TorchGPT(**gpt2.GPT2_SMALL)\n"
               "s = gpt2.torch_step(torch, m, 8, 256, np.random.default_rng(0)); s(); s()"),
@@ -393,7 +393,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rounds, n_new = (2, 32) if args.quick else (3, 128)
     torch, transformers = peers()
-    tg.kernels.keep_freed_memory()  # as the trainer does (PyTorch's allocations reuse it too)
     results = {"config": GPT2_SMALL, "train": {}, "load_average_start": os.getloadavg()}
     ours = tg.GPT(tg.GPTConfig(**GPT2_SMALL), seed=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -427,4 +426,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with tg.tuned_for_training():  # as `tinygrad-lm train` runs: PyTorch's allocations
+        # reuse the kept memory too
+        status = main()
+    sys.exit(status)

@@ -40,6 +40,7 @@ from benchmarks._common import (  # noqa: E402
     write_json,
 )
 from tinygrad_lm.kernels import reference as R  # noqa: E402
+from tinygrad_lm.kernels import tuned_for_training  # noqa: E402
 
 HS = 32  # head size: attention scale 1/sqrt(hs)
 
@@ -447,8 +448,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--numpy-matmul-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    from tinygrad_lm.kernels import keep_freed_memory
-    keep_freed_memory()  # as the trainer does
     if args.compile_child:
         _compile_child()
         return 0
@@ -468,4 +467,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with tuned_for_training():  # as `tinygrad-lm train` runs: kernels/tuning.py
+        status = main()
+    sys.exit(status)

@@ -46,6 +46,8 @@ sys.path.insert(0, HERE)
 from _common import write_json  # noqa: E402
 from train_step import CONFIGS, model_fields, seq_len  # noqa: E402
 
+from tinygrad_lm.kernels import tuned_for_training  # noqa: E402
+
 MAGIC, VERSION, HEADER_INTS = 20240326, 3, 256  # gpt2_build_from_checkpoint's header
 VOCAB_MULTIPLE = 128  # llm.c pads the vocabulary (50257 -> 50304); the padded rows are zero
 CFLAGS = "-O3 -march=native -fopenmp"
@@ -204,7 +206,6 @@ def build_ours(c: dict, x: np.ndarray, y: np.ndarray):
     of its forward, before the update."""
     import tinygrad_lm as tg
     from tinygrad_lm.training import optim
-    tg.kernels.keep_freed_memory()  # as the trainer does
     model = tg.GPT(tg.GPTConfig(**model_fields(c)), seed=0)
     opt = optim.AdamW(model.parameters(), lr=ADAMW["lr"], betas=(ADAMW["beta1"], ADAMW["beta2"]),
                       eps=ADAMW["eps"], weight_decay=ADAMW["weight_decay"])
@@ -357,4 +358,6 @@ def report(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with tuned_for_training():  # as `tinygrad-lm train` runs: kernels/tuning.py
+        status = main()
+    sys.exit(status)

@@ -69,32 +69,35 @@ def build(kind: str, c: dict):
 
 
 CHILD = r'''
-import json, statistics, time
+import contextlib, json, statistics, time
 {setup}
 import _common, scaling
 c, steps = json.loads({config!r}), {steps}
 walls, cpus = [], []
-if c:
-    step = scaling.build({kind!r}, c)
-    step()  # warm-up: compilation, first-touch allocations
-    for _ in range(steps):
-        w0, c0 = time.perf_counter(), time.process_time()
-        step()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
+with {tuning}:
+    if c:
+        step = scaling.build({kind!r}, c)
+        step()  # warm-up: compilation, first-touch allocations
+        for _ in range(steps):
+            w0, c0 = time.perf_counter(), time.process_time()
+            step()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
 print(json.dumps(dict(peak_mb=_common.own_peak_rss_mb(),
                       wall_s=statistics.median(walls) if walls else None,
                       cpu_s=statistics.median(cpus) if cpus else None)))
 '''
-SETUP = {"ours": "import tinygrad_lm; tinygrad_lm.kernels.active_backend(); "
-                 "tinygrad_lm.kernels.keep_freed_memory()",
+SETUP = {"ours": "import tinygrad_lm; tinygrad_lm.kernels.active_backend()",
          "torch": "import os, torch; torch.set_num_threads(os.cpu_count() or 1)"}
+TUNING = {"ours": "tinygrad_lm.tuned_for_training()",  # as `tinygrad-lm train` runs
+          "torch": "contextlib.nullcontext()"}
 
 
 def run_point(kind: str, c: dict | None, steps: int) -> dict:
     """{peak_mb, wall_s, cpu_s} of a fresh process that builds c and times `steps` steps after
     a warm-up (c None: it only imports the library)."""
-    code = CHILD.format(setup=SETUP[kind], kind=kind, config=json.dumps(c or {}), steps=steps)
+    code = CHILD.format(setup=SETUP[kind], tuning=TUNING[kind], kind=kind,
+                        config=json.dumps(c or {}), steps=steps)
     line, _ = run_python(code, f"{kind} {c}")
     if line is None:
         return dict(peak_mb=float("nan"), wall_s=float("nan"), cpu_s=float("nan"))

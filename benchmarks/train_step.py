@@ -23,6 +23,7 @@ run would take on this machine from the step time it has just measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -70,7 +71,6 @@ def matmul_flops(c: dict) -> float:
 def build_ours(c: dict, seed=0):
     import tinygrad_lm as tg
     from tinygrad_lm.training import optim
-    tg.kernels.keep_freed_memory()  # as the trainer does
     cfg = tg.GPTConfig(**model_fields(c))
     model = tg.GPT(cfg, seed=seed)
     opt = optim.AdamW(optim.configure_param_groups(model.named_parameters(), 0.1), lr=1e-3,
@@ -161,8 +161,15 @@ def profile_ours(c: dict, steps: int = 3) -> dict[str, float]:
 
 def peak_memory(kind: str, config: str, steps: int = 3) -> float:
     """Peak resident set (MB) of a fresh process running a few training steps."""
-    return peak_in_child(f"import train_step as b; s, _ = b.build_{kind}(b.CONFIGS[{config!r}]); "
+    return peak_in_child(f"import train_step as b\nwith b.tuned({kind!r}):\n"
+                         f"    s, _ = b.build_{kind}(b.CONFIGS[{config!r}]); "
                          f"[s() for _ in range({steps})]", f"peak memory of {kind} {config}")
+
+
+def tuned(kind: str):
+    """The process-wide settings `tinygrad-lm train` runs with (kernels/tuning.py), for ours."""
+    import tinygrad_lm as tg
+    return tg.tuned_for_training() if kind == "ours" else contextlib.nullcontext()
 
 
 def numpy_blas_gflops() -> float:
@@ -191,7 +198,9 @@ def start_time(cold: bool) -> float:
         code = ("import time, sys; t0 = time.perf_counter(); "
                 "from tinygrad_lm.training.config import make_config; "
                 "from tinygrad_lm.training.trainer import Trainer; "
-                f"t = Trainer(make_config('tiny', ['--out_dir={tmp}/out'])); "
+                "from tinygrad_lm import tuned_for_training\n"
+                "with tuned_for_training():  # as `tinygrad-lm train` runs\n"
+                f"    t = Trainer(make_config('tiny', ['--out_dir={tmp}/out'])); "
                 "t.train_step(); print(time.perf_counter() - t0)")
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -333,4 +342,6 @@ def estimate_full_run_s(results: dict, with_torch: bool) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with tuned("ours"):  # as `tinygrad-lm train` runs: kernels/tuning.py
+        status = main()
+    sys.exit(status)
