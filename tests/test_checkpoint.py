@@ -11,6 +11,8 @@ import pytest
 
 from tinygrad_lm.formats.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
+from .waiting import read_until
+
 
 def payload(value=1.0):
     return {"step": 3, "name": "x", "weights": {"w": np.full((2, 3), value, np.float32)},
@@ -49,19 +51,17 @@ def test_sigkill_during_save_loop_leaves_a_loadable_checkpoint(tmp_path):
         import numpy as np, sys
         from tinygrad_lm.formats.checkpoint import save_checkpoint
         big = {{"w": np.zeros((512, 1024), np.float32)}}
-        print("ready", flush=True)
         i = 0
         while True:
             i += 1
             big["w"][:] = i
             save_checkpoint({str(path)!r}, {{"i": i, "weights": big}})
+            print("saved", i, flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == b"ready"
-    import time
-    time.sleep(0.5)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    read_until(proc, lambda line: line.split() == ["saved", "3"])  # killed within save 4 or 5
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     back = load_checkpoint(str(path))
     w = back["weights"]["w"] if "weights" in back else None
     if w is not None:  # a complete checkpoint from some iteration i: every value equals i

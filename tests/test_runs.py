@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,6 +18,8 @@ from tinygrad_lm.training.config import make_config
 from tinygrad_lm.training.evaluation import overfitting_warning
 from tinygrad_lm.training.run_dir import RunExistsError
 from tinygrad_lm.training.trainer import SaveError, Trainer
+
+from .waiting import read_until
 
 
 def quiet(*args, **kwargs):
@@ -142,12 +143,11 @@ def test_ctrl_c_before_the_first_eval_saves_says_so_and_never_says_inf(tmp_path)
                              "--max_iters=100000", "--eval_interval=100000", "--progress=true",
                              "--checkpoint_interval=100000", f"--out_dir={out}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not (out / "log.jsonl").exists() and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
+    # the first step's progress line is printed inside the loop, after Ctrl-C is caught
+    first = read_until(proc, lambda line: line.startswith("step 1/"))
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
+    stdout = "".join(first) + stdout
     assert proc.returncode == 0, stderr
     assert "interrupted: checkpoint saved" in stdout and "--resume" in stdout
     assert "before the first evaluation" in stdout and " inf" not in stdout
