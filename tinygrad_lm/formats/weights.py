@@ -16,6 +16,11 @@ disagrees with a shape), so no byte range is trusted before it is checked.
 Arrays are stored under their state-dict names (transformer.h.0.attn.c_attn.weight, ...) in our
 layout (Linear weights (in, out)); see interop.py for PyTorch's. Training checkpoints (optimizer
 moments, RNG states, ...) are a different format: see checkpoint.py.
+
+Every float array read is checked to be finite (check_finite): a weight holding NaN would
+otherwise load without a word and make every logit NaN, and generation would then emit token 0
+forever. Every reader of weights (this module, io/loader.py, io/interop.py, io/pretrained.py)
+calls it, naming the file.
 """
 
 from __future__ import annotations
@@ -30,6 +35,46 @@ from safetensors.numpy import save
 from .checkpoint import write_atomic
 
 CONFIG_KEY = "__config__"
+
+
+class NonFiniteWeightsError(ValueError):
+    """A weight holds NaN or infinite values: the file is corrupt or the run that wrote it
+    diverged."""
+
+
+def non_finite(array: np.ndarray) -> str | None:
+    """What is wrong with a float array ("3 NaN values", "1 NaN and 2 infinite values"), or
+    None when every value is finite (and for non-float arrays).
+
+    The common case costs one float64 sum and no temporary array: NaN and infinity propagate
+    through a sum, so a finite sum means finite values (float64 holds any sum of float32s; a
+    float64 sum that overflows is counted exactly and comes out clean)."""
+    if array.dtype.kind not in "fc":
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(array, dtype=np.complex128 if array.dtype.kind == "c"
+                              else np.float64)):
+            return None
+    nan = int(np.count_nonzero(np.isnan(array)))
+    inf = int(np.count_nonzero(np.isinf(array)))
+    parts = [f"{nan} NaN" if nan else "", f"{inf} infinite" if inf else ""]
+    if not nan and not inf:
+        return None
+    return " and ".join(p for p in parts if p) + (" values" if nan + inf > 1 else " value")
+
+
+def check_finite(arrays, where: str) -> None:
+    """Raise NonFiniteWeightsError naming `where` (the file) and the first parameter of
+    `arrays` ({name: array}) holding NaN or infinity, and how many others do."""
+    bad = [(name, problem) for name, a in arrays.items()
+           if (problem := non_finite(np.asarray(a))) is not None]
+    if bad:
+        name, problem = bad[0]
+        others = "" if len(bad) == 1 else f" (and {len(bad) - 1} more parameter" + \
+            ("s)" if len(bad) > 2 else ")")
+        raise NonFiniteWeightsError(
+            f"{where}: parameter {name} holds {problem}{others}: the file is corrupt or the "
+            "run diverged; retrain or load an earlier checkpoint")
 
 
 def _kind(path: str) -> str:
@@ -103,13 +148,15 @@ def read_weights(path: str) -> tuple[dict[str, np.ndarray], dict | None]:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files if k != CONFIG_KEY}
                 config = json.loads(str(data[CONFIG_KEY])) if CONFIG_KEY in data.files else None
-            return arrays, config
-        arrays = dict(safetensors_tensors(path))
-        meta = safetensors_header(path)[1]
-        return arrays, json.loads(meta["config"]) if "config" in meta else None
+        else:
+            arrays = dict(safetensors_tensors(path))
+            meta = safetensors_header(path)[1]
+            config = json.loads(meta["config"]) if "config" in meta else None
     except Exception as e:  # zip, pickle, JSON and safetensors' own errors all mean the same
         raise ValueError(f"weights file {path!r} is truncated or not a weights file "
                          f"({type(e).__name__}: {e})") from None
+    check_finite(arrays, f"weights file {path!r}")
+    return arrays, config
 
 
 def load_weights(model, path: str, strict: bool = True):

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..course.stand_ins import may_stand_in, starter_task
+from ..formats.weights import check_finite, non_finite
 from ..tensor import Tensor
 from .sampling import (
     check_temperature,
@@ -211,8 +212,8 @@ def generate(model, idx, max_new_tokens: int, *, temperature: float = 1.0, top_k
     new_tokens, new_logprobs = [], []
     with _inference(model):
         step = NextTokenLogits(model, use_cache)
-        for _ in range(max_new_tokens):
-            logits = step(ids)                                         # (B, V)
+        for t in range(max_new_tokens):
+            logits = _finite(step(ids), model, "generate", t)          # (B, V)
             if greedy:
                 token = greedy_from_logits(logits)                     # (B,)
             else:
@@ -240,6 +241,20 @@ def _filter(logits, temperature, top_k, top_p) -> np.ndarray:
     if top_p is not None:
         x = top_p_filter(x, top_p)
     return x
+
+
+def _finite(logits: np.ndarray, model, caller: str, t: int) -> np.ndarray:
+    """The logits of step t, unless one is NaN or infinite: NaN logits would give NaN
+    probabilities, and argmax and sampling would then pick token 0 at every step, silently.
+    The check is one pass over (B, V) numbers per step; the weights are scanned only to say why."""
+    if np.isfinite(logits).all():
+        return logits
+    params = {name: p.data for name, p in model.named_parameters()}
+    check_finite(params, f"{caller}: the model's weights")  # the usual cause, named if so
+    raise ValueError(
+        f"{caller}: the logits of new token {t} hold {non_finite(logits)} although every weight "
+        "is finite: the forward pass overflowed (weights or activations too large for "
+        f"{logits.dtype}); use float32 or float64 weights, or check how they were made")
 
 
 # ---- beam search -------------------------------------------------------------------------------
@@ -297,7 +312,8 @@ def beam_search(model, idx, max_new_tokens: int, num_beams: int, length_penalty:
     with _inference(model):
         step = NextTokenLogits(model, use_cache)
         for t in range(max_new_tokens):
-            candidates = beam_scores[:, None] + log_probabilities(step(beams))    # (n_live, V)
+            logits = _finite(step(beams), model, "beam_search", t)     # (n_live, V)
+            candidates = beam_scores[:, None] + log_probabilities(logits)     # (n_live, V)
             V = candidates.shape[1]
             parents, tokens = [], []
             for flat in np.argsort(-candidates, axis=None, kind="stable"):

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from ..formats.weights import torch_load_safely
+from ..formats.weights import NonFiniteWeightsError, check_finite, torch_load_safely
 from ..nn.gpt import GPT, GPTConfig
 from ..nn.layers import Linear
 
@@ -39,6 +39,7 @@ def _linear_weight_names(model: GPT) -> set[str]:
 
 
 def _load(model: GPT, arrays: dict[str, np.ndarray], where: str) -> GPT:
+    check_finite(arrays, where)  # NaN weights would load silently and give NaN logits
     dtypes = {a.dtype for a in arrays.values() if a.dtype.kind == "f"}
     if len(dtypes) == 1:
         model.to(dtypes.pop())  # keep the source's precision (float64 stays float64)
@@ -154,7 +155,10 @@ def read_nanogpt(path: str) -> tuple[GPT, dict]:
                            dropout=float(args.get("dropout", 0.0)), tie_weights=True)
         arrays = {k: v.float().numpy() if v.is_floating_point() else v.numpy()
                   for k, v in state.items() if isinstance(v, torch.Tensor)}
+        check_finite(arrays, f"nanoGPT checkpoint {path!r}")
         model = from_torch_state_dict(arrays, config)
+    except NonFiniteWeightsError:
+        raise  # names the file already
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"nanoGPT checkpoint {path!r}: {e}") from None
     best = ckpt.get("best_val_loss")

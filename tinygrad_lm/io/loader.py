@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 from ..formats.checkpoint import load_checkpoint
+from ..formats.weights import check_finite
 from ..nn.gpt import GPT, GPTConfig
 from ..tokenizers import Tokenizer, tokenizer_from_dict
 from .interop import read_nanogpt
@@ -94,6 +95,7 @@ def _read_checkpoint(path: str) -> Loaded:
         tokenizer = tokenizer_from_dict(state["tokenizer"]) if state.get("tokenizer") else None
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"checkpoint {path!r} does not hold a usable model ({e})") from None
+    check_finite(state["model"], f"checkpoint {path!r}")
     return Loaded(model, tokenizer, path, int(state["step"]), state.get("train_config"),
                   {"best_val": state.get("best_val"), "best_step": state.get("best_step")})
 

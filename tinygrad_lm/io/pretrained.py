@@ -17,6 +17,9 @@ tokenizer and its vocabulary size against the config's.
 
 from __future__ import annotations
 
+import os
+
+from ..formats.weights import check_finite
 from ..nn.gpt import GPT, GPTConfig
 from ..tokenizers import Tokenizer, load_tokenizer
 from .hf_files import (
@@ -62,6 +65,9 @@ def pretrained_model(path: str, *, dropout: float = 0.0, dtype=None) -> GPT:
     except (TypeError, ValueError) as e:
         raise PretrainedError(f"{config_path(directory)!r}: {e}") from None
     model = GPT(config, init=False)  # the files set every weight (or loading fails)
-    load_hf_weights(model, weight_files(directory), dtype)
+    files = weight_files(directory)
+    load_hf_weights(model, files, dtype)
+    check_finite(model.state_dict(), f"weights {[os.path.basename(f) for f in files]} in "
+                                     f"{directory!r}")
     model.eval()
     return model

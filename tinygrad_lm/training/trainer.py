@@ -40,6 +40,7 @@ import numpy as np
 from ..autograd import AnomalyError, detect_anomaly
 from ..data import prepare_data
 from ..formats.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..formats.weights import check_finite
 from ..io.pretrained import from_pretrained
 from ..nn.gpt import GPT
 from . import optim, run_dir
@@ -171,6 +172,7 @@ class Trainer:
         self._restore(state, path)
 
     def _restore(self, state: dict, path: str) -> None:
+        check_finite(state["model"], f"checkpoint {path!r}")  # else the first step diverges
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.batch_rng.bit_generator.state = state["rng"]["batch"]
