@@ -51,6 +51,7 @@ def at(values):
 
 IDX = np.array([0, 2, 2, 1])  # a repeated index: backward must scatter-add
 GATHER_IDX = np.array([[0, 2, 2], [1, 1, 0]])  # repeats within a row: gradients add
+MASK = np.array([[1, 0, 1, 1, 0], [0, 1, 0, 0, 0], [1, 1, 1, 1, 1]], dtype=bool)  # (3, 5)
 
 CASES = [
     ("add", {"add"}, lambda a, b: a + b, [r(3, 4), r(3, 4)]),
@@ -266,4 +267,17 @@ CASES = [
      [r(4, 3), at(np.full((4, 3), 0.25))]),
     ("mse_l1", {"sub", "mul", "abs"}, lambda a, b: F.mse_loss(a, b) + F.l1_loss(a, b, "sum"),
      [r(3, 4), r(3, 4, seed=1)]),
+    # the modern decoder (ops/norms.py, ops/rotary.py, F.scaled_dot_product_attention)
+    ("rms_norm", {"rmsnorm"}, lambda x, w: F.rms_norm(x, w), [r(2, 3, 6), r(6)]),
+    ("rms_norm_noweight", {"rmsnorm"}, lambda x: F.rms_norm(x, eps=1e-3), [r(4, 5)]),
+    ("rope_half", {"rope"}, lambda x: F.rope(x, np.arange(3, 7)), [r(2, 3, 4, 6)]),
+    ("rope_interleaved", {"rope"}, lambda x: F.rope(x, np.arange(4), 100.0, "interleaved"),
+     [r(2, 4, 8)]),
+    ("rope_heads_last", {"rope"}, lambda x: F.rope(x, np.arange(5)[:, None]), [r(1, 5, 3, 4)]),
+    ("sdpa_bool_mask", {"matmul", "maskedfill", "softmax"},
+     lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=MASK),
+     [r(2, 3, 4), r(2, 5, 4), r(2, 5, 3)]),
+    ("sdpa_causal_gqa", {"matmul", "maskedfill", "softmax", "reshape"},
+     lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True),
+     [r(1, 4, 3, 2), r(1, 2, 3, 2), r(1, 2, 3, 2)]),
 ]

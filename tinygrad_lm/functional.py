@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ops import elementwise, fused, linalg, movement, neural
+from .ops import elementwise, fused, linalg, movement, neural, norms, rotary
 from .tensor import Tensor, apply, array_of, as_tensor
 
 
@@ -364,3 +364,74 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     return apply(linalg.Einsum, *operands, equation=equation)
+
+
+# ---- the modern decoder: RMSNorm, rotary embeddings, attention with any mask ----------
+# (ops/norms.py and ops/rotary.py hold the ops; Llama-style models are built from these)
+
+def rms_norm(x, weight=None, eps: float = 1e-5) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) over the last axis, then `* weight` when given (Llama's norm:
+    no mean subtracted, no bias). See ops.norms.RMSNorm for the backward."""
+    return apply(norms.RMSNorm, x, weight, eps=eps)
+
+
+
+def rope(x, positions, theta: float = 10000.0, layout: str = "half") -> Tensor:
+    """Rotary position embedding of x (..., T, head_size) at integer `positions` (e.g. (T,),
+    broadcast against x.shape[:-1]): channel pairs turned by p * theta^(-2i/head_size).
+    layout="half" pairs channel i with i + head_size/2 (Hugging Face's Llama); "interleaved"
+    pairs 2i with 2i+1 (RoFormer, Meta's original code). See ops/rotary.py."""
+    return apply(rotary.Rope, x, positions=np.asarray(positions), theta=float(theta),
+                 layout=layout)
+
+
+def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal: bool = False,
+                                 scale: float | None = None, enable_gqa: bool = False) -> Tensor:
+    """softmax(q k^T * scale + mask) v, as PyTorch's F.scaled_dot_product_attention.
+
+    q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); scale defaults to 1/sqrt(E).
+    attn_mask: a bool array broadcasting to (..., L, S), True where a query may look at a key
+    (PyTorch's convention), or a float array added to the scores. is_causal: query i sees keys
+    j <= i, aligned top-left as in PyTorch (tril(ones(L, S))); a KV cache, whose new queries sit
+    at the END of the keys, needs a mask (or F.softmax's causal=True) instead.
+    enable_gqa: k and v may have fewer heads (axis -3) than q, a divisor of them; each key head
+    then serves q_heads / kv_heads consecutive query heads (grouped-query attention), here by
+    broadcasting, without copying k and v. Every query must see at least one key."""
+    q, k, v = as_tensor(q), as_tensor(k), as_tensor(v)
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] \
+            or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: need q (..., L, E), k (..., S, E), "
+                         f"v (..., S, Ev) of one rank, got {q.shape}, {k.shape}, {v.shape}")
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal, not both "
+                         "(fold the causal pattern into the mask)")
+    L, S = q.shape[-2], k.shape[-2]
+    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
+    groups = 1
+    if enable_gqa and q.ndim >= 3 and q.shape[-3] != k.shape[-3]:
+        if k.shape[-3] != v.shape[-3] or q.shape[-3] % k.shape[-3]:
+            raise ValueError(f"scaled_dot_product_attention: {q.shape[-3]} query heads cannot "
+                             f"share {k.shape[-3]} key and {v.shape[-3]} value heads; the "
+                             "key/value heads must be equal and divide the query heads")
+        groups = q.shape[-3] // k.shape[-3]
+        # (..., Hkv, G, L, E) against (..., Hkv, 1, S, E): one key head per group of G queries
+        q = q.reshape(*q.shape[:-3], k.shape[-3], groups, L, q.shape[-1])
+        k = k.reshape(*k.shape[:-3], k.shape[-3], 1, S, k.shape[-1])
+        v = v.reshape(*v.shape[:-3], v.shape[-3], 1, S, v.shape[-1])
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., L, S)
+    if is_causal:
+        attn_mask = np.tril(np.ones((L, S), dtype=bool))
+    if attn_mask is not None:
+        mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if groups > 1 and mask.ndim >= 3:  # the mask's head axis follows q's split into groups
+            mask = np.broadcast_to(mask, (*mask.shape[:-3], k.shape[-4] * groups, L, S)) \
+                .reshape(*mask.shape[:-3], k.shape[-4], groups, L, S)
+        if mask.dtype == bool:
+            if not np.broadcast_to(mask, scores.shape).any(axis=-1).all():
+                raise ValueError("scaled_dot_product_attention: a query row of attn_mask is all "
+                                 "False, so it attends to nothing; let each query see a key")
+            scores = scores.masked_fill(~mask, -np.inf)
+        else:
+            scores = scores + mask.astype(scores.dtype)
+    y = scores.softmax(-1) @ v  # (..., L, Ev)
+    return y.reshape(*y.shape[:-4], y.shape[-4] * groups, L, y.shape[-1]) if groups > 1 else y

@@ -5,12 +5,15 @@ layers.py     Linear (weight stored (in, out)), Embedding, LayerNorm, Dropout, G
 attention.py  CausalSelfAttention and the KVCache for incremental decoding
 gpt.py        MLP, Block (pre- or post-LN), GPTConfig, GPT
 options.py    configuration fields declared once: default, meaning and check (option)
+modern.py     RMSNorm, SwiGLU, RotarySelfAttention (RoPE, grouped-query attention)
 """
 
 from .attention import CausalSelfAttention, KVCache
 from .gpt import GPT, MLP, Block, GPTConfig
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU
+from .modern import RMSNorm, RotarySelfAttention, SwiGLU, llama_hidden_size
 from .module import Module, Parameter
 
 __all__ = ["GPT", "GELU", "MLP", "Block", "CausalSelfAttention", "Dropout", "Embedding",
-           "GPTConfig", "KVCache", "LayerNorm", "Linear", "Module", "Parameter", "ReLU"]
+           "GPTConfig", "KVCache", "LayerNorm", "Linear", "Module", "Parameter", "RMSNorm", "ReLU",
+           "RotarySelfAttention", "SwiGLU", "llama_hidden_size"]

@@ -39,11 +39,14 @@ from .layers import (
     is_stock,
     sub_seed,
 )
+from .modern import RMSNorm, RotarySelfAttention, SwiGLU, llama_hidden_size
 from .module import Module
 from .options import (
     REQUIRED,
     ConfigError,
+    above_one,
     check_fields,
+    non_negative,
     one_of,
     option,
     positive,
@@ -52,6 +55,13 @@ from .options import (
 
 ACTIVATIONS = {"gelu_tanh": lambda: GELU("tanh"), "gelu": lambda: GELU("none"), "relu": ReLU}
 NORM_POSITIONS = ("pre", "post")
+NORMS = ("layernorm", "rmsnorm")
+POSITIONS = ("learned", "rope")
+MLPS = ("gelu", "swiglu")
+# The modern decoder block (Llama, Mistral, SmolLM, Qwen): RMSNorm, rotary positions, the SwiGLU
+# MLP and no biases. GPTConfig(**LLAMA, ...) builds one; grouped-query attention (n_kv_head) and
+# an untied head are chosen per model size.
+LLAMA = dict(norm="rmsnorm", position="rope", mlp="swiglu", bias=False)
 
 
 @dataclass
@@ -79,12 +89,55 @@ class GPTConfig:
     activation: str = option("gelu_tanh", "MLP nonlinearity: gelu_tanh, gelu (exact) or relu",
                              one_of(*ACTIVATIONS))
     fused: bool = True  # run the fused ops (ops/fused.py); False: every op spelled out
+    # the modern decoder's switches (nn/modern.py); the defaults are GPT-2's
+    norm: str = option("layernorm", "'layernorm' (GPT-2) or 'rmsnorm' (Llama: x / rms(x) * "
+                       "weight, no mean, no bias)", one_of(*NORMS))
+    norm_eps: float = option(1e-5, "added to the variance (LayerNorm) or the mean square "
+                             "(RMSNorm)", positive)
+    position: str = option("learned", "'learned' position embeddings (GPT-2) or 'rope' "
+                           "(rotary)", one_of(*POSITIONS))
+    rope_theta: float = option(10000.0, "RoPE's frequency base (Llama 2: 1e4, Llama 3: 5e5)",
+                               above_one)
+    mlp: str = option("gelu", "'gelu': GPT-2's MLP (with `activation`); 'swiglu': Llama's "
+                      "gated MLP", one_of(*MLPS))
+    mlp_hidden: int = option(0, "the MLP's width; 0: 4C for gelu, Llama's rounded 8C/3 for "
+                             "swiglu", non_negative)
+    n_kv_head: int = option(0, "key/value heads (grouped-query attention); 0: n_head, "
+                            "1: multi-query", non_negative)
 
     def __post_init__(self):
         check_fields(self)
         if self.n_embd % self.n_head:
             raise ConfigError(f"GPTConfig: n_embd={self.n_embd} is not divisible by "
                               f"n_head={self.n_head}; each head gets n_embd // n_head channels")
+        self._check_modern()
+
+    def _check_modern(self) -> None:
+        """The rules that tie the modern switches to the sizes."""
+        if self.n_head % self.kv_heads:
+            raise ConfigError(f"GPTConfig: n_kv_head={self.n_kv_head} must divide n_head="
+                              f"{self.n_head}; each key/value head serves n_head // n_kv_head "
+                              "query heads (1: multi-query attention)")
+        if self.position == "rope" and self.head_size % 2:
+            raise ConfigError(f"GPTConfig: rotary positions turn pairs of channels, so the head "
+                              f"size n_embd // n_head = {self.head_size} must be even")
+
+    @property
+    def head_size(self) -> int:
+        """Channels per attention head, n_embd // n_head."""
+        return self.n_embd // self.n_head
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads: n_kv_head, or n_head when it is 0."""
+        return self.n_kv_head or self.n_head
+
+    @property
+    def mlp_width(self) -> int:
+        """The MLP's hidden width: mlp_hidden, or 4C (gelu) or Llama's 8C/3 rounding (swiglu)."""
+        if self.mlp_hidden:
+            return self.mlp_hidden
+        return 4 * self.n_embd if self.mlp == "gelu" else llama_hidden_size(self.n_embd)
 
     def to_dict(self) -> dict:
         """The fields as a plain dict (JSON-safe), as saved in checkpoints."""
@@ -111,13 +164,14 @@ class MLP(Module):
 
     def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True,
                  activation: str = "gelu_tanh", *, rng=None, proj_std: float = 0.02, seed=0,
-                 fused: bool = True):
+                 fused: bool = True, hidden: int | None = None):
         if activation not in ACTIVATIONS:
             raise ValueError(f"MLP: activation must be one of {list(ACTIVATIONS)}, got "
                              f"{activation!r}")
-        self.c_fc = Linear(n_embd, 4 * n_embd, bias, rng=rng, fused=fused)
+        hidden = 4 * n_embd if hidden is None else hidden
+        self.c_fc = Linear(n_embd, hidden, bias, rng=rng, fused=fused)
         self.act = ACTIVATIONS[activation]()
-        self.c_proj = Linear(4 * n_embd, n_embd, bias, rng=rng, std=proj_std, fused=fused)
+        self.c_proj = Linear(hidden, n_embd, bias, rng=rng, std=proj_std, fused=fused)
         self.dropout = Dropout(dropout, seed=sub_seed(seed, 3))
         self.fused = fused
 
@@ -127,6 +181,13 @@ class MLP(Module):
         else:  # the line above as one op
             h = F.linear_gelu(x, self.c_fc.weight, self.c_fc.bias, self.act.approximate)
         return self.dropout(self.c_proj(h))  # (B, T, C)
+
+
+def make_norm(c: GPTConfig) -> Module:
+    """The block's (and the final) normalisation that the config asks for."""
+    if c.norm == "rmsnorm":
+        return RMSNorm(c.n_embd, eps=c.norm_eps)
+    return LayerNorm(c.n_embd, eps=c.norm_eps, bias=c.bias)
 
 
 class Block(Module):
@@ -144,12 +205,21 @@ class Block(Module):
         proj_std = 0.02 / math.sqrt(2 * c.n_layer)  # GPT-2: each residual branch is scaled
         # down so that the sum of 2 * n_layer branches keeps the residual stream's variance
         self.norm_position = c.norm_position
-        self.ln_1 = LayerNorm(c.n_embd, bias=c.bias)
-        self.attn = CausalSelfAttention(c.n_embd, c.n_head, c.dropout, c.bias, rng=rng,
-                                        proj_std=proj_std, seed=seed, fused=c.fused)
-        self.ln_2 = LayerNorm(c.n_embd, bias=c.bias)
-        self.mlp = MLP(c.n_embd, c.dropout, c.bias, c.activation, rng=rng, proj_std=proj_std,
-                       seed=seed, fused=c.fused)
+        self.ln_1 = make_norm(c)
+        if c.position == "learned" and c.kv_heads == c.n_head:  # GPT-2's attention
+            self.attn = CausalSelfAttention(c.n_embd, c.n_head, c.dropout, c.bias, rng=rng,
+                                            proj_std=proj_std, seed=seed, fused=c.fused)
+        else:  # rotary positions and/or grouped-query attention (nn/modern.py)
+            self.attn = RotarySelfAttention(
+                c.n_embd, c.n_head, c.kv_heads, c.dropout, c.bias, rope=c.position == "rope",
+                rope_theta=c.rope_theta, rng=rng, proj_std=proj_std, seed=seed, fused=c.fused)
+        self.ln_2 = make_norm(c)
+        if c.mlp == "gelu":
+            self.mlp = MLP(c.n_embd, c.dropout, c.bias, c.activation, rng=rng,
+                           proj_std=proj_std, seed=seed, fused=c.fused, hidden=c.mlp_width)
+        else:
+            self.mlp = SwiGLU(c.n_embd, c.mlp_width, c.dropout, c.bias, rng=rng,
+                              proj_std=proj_std, seed=seed, fused=c.fused)
 
     def forward(self, x, kv_cache: KVCache | None = None, layer: int = 0,
                 return_attention: bool = False):
@@ -174,10 +244,11 @@ class Transformer(Module):
     def __init__(self, config: GPTConfig, rng: np.random.Generator, seed: int):
         c = config
         self.wte = Embedding(c.vocab_size, c.n_embd, rng=rng)  # token embedding (V, C)
-        self.wpe = Embedding(c.block_size, c.n_embd, rng=rng)  # learned positions (block, C)
+        if c.position == "learned":  # with RoPE, positions enter inside attention instead
+            self.wpe = Embedding(c.block_size, c.n_embd, rng=rng)  # learned positions (block, C)
         self.drop = Dropout(c.dropout, seed=sub_seed(seed, 1))
         self.h = [Block(c, rng=rng, seed=sub_seed(seed, i + 2)) for i in range(c.n_layer)]
-        self.ln_f = LayerNorm(c.n_embd, bias=c.bias)
+        self.ln_f = make_norm(c)
 
 
 class GPT(Module):
@@ -254,8 +325,10 @@ class GPT(Module):
             raise ValueError(f"cannot forward a sequence of length {T}, block size is only "
                              f"{self.config.block_size}")
         tr = self.transformer
-        pos = np.arange(start, start + T)  # (T,)
-        x = tr.drop(tr.wte(ids) + tr.wpe(pos))  # (B, T, C) + (T, C) -> (B, T, C)
+        x = tr.wte(ids)  # (B, T, C)
+        if self.config.position == "learned":
+            x = x + tr.wpe(np.arange(start, start + T))  # (B, T, C) + (T, C) -> (B, T, C)
+        x = tr.drop(x)  # (B, T, C); RoPE adds positions in each attention layer instead
         for i, block in enumerate(tr.h):
             x = block(x, kv_cache, i, return_attention)  # (B, T, C)
         if last_position_only:
@@ -275,14 +348,15 @@ class GPT(Module):
     def new_kv_cache(self, batch_size: int) -> KVCache:
         """An empty cache for `batch_size` sequences, with room for block_size positions."""
         c = self.config
-        return KVCache(c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head,
-                       self.transformer.wte.weight.dtype)
+        return KVCache(c.n_layer, batch_size, c.kv_heads, c.block_size, c.head_size,
+                       self.transformer.wte.weight.dtype)  # n_kv_head heads: GQA's saving
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Parameter count. non_embedding=True leaves out the position embeddings, as nanoGPT
         does (the token embedding stays: tied, it is also the head's weight)."""
         n = super().num_parameters()
-        return n - self.transformer.wpe.weight.size if non_embedding else n
+        wpe = getattr(self.transformer, "wpe", None)  # None with rotary positions
+        return n - wpe.weight.size if non_embedding and wpe is not None else n
 
     def crop_block_size(self, block_size: int) -> None:
         """Shrink the context window, keeping the first block_size learned positions (e.g. to
@@ -291,11 +365,12 @@ class GPT(Module):
                 or not 0 < block_size <= self.config.block_size:
             raise ValueError(f"crop_block_size: need an int 0 < block_size <= "
                              f"{self.config.block_size}, got {block_size!r}")
-        wpe = self.transformer.wpe
-        wpe.weight.data = np.ascontiguousarray(wpe.weight.data[:block_size])  # (block_size, C)
-        wpe.weight.grad = None
-        wpe.weight._bump_version()
-        wpe.num_embeddings = int(block_size)
+        wpe = getattr(self.transformer, "wpe", None)  # rotary positions have no table to crop
+        if wpe is not None:
+            wpe.weight.data = np.ascontiguousarray(wpe.weight.data[:block_size])  # (block, C)
+            wpe.weight.grad = None
+            wpe.weight._bump_version()
+            wpe.num_embeddings = int(block_size)
         self.config = dataclasses.replace(self.config, block_size=int(block_size))
 
     def save(self, path: str) -> None:

@@ -47,6 +47,11 @@ def non_negative(value):
     return None if value >= 0 else "must be >= 0"
 
 
+def above_one(value):
+    """Check: > 1."""
+    return None if value > 1 else "must be > 1"
+
+
 def open_unit(value):
     """Check: strictly between 0 and 1."""
     return None if 0 < value < 1 else "must be in (0, 1)"

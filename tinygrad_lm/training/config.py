@@ -19,7 +19,7 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field, fields
 
-from ..nn.gpt import GPT, GPTConfig
+from ..nn.gpt import GPT, LLAMA, GPTConfig
 from ..nn.options import (
     ConfigError,
     check_fields,
@@ -153,6 +153,12 @@ PRESETS: dict[str, dict] = {
     "finetune": dict(block_size=256, batch_size=4, max_iters=200, lr=3e-5, min_lr=3e-6,
                      warmup_iters=10, lr_decay_iters=200, weight_decay=0.1, eval_interval=50,
                      eval_iters=10, checkpoint_interval=50, sample_tokens=100),
+    # the grammar run with the modern block (RMSNorm, RoPE, SwiGLU, no biases, two key/value
+    # heads for the four query heads): `train --preset llama` against `--preset grammar`
+    "llama": dict(dataset="grammar", n_layer=3, n_head=4, n_embd=96, block_size=64,
+                  batch_size=32, max_iters=3000, lr=3e-3, min_lr=3e-4, warmup_iters=50,
+                  lr_decay_iters=3000, eval_interval=500, checkpoint_interval=500,
+                  **LLAMA, n_kv_head=2),
     "tiny": dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=20,
                  lr=1e-2, min_lr=1e-3, warmup_iters=2, lr_decay_iters=20, eval_interval=10,
                  eval_iters=2, checkpoint_interval=10, sample_tokens=20, n_examples=300,
