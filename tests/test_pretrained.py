@@ -219,7 +219,7 @@ def _edit_config(hf_dir, **changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(model_type="llama"), "model_type is 'llama', not 'gpt2'"),
+    (dict(model_type="bert"), "model_type is 'bert', not 'gpt2'"),
     (dict(activation_function="silu"), "activation_function 'silu' is not one of"),
     (dict(layer_norm_epsilon=1e-6), "layer_norm_epsilon is 1e-06"),
     (dict(scale_attn_by_inverse_layer_idx=True), "scale_attn_by_inverse_layer_idx is True"),

@@ -30,6 +30,7 @@ from ..tokenizers import BPETokenizer, CharTokenizer, Tokenizer
 from ..tokenizers.bpe_files import ENDOFTEXT
 from .hf_files import MASK_BUFFERS, write_hf_config
 from .interop import to_torch_state_dict
+from .llama import is_llama, llama_state_dict, write_llama_config
 
 __all__ = ["export_hf", "export_nanogpt", "hf_state_dict"]
 
@@ -53,6 +54,13 @@ def hf_state_dict(model: GPT) -> dict[str, np.ndarray]:
     if c.norm_position != "pre":
         raise ExportError("GPT-2 normalises before each block (norm_position='pre'); a post-LN "
                           "model has no Hugging Face GPT-2 equivalent")
+    modern = {k: getattr(c, k) for k in ("norm", "position", "mlp", "norm_eps", "mlp_width",
+                                         "kv_heads")}
+    if modern != {"norm": "layernorm", "position": "learned", "mlp": "gelu", "norm_eps": 1e-5,
+                  "mlp_width": 4 * c.n_embd, "kv_heads": c.n_head}:
+        raise ExportError(f"this model is neither a GPT-2 nor a Llama ({modern}); Hugging Face "
+                          "has GPT-2 (layernorm, learned positions, gelu MLP of 4C, every head "
+                          "its own keys) and Llama (rmsnorm, rope, swiglu) directories only")
     sd = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
     if not c.bias:
         dtype = model.transformer.wte.weight.dtype
@@ -70,15 +78,18 @@ def hf_state_dict(model: GPT) -> dict[str, np.ndarray]:
 
 
 def export_hf(model: GPT, tokenizer: Tokenizer | None, out_dir: str) -> list[str]:
-    """Write a Hugging Face GPT-2 directory; returns the files written."""
+    """Write a Hugging Face directory, GPT2LMHeadModel's or, for a model with the LLAMA block
+    (io/llama.py), LlamaForCausalLM's; returns the files written."""
     out_dir = os.fspath(out_dir)
-    sd = hf_state_dict(model)
+    llama = is_llama(model.config)
+    sd = llama_state_dict(model) if llama else hf_state_dict(model)
     if tokenizer is not None and tokenizer.vocab_size > model.config.vocab_size:
         raise ExportError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
                           f"{model.config.vocab_size}: they do not belong together")
     _fresh_directory(out_dir)
     eos = getattr(tokenizer, "special_tokens", {}).get(ENDOFTEXT)
-    written = [write_hf_config(out_dir, model.config, eos)]
+    write_config = write_llama_config if llama else write_hf_config
+    written = [write_config(out_dir, model.config, eos)]
     weights = os.path.join(out_dir, "model.safetensors")
     save_file(sd, weights, metadata={"format": "pt"})
     written.append(weights)
@@ -139,6 +150,11 @@ def nanogpt_model_args(model: GPT) -> dict:
                           "before each block and uses GELU; this model has tie_weights="
                           f"{c.tie_weights}, norm_position={c.norm_position!r}, activation="
                           f"{c.activation!r}; export it with --format hf instead")
+    if (c.norm, c.position, c.mlp, c.kv_heads, c.mlp_width, c.norm_eps) != (
+            "layernorm", "learned", "gelu", c.n_head, 4 * c.n_embd, 1e-5):
+        raise ExportError("nanoGPT's model is GPT-2's block (layernorm, learned positions, a "
+                          "4C gelu MLP, one key head per query head); export this model with "
+                          "--format hf instead")
     return {"n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd,
             "block_size": c.block_size, "bias": c.bias, "vocab_size": c.vocab_size,
             "dropout": c.dropout}

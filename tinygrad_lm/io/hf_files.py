@@ -75,7 +75,8 @@ def read_hf_config(directory: str, dropout: float = 0.0) -> dict:
 
     def refuse(why: str):
         raise PretrainedError(f"{path!r}: {why}; only GPT-2 models (transformers' "
-                              "GPT2LMHeadModel) load here")
+                              "GPT2LMHeadModel) and Llama models (LlamaForCausalLM, model_type "
+                              "'llama') load here")
 
     if c.get("model_type") != "gpt2":
         refuse(f"model_type is {c.get('model_type')!r}, not 'gpt2'")
