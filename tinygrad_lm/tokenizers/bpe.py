@@ -105,17 +105,31 @@ class BPETokenizer(Tokenizer):
         return 1 + max(max(self.vocab), max(self.special_tokens.values(), default=-1))
 
     @classmethod
-    def train(cls, text: str, vocab_size: int, *, pattern: str | None = None) -> BPETokenizer:
-        """Learn vocab_size - 256 merges from `text` (see bpe_training.learn_merges): the most
-        frequent adjacent pair first, ties to the smallest ids, so training is deterministic.
-        Stops early if no pair is left to merge."""
+    def train(cls, text: str, vocab_size: int, *, pattern: str | None = None,
+              special_tokens=(), tie_break: str = "smallest_ids") -> BPETokenizer:
+        """Learn merges from `text` (see bpe_training.learn_merges): the most frequent adjacent
+        pair first, ties to the smallest ids (or, tie_break="greater_bytes", to the
+        lexicographically greater pair of byte strings), so training is deterministic.
+        Stops early if no pair is left to merge.
+
+        special_tokens (e.g. ["<|endoftext|>"]): never merged across, and kept in the
+        vocabulary after the merges, which number vocab_size - 256 - len(special_tokens)."""
         _check_text(text, "BPETokenizer.train")
-        if not isinstance(vocab_size, int) or vocab_size < 256:
-            raise ValueError(f"BPETokenizer.train: vocab_size must be an int >= 256 (the 256 "
-                             f"byte tokens come first, merges are added on top), got "
-                             f"{vocab_size!r}")
+        special_tokens = list(special_tokens)
+        if not isinstance(vocab_size, int) or vocab_size < 256 + len(special_tokens):
+            raise ValueError(f"BPETokenizer.train: vocab_size must be an int >= 256 + "
+                             f"{len(special_tokens)} (the 256 byte tokens and the special "
+                             f"tokens, merges are added on top), got {vocab_size!r}")
+        if len(set(special_tokens)) != len(special_tokens) or not all(
+                isinstance(t, str) and t for t in special_tokens):
+            raise ValueError(f"BPETokenizer.train: special_tokens must be distinct non-empty "
+                             f"strings, got {special_tokens!r}")
         pattern = pattern or GPT2_PATTERN
-        return cls(learn_merges(text, vocab_size, pattern), pattern)
+        merges = learn_merges(text, vocab_size - len(special_tokens), pattern, special_tokens,
+                              tie_break)
+        first = 256 + len(merges)
+        return cls(merges, pattern,
+                   special_tokens={t: first + i for i, t in enumerate(special_tokens)})
 
     # ---- encoding -----------------------------------------------------------------------------
     def _encode_piece(self, piece: str) -> list[int]:
@@ -171,6 +185,49 @@ class BPETokenizer(Tokenizer):
             ids.append(self.special_tokens[m.group()])
             start = m.end()
         return ids + self.encode_ordinary(text[start:])
+
+    STREAM_BUFFER = 2 ** 16  # characters collected before encode_iterable encodes
+
+    def encode_iterable(self, chunks, *, allowed_special=frozenset(),
+                        disallowed_special="all"):
+        """Yield the ids of "".join(chunks), the same ids `encode` gives, without holding the
+        text or the ids: for a file, `tok.encode_iterable(open(path, encoding="utf-8"))` runs
+        in memory bounded by its longest line (plus a 64 KiB buffer).
+
+        Text waits in a buffer only from the start of its last pre-token on (that piece may
+        continue in the next chunk: "hel" + "lo", a digit run, a run of spaces before a word),
+        and never cut inside a possible special token. Every earlier piece is final: the
+        pattern decides a piece from the text up to one character past it (true of GPT-2's
+        and Llama 3's patterns), so encoding up to the cut equals encoding the whole."""
+        allowed = self._special_set(allowed_special, "allowed_special")
+        acting = set(self.special_tokens) if disallowed_special == "all" else \
+            allowed | self._special_set(disallowed_special, "disallowed_special")
+        buffer = ""
+        for chunk in chunks:
+            _check_text(chunk, "BPETokenizer.encode_iterable")
+            buffer += chunk
+            if len(buffer) < self.STREAM_BUFFER:
+                continue  # one encode per 64 KiB, not per line: the per-call checks add up
+            cut = self._stream_cut(buffer, acting)
+            if cut > 0:
+                yield from self.encode(buffer[:cut], allowed_special=allowed_special,
+                                       disallowed_special=disallowed_special)
+                buffer = buffer[cut:]
+        if buffer:
+            yield from self.encode(buffer, allowed_special=allowed_special,
+                                   disallowed_special=disallowed_special)
+
+    def _stream_cut(self, buffer: str, specials) -> int:
+        """Where `buffer` may be cut: the start of a pre-token after the last special token that
+        encode acts on, and before any special token that may be arriving at the end."""
+        tail = max((buffer.rfind(t) + len(t) for t in specials if t in buffer), default=0)
+        limit = len(buffer) - max(map(len, specials)) + 1 if specials else len(buffer)
+        cut = tail
+        for m in self._regex.finditer(buffer, tail):
+            if m.start() >= limit:
+                break
+            cut = m.start()  # the pieces before it are final; this one may still grow
+        return cut
 
     def _special_set(self, chosen, name: str) -> set[str]:
         if chosen == "all":
