@@ -65,8 +65,10 @@ class SwiGLU(Module):
         self.dropout = Dropout(dropout, seed=sub_seed(seed, 3))
 
     def forward(self, x):
+        # BEGIN ASSIGNMENT 6.3
         h = F.silu(self.gate_proj(x)) * self.up_proj(x)  # (B, T, hidden)
         return self.dropout(self.down_proj(h))  # (B, T, C)
+        # END ASSIGNMENT 6.3
 
 
 class RotarySelfAttention(Module):
@@ -125,7 +127,9 @@ class RotarySelfAttention(Module):
         B, T, C = x.shape
         nh, nkv, hs = self.n_head, self.n_kv_head, self.head_size
         G = nh // nkv  # query heads per key/value head
+        # BEGIN ASSIGNMENT 6.2
         start = kv_cache.length if kv_cache is not None else 0  # absolute position of x[:, 0]
+        # END ASSIGNMENT 6.2
         q, k, v = self._heads(x)  # (B, T, nh | nkv, hs)
         if self.rope:
             pos = np.arange(start, start + T)[:, None]  # (T, 1): broadcast over the heads

@@ -32,13 +32,16 @@ class RMSNorm(Function):
         if not eps > 0:
             raise ValueError(f"rms_norm: eps must be > 0 (it keeps an all-zero row finite), "
                              f"got {eps}")
+        # BEGIN ASSIGNMENT 6.1
         rstd = 1.0 / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + np.asarray(eps, x.dtype))
         x_hat = x * rstd  # (..., C), each row of mean square 1
         ctx.save_for_backward(x_hat, rstd, weight)
         return x_hat if weight is None else x_hat * weight
+        # END ASSIGNMENT 6.1
 
     @staticmethod
     def backward(ctx, g):
+        # BEGIN ASSIGNMENT 6.1
         x_hat, rstd, weight = ctx.saved
         g_hat = g if weight is None else g * weight  # (..., C)
         dx = rstd * (g_hat - x_hat * np.mean(g_hat * x_hat, axis=-1, keepdims=True))
@@ -47,3 +50,4 @@ class RMSNorm(Function):
         if len(needs) > 1 and needs[1]:
             dw = (g * x_hat).reshape(-1, x_hat.shape[-1]).sum(axis=0)  # (C,)
         return (dx if needs[0] else None), dw
+        # END ASSIGNMENT 6.1

@@ -55,12 +55,14 @@ def _pairs(x, layout: str):
 
 def rotate(x, cos, sin, layout: str):
     """x with each pair (a, b) turned: (a cos - b sin, a sin + b cos). NumPy, no graph."""
+    # BEGIN ASSIGNMENT 6.2
     a, b = _pairs(x, layout)
     out = np.empty(np.broadcast_shapes(x.shape, cos.shape[:-1] + (x.shape[-1],)), x.dtype)
     out_a, out_b = _pairs(out, layout)
     out_a[...] = a * cos - b * sin
     out_b[...] = a * sin + b * cos
     return out
+    # END ASSIGNMENT 6.2
 
 
 class Rope(Function):

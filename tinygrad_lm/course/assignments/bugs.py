@@ -37,6 +37,9 @@ ATTENTION = "tinygrad_lm/nn/attention.py"
 GPT = "tinygrad_lm/nn/gpt.py"
 OPTIM = "tinygrad_lm/training/optim.py"
 SAMPLING = "tinygrad_lm/generation/sampling.py"
+NORMS = "tinygrad_lm/ops/norms.py"
+ROTARY = "tinygrad_lm/ops/rotary.py"
+MODERN = "tinygrad_lm/nn/modern.py"
 
 BUGS = [
     Bug("toposort_children_first", "1.1", AUTOGRAD,
@@ -184,6 +187,22 @@ BUGS = [
         "        start, end = self.length, self.length + k.shape[2]\n",
         "        start, end = 0, k.shape[2]\n",
         "new keys/values overwrite position 0 instead of following the cached ones"),
+    Bug("rmsnorm_subtracts_the_mean", "6.1", NORMS,
+        "        x_hat = x * rstd  # (..., C), each row of mean square 1\n",
+        "        x_hat = (x - x.mean(axis=-1, keepdims=True)) * rstd  # (..., C)\n",
+        "RMSNorm with the mean subtracted (half a LayerNorm)"),
+    Bug("rope_sin_sign_flipped", "6.2", ROTARY,
+        "    out_a[...] = a * cos - b * sin\n", "    out_a[...] = a * cos + b * sin\n",
+        "the pairs are not rotated (a reflection instead of a rotation)"),
+    Bug("rope_position_restarts_after_cache", "6.2", MODERN,
+        "        start = kv_cache.length if kv_cache is not None else 0  # absolute position of "
+        "x[:, 0]\n",
+        "        start = 0  # absolute position of x[:, 0]\n",
+        "RoPE rotates tokens decoded after a KV cache by position 0, not their own"),
+    Bug("swiglu_gates_swapped", "6.3", MODERN,
+        "        h = F.silu(self.gate_proj(x)) * self.up_proj(x)  # (B, T, hidden)\n",
+        "        h = F.silu(self.up_proj(x)) * self.gate_proj(x)  # (B, T, hidden)\n",
+        "silu on the up projection instead of the gate (gate and up swapped)"),
 ]
 
 BY_NAME = {b.name: b for b in BUGS}

@@ -37,6 +37,7 @@ ASSIGNMENTS = {
     3: "Kernels",
     4: "Attention and the GPT",
     5: "Training and generation",
+    6: "The modern decoder",
 }
 
 TASKS = [
@@ -101,11 +102,21 @@ TASKS = [
     Task("5.5", 10, "the KV cache: append new keys/values and attend over the cached ones",
          "concatenate the new keys/values after the cached ones along time and advance the"
          " position"),
+    Task("6.1", 10, "RMSNorm forward and backward",
+         "divide each row by sqrt(mean(x^2) + eps), without subtracting the mean; backward: "
+         "dx = rstd * (g_hat - x_hat * mean(g_hat * x_hat)) with g_hat = g * weight"),
+    Task("6.2", 15, "rotary embeddings: rotate channel pairs, at the absolute position of a "
+         "cached sequence",
+         "(a, b) -> (a cos - b sin, a sin + b cos); with a KV cache the new tokens start at "
+         "position kv_cache.length, not 0"),
+    Task("6.3", 5, "the SwiGLU MLP: w2(silu(w1 x) * w3 x)",
+         "silu goes on the gate projection (gate_proj, w1) only; up_proj (w3) is the linear "
+         "path it multiplies"),
 ]
 
 BY_ID = {t.id: t for t in TASKS}
 HANDOUTS = {1: "assignments/01_autograd.md", 2: "assignments/02_backward_passes.md",
             3: "assignments/03_kernels.md", 4: "assignments/04_attention.md",
-            5: "assignments/05_training_generation.md"}
+            5: "assignments/05_training_generation.md", 6: "assignments/06_modern_decoder.md"}
 HIDDEN_MARKER = "hidden"
 HIDDEN_DIR = "tests/hidden"  # every test file under it is hidden
