@@ -10,11 +10,11 @@
 #
 # | switch | GPT-2 | Llama |
 # |---|---|---|
-# | `norm` | LayerNorm: subtract the mean, divide by the std, scale and shift | RMSNorm: divide by the root mean square, scale |
-# | `position` | a learned vector per position, added to the input | RoPE: q and k rotated by their position inside attention |
-# | `mlp` | $W_2\,\mathrm{gelu}(W_1 x)$, width $4C$ | SwiGLU: $W_2(\mathrm{silu}(W_1 x) \odot W_3 x)$, width $\approx 8C/3$ |
+# | `norm` | LayerNorm: centre, divide by the std, scale, shift | RMSNorm: divide by the RMS |
+# | `position` | a learned vector per position, added | RoPE: q and k rotated by position |
+# | `mlp` | $W_2\,\mathrm{gelu}(W_1 x)$, width $4C$ | SwiGLU, width $\approx 8C/3$ |
 # | `bias` | biases everywhere | none |
-# | `n_kv_head` | every query head has its own keys and values | groups of query heads share one (grouped-query attention) |
+# | `n_kv_head` | each query head has its own keys | query heads share keys (GQA) |
 #
 # You will
 #
