@@ -3,7 +3,7 @@
     model, tok = tinygrad_lm.load("out")             # a run: its best.npz (else its ckpt.npz)
     model, tok = tinygrad_lm.load("out/ckpt.npz")    # a trainer checkpoint
     model, tok = tinygrad_lm.load("model.npz")       # a weights file (GPT.save); tok is None
-    model, tok = tinygrad_lm.load("gpt2")            # a Hugging Face GPT-2 directory
+    model, tok = tinygrad_lm.load("gpt2")            # a Hugging Face GPT-2 or Llama directory
     model, tok = tinygrad_lm.load("out/ckpt.pt")     # nanoGPT's (or its out_dir); tok is None
 
 The model comes back in eval() mode. What `path` holds decides how it is read: each entry of
@@ -132,7 +132,7 @@ def load_any(path: str) -> Loaded:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path!r} does not exist; pass a run directory (e.g. out), a "
                                 "checkpoint (.npz), a weights file (.npz or .safetensors), a "
-                                "Hugging Face GPT-2 directory or a nanoGPT ckpt.pt")
+                                "Hugging Face GPT-2 or Llama directory or a nanoGPT ckpt.pt")
     for _, detect, read in FORMATS:
         if detect(path):
             loaded = read(path)
@@ -144,7 +144,7 @@ def load_any(path: str) -> Loaded:
 
 def load(path: str):
     """(model, tokenizer) from a run directory, a trainer checkpoint, a weights file or a
-    Hugging Face GPT-2 directory (pretrained.from_pretrained) or a nanoGPT ckpt.pt; the
+    Hugging Face GPT-2 or Llama directory (pretrained.from_pretrained) or a nanoGPT ckpt.pt; the
     tokenizer is None when the file holds none. The model is in eval() mode."""
     loaded = load_any(path)
     return loaded.model, loaded.tokenizer
