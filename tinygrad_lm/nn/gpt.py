@@ -69,9 +69,13 @@ class GPTConfig:
     """The shape of a GPT: vocabulary, context length, depth, width and heads, and its switches.
 
     Each field declares its type, default, meaning and check together (`option`, nn/options.py)
-    and is checked when the config is made, with the one rule that ties two fields (n_head
-    divides n_embd), so a bad config fails here and not deep inside a forward. Each head gets
-    hs = n_embd // n_head channels.
+    and is checked when the config is made, with the rules that tie fields together (n_head
+    divides n_embd, n_kv_head divides n_head, an even head size for rotary positions), so a bad
+    config fails here and not deep inside a forward. Each head gets hs = n_embd // n_head
+    channels.
+
+    The defaults are GPT-2's block; `GPTConfig(**LLAMA, ...)` is Llama's (nn/modern.py). The
+    head is tied to the token embedding by `tie_weights` (Hugging Face's tie_word_embeddings).
     """
     vocab_size: int = option(REQUIRED, "tokens in the vocabulary (training sets it from the "
                              "tokenizer)", positive)
