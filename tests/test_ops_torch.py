@@ -381,4 +381,6 @@ NOT_COMPARED = {
     # same function under another name, or fused ops PyTorch has no one call for
     "view", "broadcast_to", "max", "min", "mean", "linear", "linear_gelu", "causal_attention",
     "dropout", "relu", "gelu", "sigmoid", "tanh", "swish", "softmax", "one_hot", "einsum",
+    # the modern decoder's ops, compared with PyTorch in tests/test_modern.py
+    "rms_norm", "rope", "scaled_dot_product_attention",
 }
