@@ -6,7 +6,7 @@ import pytest
 
 import tinygrad_lm as tg
 from tinygrad_lm import kernels
-from tinygrad_lm.course import stand_ins as unfinished
+from tinygrad_lm.course import stand_ins
 from tinygrad_lm.course.stand_ins import forbid_stand_ins, needs_task_reason, unwritten_task
 
 BACKENDS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") else [])
@@ -54,7 +54,7 @@ def in_student_copy(config) -> bool:
     """A student's copy run by the student: stand-ins on and not under the grader's plugin.
     The reference repository has STAND_INS False; grading runs in the teacher's tree with the
     plugin loaded."""
-    return unfinished.STAND_INS and not config.pluginmanager.hasplugin(GRADER_PLUGIN)
+    return stand_ins.STAND_INS and not config.pluginmanager.hasplugin(GRADER_PLUGIN)
 
 
 @pytest.fixture

@@ -112,6 +112,7 @@ def test_no_import_cycle():
 
 def test_no_lazy_import_of_the_package():
     _, lazy = import_graph()
+    lazy = [(m, line, t) for m, line, t in lazy if (m, t) not in _granted_edges()]
     assert not lazy, "imports of the package's own modules inside functions (move them to the " \
         "top of the module; a cycle they hid must be broken instead): " + ", ".join(
             f"{m} line {line} imports {t}" for m, line, t in lazy)
@@ -121,6 +122,18 @@ def _floors_contract() -> configparser.SectionProxy:
     config = configparser.ConfigParser()
     config.read(ROOT.parent / "setup.cfg")
     return config["importlinter:contract:floors"]
+
+
+def _granted_edges() -> set[tuple[str, str]]:
+    """The contract's `ignore_imports`: none in the reference repository. A student copy's build
+    writes there the engine modules whose starters call the course's stand-ins."""
+    text = _floors_contract().get("ignore_imports", "")
+    return {tuple(part.strip() for part in line.split("->"))
+            for line in text.split("\n") if "->" in line}
+
+
+def test_only_a_starters_call_of_the_stand_ins_goes_up_a_floor():
+    assert all(target == f"{PACKAGE}.course.stand_ins" for _, target in _granted_edges())
 
 
 def test_the_floors_contract_holds():
@@ -144,9 +157,9 @@ def test_every_module_is_on_a_floor():
 def test_autograd_imports_nothing_of_the_package():
     graph, _ = import_graph()
     assert graph[f"{PACKAGE}.autograd"] == set()
-    # kernels are arrays only (the stand-ins of a student copy are the one exception left)
+    # kernels are arrays only (in a student copy, its starters may call the stand-ins)
     kernels = {m for m in graph if m.startswith(f"{PACKAGE}.kernels")}
-    assert all(t.startswith(f"{PACKAGE}.kernels") or t == f"{PACKAGE}.course.stand_ins"
+    assert all(t.startswith(f"{PACKAGE}.kernels") or (m, t) in _granted_edges()
                for m in kernels for t in graph[m])
 
 

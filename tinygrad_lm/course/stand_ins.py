@@ -1,16 +1,29 @@
 """Stand-ins for coursework tasks a student has not written yet, so a student copy still runs.
 
-A student copy (`tinygrad-lm assignments build`) replaces each solution with starter code. Where
-the same job can be done by code the copy already has, code that is not the task's solution, the
-starter runs that instead and says so once on stderr; `tinygrad-lm train`, the README's commands
-and the lessons then keep working while an assignment is unfinished:
+The reference repository never calls anything here: the engine does not know the course exists.
+A student copy (`tinygrad-lm assignments build`) gets its calls from text declared in the
+reference source beside the code it stands in for (course/assignments/build.py reads it):
+
+  * a region's starter, the `# STARTER:` lines inside `# BEGIN ASSIGNMENT X.Y`, which the copy
+    has in place of the solution: `return stand_in("5.2", "a constant learning rate",
+    lambda: lr)` runs the stand-in where it may, and otherwise raises the task's starter
+    NotImplementedError, as a plain starter does;
+  * `# STUDENT COPY N:` lines outside the regions, which become code in a copy that cuts
+    assignment N. A Numba kernel's starter is compiled code that can only raise, so the copy
+    decorates the kernel's Python wrapper with `kernel_stand_in("3.1")`, and the 5.5 starter
+    sits deep inside a forward pass, so the copy decorates generation's cached step with
+    `cache_stand_in`. Both catch only their task's starter, and only where a stand-in may run.
+
+What runs in place of an unwritten task is code the copy holds anyway, never the task's answer,
+and it says so once on stderr; `tinygrad-lm train`, the README's commands and the lessons then
+keep working while an assignment is unfinished:
 
     3.1-3.4  the Numba softmax and LayerNorm kernels  the NumPy reference kernel (the spec)
     4.2      spelled-out multi-head attention         the fused op F.causal_attention (numba
                                                       backend; not with a KV cache or weights)
     5.2      the warmup + cosine schedule             a constant learning rate
     5.3/5.4  top-k / top-p filtering                  no filtering
-    5.5      the KV cache                             generation without the cache (generate.py)
+    5.5      the KV cache (and 4.2 under a cache)     generation without the cache
 
 The other tasks (the autograd core, the op backward passes, the causal mask, the Transformer
 block, AdamW) have no stand-in that would not be their answer: their starter raises
@@ -23,17 +36,22 @@ reference repository and in grading it runs and fails as any test does.
 
 What a stand-in never does is earn marks. A test of task X.Y never gets a stand-in for X.Y
 (tests/conftest.py forbids it), and grading never gets one at all: the grading tree is the
-teacher's, where STAND_INS is False, and the grader's pytest plugin fails any test during which
-a stand-in ran. A student copy's build writes STAND_INS = True.
+teacher's, where STAND_INS is False and no `STUDENT COPY` line is code, and the grader's pytest
+plugin fails any test during which a stand-in ran. A student copy has STAND_INS = True.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 from collections import Counter
 
+from ..kernels import reference
+from .assignments.catalog import starter_message
+
+# STUDENT COPY INSTEAD: STAND_INS = True  # a student copy (the reference repository has False)
 STAND_INS = False  # the reference repository has nothing unfinished; a student copy: True
 _forbidden: frozenset[str] = frozenset()
 _told: set[str] = set()
@@ -84,18 +102,58 @@ def may_stand_in(task_id: str, instead: str) -> bool:
     return True
 
 
-def unfinished(task_id: str, message: str, instead: str, stand_in=None):
-    """A starter's body: return `stand_in()` when it may run (see may_stand_in), else raise
-    NotImplementedError(message). `stand_in` None means none fits this call."""
-    if stand_in is not None and may_stand_in(task_id, instead):
-        return stand_in()
-    raise NotImplementedError(message)
+def stand_in(task_id: str, instead: str, run, *args, **kwargs):
+    """A starter's body: `run(*args, **kwargs)` when it may stand in for the unwritten task
+    (see may_stand_in), else the task's starter NotImplementedError. `run` None: no stand-in
+    fits this call (4.2 under a KV cache, say), so the starter raises."""
+    if run is not None and may_stand_in(task_id, instead):
+        return run(*args, **kwargs)
+    raise NotImplementedError(starter_message(task_id))
 
 
 def starter_task(error: BaseException) -> str | None:
     """The task id of a starter's NotImplementedError ("Assignment 3.3: ..."), else None."""
     found = isinstance(error, NotImplementedError) and STARTER_MESSAGE.match(str(error))
     return found.group(1) if found else None
+
+
+def kernel_stand_in(task_id: str):
+    """Decorator a student copy puts on the Python wrapper of the Numba kernel of `task_id`:
+    while the kernel is the starter (compiled code raising the task's NotImplementedError), the
+    NumPy reference kernel of the same name, the specification, runs with the same arguments.
+    Any other error, or a starter where no stand-in may run, propagates."""
+    def wrap(kernel):
+        spec = getattr(reference, kernel.__name__)
+
+        @functools.wraps(kernel)
+        def run(*args, **kwargs):
+            try:
+                return kernel(*args, **kwargs)
+            except NotImplementedError as error:
+                if starter_task(error) != task_id or not may_stand_in(
+                        task_id, f"the NumPy reference kernel {spec.__name__}"):
+                    raise
+            return spec(*args, **kwargs)
+        return run
+    return wrap
+
+
+def cache_stand_in(cached_step):
+    """Decorator a student copy puts on generation's cached step (NextTokenLogits.cached):
+    when a forward with the KV cache stops at the starter of 5.5 (the cache) or 4.2 (the
+    spelled-out attention, the only path a cache can take), generation goes on without the
+    cache, recomputing the window at every step, which gives the same tokens."""
+    @functools.wraps(cached_step)
+    def run(logits_of, idx):
+        try:
+            return cached_step(logits_of, idx)
+        except NotImplementedError as error:
+            task = starter_task(error)
+            if task is None or not may_stand_in(task, "generation without the KV cache"):
+                raise
+        logits_of.use_cache, logits_of.cache = False, None
+        return logits_of(idx)
+    return run
 
 
 STARTER_IN_TEXT = re.compile(r"NotImplementedError: (Assignment (\d+\.\d+): [^\n]*)")

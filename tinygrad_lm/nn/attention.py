@@ -17,7 +17,6 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import is_grad_enabled, no_grad
-from ..course.stand_ins import unfinished  # noqa: F401 (a student copy's 4.2 starter calls it)
 from ..tensor import Tensor
 from .layers import Dropout, Linear, sub_seed
 from .module import Module
@@ -142,6 +141,7 @@ class CausalSelfAttention(Module):
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True, *,
                  rng: np.random.Generator | None = None, proj_std: float = 0.02, seed=0,
+                 # STUDENT COPY 4 INSTEAD: fused: bool = False):  # your spelled-out code runs
                  fused: bool = True):
         if n_head < 1 or n_embd % n_head != 0:
             raise ValueError(f"CausalSelfAttention: n_embd={n_embd} is not divisible by "
@@ -168,6 +168,10 @@ class CausalSelfAttention(Module):
         dropping = self.attn_dropout.training and self.attn_dropout.p > 0
         if not self.fused or kv_cache is not None or return_attention or dropping:
             # BEGIN ASSIGNMENT 4.2
+            # STARTER: from ..course.stand_ins import stand_in
+            # STARTER: fast = kv_cache is None and not return_attention and not dropping
+            # STARTER: y = stand_in("4.2", "the fused attention op F.causal_attention",
+            # STARTER:              F.causal_attention if fast else None, self.c_attn(x), nh)
             q, k, v = self.c_attn(x).split(C, axis=2)  # 3 x (B, T, C)
             q = q.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
             k = k.reshape(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)

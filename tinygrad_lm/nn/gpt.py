@@ -92,6 +92,7 @@ class GPTConfig:
                                 "LayerNorm", one_of(*NORM_POSITIONS))
     activation: str = option("gelu_tanh", "MLP nonlinearity: gelu_tanh, gelu (exact) or relu",
                              one_of(*ACTIVATIONS))
+    # STUDENT COPY 4 INSTEAD: fused: bool = False  # your spelled-out code runs; True: fused ops
     fused: bool = True  # run the fused ops (ops/fused.py); False: every op spelled out
     # the modern decoder's switches (nn/modern.py); the defaults are GPT-2's
     norm: str = option("layernorm", "'layernorm' (GPT-2) or 'rmsnorm' (Llama: x / rms(x) * "

@@ -1,4 +1,4 @@
-"""Write a student copy of the repository with each solution region replaced by a `raise`.
+"""Write a student copy of the repository with each solution region replaced by its starter.
 
     # BEGIN ASSIGNMENT 2.3
     ...solution lines...
@@ -10,12 +10,15 @@ becomes, at the BEGIN line's indentation,
     raise NotImplementedError("Assignment 2.3: backward of matmul (2-D, batched, 1-D operands)")
     # END ASSIGNMENT 2.3
 
-The marker lines stay, so a student sees where to write and the grader can find the task. A
-copy also changes a few lines outside the regions (COPY_EDITS): a copy of assignment 4 turns
-`GPTConfig.fused` off, so that what a student writes is what trains. Only
-tracked files are copied (`git ls-files`, or the source files when the tree is no checkout):
-never a user's runs, checkpoints or other untracked files. Hidden tests and the planted-bug
-corpus stay behind. The copy carries `assignments.json`, the manifest of what was cut.
+or the region's own `# STARTER:` lines, un-commented. The marker lines stay, so a student sees
+where to write and the grader can find the task. A copy also changes the few lines outside the
+regions that carry a `# STUDENT COPY` comment: a copy of assignment 4 turns `GPTConfig.fused`
+off, so that what a student writes is what trains. Both are declared in the source beside the
+code they change (markers.py reads them); this file names no line of the package. Only tracked
+files are copied (`git ls-files`, or the source files when the tree is no checkout): never a
+user's runs, checkpoints or other untracked files. Hidden tests and the planted-bug corpus stay
+behind. The copy carries `assignments.json`, the manifest of what was cut, and its setup.cfg's
+import contract lets the engine modules whose starters call the course's stand-ins do so.
 """
 
 from __future__ import annotations
@@ -24,12 +27,20 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 
-from .catalog import BY_ID, HANDOUTS, HIDDEN_DIR
+from .catalog import BY_ID, HIDDEN_DIR
 from .manifest import MANIFEST, sha256_file, write_manifest
+from .markers import (
+    BuildError,
+    CopyLine,
+    Region,
+    copy_of,
+    find_copy_lines,
+    find_regions,
+)
 
-MARKER = re.compile(r"^(?P<indent>\s*)# (?P<kind>BEGIN|END) ASSIGNMENT (?P<id>\d+\.\d+)\s*$")
+__all__ = ["BuildError", "Region", "build_student_copy", "collect_regions", "find_regions",
+           "package_files", "read_lines", "solution_lines"]
 SKIP_DIRS = {".git", "out", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis",
              "build", "dist", ".venv", ".v", "results", "runs", "figures"}
 SOURCE_SUFFIXES = (".py", ".md", ".cfg", ".toml", ".txt", ".json", ".ipynb", ".sh")
@@ -38,106 +49,6 @@ SOURCE_SUFFIXES = (".py", ".md", ".cfg", ".toml", ".txt", ".json", ".ipynb", ".s
 # reference solutions.
 TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/course/assignments/bugs.py", "tests/test_grader.py",
                 "tests/test_assignments.py")
-
-
-class BuildError(ValueError):
-    """Markers that do not pair up, nest, or name an unknown task; a bad output directory."""
-
-
-@dataclass(frozen=True)
-class CopyEdit:
-    """A line outside the regions that a copy with `assignment` cut (None: every copy) changes
-    from `old` to `new`. The grader knows these lines, so they are never reported as edits."""
-    assignment: int | None
-    path: str
-    old: str
-    new: str
-
-
-COPY_EDITS = (
-    # What a student writes in 4.2 is what runs when they train: the fused attention op would
-    # run instead while fused is on. `--fused=true` switches the fast path back on.
-    CopyEdit(4, "tinygrad_lm/nn/gpt.py",
-             "    fused: bool = True  # run the fused ops (ops/fused.py); False: every op "
-             "spelled out\n",
-             "    fused: bool = False  # this copy: your spelled-out code runs; True: the fused "
-             "ops\n"),
-    CopyEdit(4, "tinygrad_lm/nn/attention.py",
-             "                 fused: bool = True):\n",
-             "                 fused: bool = False):  # this copy: your spelled-out code runs\n"),
-    # A copy has stand-ins on (the starters of STAND_IN_STARTERS and the kernel wrappers).
-    CopyEdit(None, "tinygrad_lm/course/stand_ins.py",
-             "STAND_INS = False  # the reference repository has nothing unfinished; a student "
-             "copy: True\n",
-             "STAND_INS = True  # a student copy (the reference repository has False)\n"),
-)
-
-
-def copy_edits(rel: str, only: set[int] | None) -> list[CopyEdit]:
-    """The edits a copy with assignments `only` cut (None: all) makes to file `rel`."""
-    return [e for e in COPY_EDITS if e.path == rel and
-            (e.assignment is None or only is None or e.assignment in only)]
-
-
-def edit_copy(rel: str, text: str, only: set[int] | None) -> str:
-    """`text` of file `rel` with the copy's edits applied; each line must occur exactly once."""
-    for e in copy_edits(rel, only):
-        if text.count(e.old) != 1:
-            raise BuildError(f"{rel}: the line a student copy changes occurs "
-                             f"{text.count(e.old)} times (expected once): {e.old.strip()!r}; "
-                             "update COPY_EDITS in tinygrad_lm/course/assignments/build.py")
-        text = text.replace(e.old, e.new)
-    return text
-
-
-def undo_copy_edits(rel: str, lines: list[str]) -> list[str]:
-    """A copy's lines with every copy edit put back as the reference has it (for comparing)."""
-    text = "".join(lines)
-    for e in COPY_EDITS:
-        if e.path == rel:
-            text = text.replace(e.new, e.old)
-    return text.splitlines(keepends=True)
-
-
-@dataclass
-class Region:
-    """One region to cut: task `task_id`, in `path`, between the 0-based line indexes of its BEGIN
-    and END markers, at the markers' indentation.
-    """
-    task_id: str
-    path: str
-    begin: int  # 0-based line index of the BEGIN marker
-    end: int    # 0-based line index of the END marker
-    indent: str
-
-
-def find_regions(path: str, lines: list[str]) -> list[Region]:
-    """Every `# BEGIN ASSIGNMENT X.Y` ... `# END ASSIGNMENT X.Y` region of a file's `lines`; a
-    marker that does not pair up, nests or names an unknown task is a BuildError at `path:line`.
-    """
-    regions, open_region = [], None
-    for i, line in enumerate(lines):
-        m = MARKER.match(line)
-        if not m:
-            continue
-        where = f"{path}:{i + 1}"
-        if m["id"] not in BY_ID:
-            raise BuildError(f"{where}: unknown assignment task {m['id']}")
-        if m["kind"] == "BEGIN":
-            if open_region is not None:
-                raise BuildError(f"{where}: BEGIN ASSIGNMENT {m['id']} inside the region of "
-                                 f"{open_region.task_id} opened at line {open_region.begin + 1}")
-            open_region = Region(m["id"], path, i, -1, m["indent"])
-        else:
-            if open_region is None or open_region.task_id != m["id"]:
-                raise BuildError(f"{where}: END ASSIGNMENT {m['id']} without a matching BEGIN")
-            open_region.end = i
-            regions.append(open_region)
-            open_region = None
-    if open_region is not None:
-        raise BuildError(f"{path}:{open_region.begin + 1}: BEGIN ASSIGNMENT "
-                         f"{open_region.task_id} is never closed by an END line")
-    return regions
 
 
 def read_lines(path: str) -> list[str]:
@@ -165,69 +76,87 @@ def package_files(repo: str) -> list[str]:
     return sorted(p.replace(os.sep, "/") for p in found)
 
 
+def _is_package_source(rel: str) -> bool:
+    """A file whose markers count: Python under tinygrad_lm/, except the coursework tooling,
+    whose own docs show markers."""
+    return rel.startswith("tinygrad_lm/") and rel.endswith(".py") and \
+        not rel.startswith("tinygrad_lm/course/assignments/")
+
+
 def collect_regions(repo: str, files: list[str] | None = None) -> dict[str, list[Region]]:
     """All regions under repo/tinygrad_lm, by file. A task may have several regions (its
     readable code and a reference kernel that would give it away, say)."""
     by_file = {}
     files = package_files(repo) if files is None else files
-    for rel in files:
-        # the coursework tooling's own docs show markers
-        if not (rel.startswith("tinygrad_lm/") and rel.endswith(".py")) or \
-                rel.startswith("tinygrad_lm/course/assignments/"):
-            continue
+    for rel in filter(_is_package_source, files):
         regions = find_regions(rel, read_lines(os.path.join(repo, rel)))
         if regions:
             by_file[rel] = regions
     return by_file
 
 
-def starter_message(task_id: str) -> str:
-    """What a starter's NotImplementedError says: the task, and where it is explained."""
-    task = BY_ID[task_id]
-    return (f"Assignment {task.id}: {task.description}; not written yet, see "
-            f"{HANDOUTS[task.assignment]}").replace('"', "'")
+def collect_copy_lines(repo: str, files: list[str] | None = None) -> dict[str, list[CopyLine]]:
+    """All `# STUDENT COPY` lines under repo/tinygrad_lm, by file (checked: see markers.py)."""
+    by_file = {}
+    files = package_files(repo) if files is None else files
+    for rel in filter(_is_package_source, files):
+        lines = read_lines(os.path.join(repo, rel))
+        marks = find_copy_lines(rel, lines, find_regions(rel, lines))
+        if marks:
+            by_file[rel] = marks
+    return by_file
 
 
-# Starter code that runs a stand-in (tinygrad_lm/course/stand_ins.py) until the task is written, by
-# (task, file); every other region's starter raises. A stand-in does the region's job with code
-# the copy has anyway, never with the task's solution, and never in tests of its task or grading.
-STAND_IN_STARTERS = {
-    ("4.2", "tinygrad_lm/nn/attention.py"): (
-        "fast = kv_cache is None and not return_attention and not dropping",
-        'y = unfinished("4.2", "{message}", "the fused attention op F.causal_attention",',
-        "               (lambda: F.causal_attention(self.c_attn(x), nh)) if fast else None)"),
-    ("5.2", "tinygrad_lm/training/optim.py"): (
-        'return unfinished("5.2", "{message}", "a constant learning rate", lambda: lr)',),
-    ("5.3", "tinygrad_lm/generation/sampling.py"): (
-        'return unfinished("5.3", "{message}", "sampling without top-k filtering",',
-        '                  lambda: _as_logits(logits, "top_k_filter").copy())'),
-    ("5.4", "tinygrad_lm/generation/sampling.py"): (
-        'return unfinished("5.4", "{message}", "sampling without top-p filtering",',
-        '                  lambda: _as_logits(logits, "top_p_filter").copy())'),
-}
+# An import of the course's stand-ins by a copy's starter or STUDENT COPY line.
+STAND_IN_IMPORT = re.compile(r"^\s*from (\.+)course\.stand_ins import ", re.M)
+SETUP_CFG = "setup.cfg"
 
 
-def starter_lines(task_id: str, path: str, indent: str) -> list[str]:
-    """The body a student copy puts in a region of `task_id` in file `path`."""
-    code = STAND_IN_STARTERS.get((task_id, path))
-    if code is None:
-        return [f'{indent}raise NotImplementedError("{starter_message(task_id)}")\n']
-    return [f"{indent}{line.format(message=starter_message(task_id))}\n" for line in code]
-
-
-def cut(lines: list[str], regions: list[Region], only: set[int] | None) -> list[str]:
-    """`lines` with the body of each region replaced by its starter (markers kept); with
-    `only`, just the regions of those assignment numbers.
-    """
-    out, i = [], 0
-    for r in sorted(regions, key=lambda r: r.begin):
-        if only is not None and BY_ID[r.task_id].assignment not in only:
+def stand_in_edges(texts: dict[str, str]) -> list[tuple[str, str]]:
+    """(module, tinygrad_lm.course.stand_ins) for each engine module of a copy whose text
+    imports the stand-ins (relative imports resolved; the course itself may anyway)."""
+    edges = set()
+    for rel, text in texts.items():
+        if not _is_package_source(rel) or rel.startswith("tinygrad_lm/course/"):
             continue
-        out.extend(lines[i:r.begin + 1])
-        out.extend(starter_lines(r.task_id, r.path, r.indent))
-        i = r.end
-    out.extend(lines[i:])
-    return out
+        package = rel[:-len(".py")].split("/")[:-1]
+        for m in STAND_IN_IMPORT.finditer(text):
+            base = package[:len(package) - (len(m.group(1)) - 1)]
+            edges.add((".".join(rel[:-len(".py")].split("/")).removesuffix(".__init__"),
+                       ".".join(base + ["course", "stand_ins"])))
+    return sorted(edges)
+
+
+def contract_for_copy(text: str, edges: list[tuple[str, str]]) -> str:
+    """setup.cfg's text with `edges` added to the `ignore_imports` of its import-linter layers
+    contract: in a copy, these starters reach up to the course (the reference has none)."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, x in enumerate(lines) if x.startswith("[importlinter:contract:")
+                  and any(y.split("=")[0].strip() == "type" and y.split("=")[-1].strip() ==
+                          "layers" for y in lines[i + 1:_section_end(lines, i)])), None)
+    if start is None or not edges:
+        return text
+    end = _section_end(lines, start)
+    new = [f"    {a} -> {b}\n" for a, b in edges]
+    key = next((i for i in range(start + 1, end)
+                if lines[i].split("=")[0].strip() == "ignore_imports"), None)
+    if key is None:
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+        new = ["# The starters of this student copy call the course's stand-ins "
+               "(tinygrad_lm/course/stand_ins.py)\n", "ignore_imports =\n"] + new
+        key = end - 1
+    else:
+        while key + 1 < end and lines[key + 1][:1] in " \t" and lines[key + 1].strip():
+            key += 1
+    return "".join(lines[:key + 1] + new + lines[key + 1:])
+
+
+def _section_end(lines: list[str], start: int) -> int:
+    return next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")),
+                len(lines))
+
+
 
 
 def _task_order(task_id: str):
@@ -257,10 +186,14 @@ def build_student_copy(repo: str, out: str, only: set[int] | None = None) -> lis
     files = [f for f in package_files(repo) if not f.startswith(TEACHER_ONLY)
              and f != MANIFEST]
     regions = collect_regions(repo, files)  # validate everything before writing anything
-    edited = {e.path for e in COPY_EDITS}
-    texts = {rel: edit_copy(rel, "".join(cut(read_lines(os.path.join(repo, rel)),
-                                             regions.get(rel, []), only)), only)
-             for rel in files if rel in regions or rel in edited}
+    marks = collect_copy_lines(repo, files)
+    texts = {rel: "".join(copy_of(read_lines(os.path.join(repo, rel)), regions.get(rel, []),
+                                  marks.get(rel, []), only))
+             for rel in files if rel in regions or rel in marks}
+    edges = stand_in_edges(texts)
+    if SETUP_CFG in files and edges:
+        texts[SETUP_CFG] = contract_for_copy(
+            "".join(read_lines(os.path.join(repo, SETUP_CFG))), edges)
     os.makedirs(out, exist_ok=True)
     for rel in files:
         target = os.path.join(out, rel)
@@ -270,8 +203,10 @@ def build_student_copy(repo: str, out: str, only: set[int] | None = None) -> lis
                 f.write(texts[rel])
         else:
             shutil.copy2(os.path.join(repo, rel), target)
-    cut_regions = {rel: [r for r in rs if only is None or BY_ID[r.task_id].assignment in only]
-                   for rel, rs in regions.items()}
+    # where the regions are in the copy (its starters have other lengths than the solutions)
+    cut_regions = {rel: [r for r in find_regions(rel, texts[rel].splitlines(keepends=True))
+                         if only is None or BY_ID[r.task_id].assignment in only]
+                   for rel in regions}
     cut_ids = sorted({r.task_id for rs in cut_regions.values() for r in rs}, key=_task_order)
     write_manifest(out, cut_ids, cut_regions, only,
                    {rel: sha256_file(os.path.join(out, rel)) for rel in files})

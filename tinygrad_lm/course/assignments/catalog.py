@@ -120,3 +120,10 @@ HANDOUTS = {1: "assignments/01_autograd.md", 2: "assignments/02_backward_passes.
             5: "assignments/05_training_generation.md", 6: "assignments/06_modern_decoder.md"}
 HIDDEN_MARKER = "hidden"
 HIDDEN_DIR = "tests/hidden"  # every test file under it is hidden
+
+
+def starter_message(task_id: str) -> str:
+    """What a starter's NotImplementedError says: the task, and where it is explained."""
+    task = BY_ID[task_id]
+    return (f"Assignment {task.id}: {task.description}; not written yet, see "
+            f"{HANDOUTS[task.assignment]}").replace('"', "'")

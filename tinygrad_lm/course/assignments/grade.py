@@ -21,9 +21,10 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .build import SKIP_DIRS, BuildError, collect_regions, starter_lines
+from .build import SKIP_DIRS, BuildError, collect_copy_lines, collect_regions
 from .catalog import BY_ID, HIDDEN_MARKER, TASKS, Task
 from .manifest import MANIFEST, ManifestError, manifest_task_ids, read_manifest, sha256_file
+from .markers import is_starter
 from .results import score_task, total_score
 from .sources import TaskSource, task_sources
 from .weights import fraction_text
@@ -55,13 +56,14 @@ def check_suite(suite: str) -> dict:
         raise GradeError(f"{suite} is no grading suite: it needs tinygrad_lm/ and tests/")
     try:
         regions = collect_regions(suite, suite_files(suite))
+        collect_copy_lines(suite, suite_files(suite))
     except BuildError as e:
         raise GradeError(f"grading suite {suite}: {e}") from None
     for rel, rs in regions.items():
         with open(os.path.join(suite, rel), encoding="utf-8") as f:
             lines = f.read().splitlines(keepends=True)
         for r in rs:
-            if lines[r.begin + 1:r.end] == starter_lines(r.task_id, rel, r.indent):
+            if is_starter(r.task_id, lines[r.begin + 1:r.end]):
                 raise GradeError(f"{suite} is a student copy ({rel} has task {r.task_id} cut); "
                                  "grade with the reference repository or a bundle (to check "
                                  "your own work, run the copy's tests: python -m pytest -m "

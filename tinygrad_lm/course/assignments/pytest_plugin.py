@@ -8,9 +8,9 @@ TINYGRAD_LM_GRADE_OUT environment variable set by the grader for its own subproc
 takes it out of the environment at start-up, so the code under test does not see it.
 
 Grading grades only the student's code: a test during which a stand-in for an unwritten task
-ran (tinygrad_lm/course/stand_ins.py; off in the grading tree, but code under test could
-switch it on) fails, whatever it asserted, and a skipped test (whatever skipped it) scores 0
-like a failed one.
+ran (tinygrad_lm/course/stand_ins.py counts them; off in the grading tree, but code under test
+could switch them on) fails, whatever it asserted, and a skipped test (whatever skipped it)
+scores 0 like a failed one.
 While this plugin is loaded, the suite's conftest never turns a failure into a skip.
 """
 
@@ -22,6 +22,8 @@ import os
 import sys
 
 import pytest
+
+from .. import stand_ins
 
 _results: list[dict] = []
 _errors: list[str] = []
@@ -100,14 +102,13 @@ def pytest_runtest_makereport(item, call):
     global _stand_ins_seen
     outcome = yield
     report = outcome.get_result()
-    unfinished = sys.modules.get("tinygrad_lm.course.stand_ins")  # imported by the tests, not here
-    used = sum(unfinished.uses.values()) if unfinished is not None else 0
+    used = sum(stand_ins.uses.values())
     if used > _stand_ins_seen:
         _stand_ins_seen = used
         if report.when in ("setup", "call"):
             report.outcome = "failed"
             report.longrepr = (f"a stand-in ran in place of unwritten code "
-                               f"({dict(unfinished.uses)}): grading uses only your code")
+                               f"({dict(stand_ins.uses)}): grading uses only your code")
     if report.when == "call" or (report.when == "setup" and not report.passed):
         text = str(report.longrepr) if report.failed else ""
         _results.append({"nodeid": item.nodeid, "markers": _task_markers(item),

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .build import BuildError, Region, find_regions, read_lines, starter_lines, undo_copy_edits
+from .build import BuildError, Region, find_regions, read_lines
 from .manifest import sha256_text
+from .markers import find_copy_lines, reference_form, reference_outside, starter_lines
 
 MAX_SOURCE_BYTES = 2 << 20
 
@@ -107,17 +108,19 @@ def task_sources(suite: str, suite_regions: dict[str, list[Region]], submission:
                 src.error = (f"{rel}: expected {len(mine)} region(s) marked BEGIN/END "
                              f"ASSIGNMENT {tid}, found {len(bodies)}; put the markers back")
                 break
-            starter &= all([line.strip() for line in b if line.strip()] ==
-                           [x.strip() for x in starter_lines(tid, rel, "")] for b in bodies)
             ref_lines = read_lines(os.path.join(suite, rel))
+            starter &= all([line.strip() for line in b if line.strip()] ==
+                           [x.strip() for x in starter_lines(r, ref_lines) if x.strip()]
+                           for b, r in zip(bodies, mine))
             text = splice(ref_lines, ref_regions, tid, bodies)
             try:
                 compile(text, rel, "exec")
             except SyntaxError as e:
                 src.error = f"{rel}: line {e.lineno}: syntax error: {e.msg}"
                 break
-            if [x.strip() for x in undo_copy_edits(rel, _outside(lines, regions))] != \
-                    [x.strip() for x in _outside(ref_lines, ref_regions)]:
+            marks = find_copy_lines(rel, ref_lines, ref_regions)
+            if reference_form(marks, _outside(lines, regions), ref_lines) != \
+                    reference_outside(_outside(ref_lines, ref_regions)):
                 src.notes.append(f"{rel}: changes outside the marked regions are not graded")
             src.files[rel] = text
         src.attempted = not starter
