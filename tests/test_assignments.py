@@ -172,7 +172,8 @@ def test_manifest_errors_are_clear(tmp_path):
 def test_a_copy_of_assignment_4_runs_the_spelled_out_attention(tmp_path, only, fused):
     """With assignment 4 cut, GPTConfig.fused and CausalSelfAttention's fused default are off in
     the copy, so a GPT trains on the student's 4.2 code; other copies keep the fast default."""
-    from tinygrad_lm.course.assignments.build import COPY_EDITS, undo_copy_edits
+    from tinygrad_lm.course.assignments.build import collect_copy_lines
+    from tinygrad_lm.course.assignments.markers import reference_form, reference_outside
     from tinygrad_lm.course.assignments.sources import _outside
     out = tmp_path / "student"
     build_student_copy(REPO, str(out), only)
@@ -183,10 +184,10 @@ def test_a_copy_of_assignment_4_runs_the_spelled_out_attention(tmp_path, only, f
     done = subprocess.run([sys.executable, "-c", probe], cwd=out, capture_output=True,
                           text=True, env=dict(os.environ, PYTHONPATH=str(out)))
     assert done.stdout.split() == [str(fused)] * 2, done.stderr
-    for rel in {e.path for e in COPY_EDITS}:  # the grader sees the edits as the reference's lines
+    for rel, marks in collect_copy_lines(REPO).items():  # the grader reads them as the reference
         mine, ref = read_lines(out / rel), read_lines(os.path.join(REPO, rel))
-        assert undo_copy_edits(rel, _outside(mine, find_regions(rel, mine))) == \
-            _outside(ref, find_regions(rel, ref))
+        assert reference_form(marks, _outside(mine, find_regions(rel, mine)), ref) == \
+            reference_outside(_outside(ref, find_regions(rel, ref))), rel
 
 
 def test_a_copy_with_unwritten_tasks_still_trains(tmp_path):
@@ -207,3 +208,92 @@ def test_a_copy_with_unwritten_tasks_still_trains(tmp_path):
                           "-m", "a3_3", "tests/test_kernels.py"], cwd=out, env=env,
                          capture_output=True, text=True, timeout=900)
     assert own.returncode == 1 and "Assignment 3.3: " in own.stdout, own.stdout[-3000:]
+
+
+# ---- what the source declares: starters inside the regions, the lines a copy changes --------
+SOURCE = """import os
+# STUDENT COPY 5: from .helpers import stand_in
+# STUDENT COPY 4 INSTEAD: FAST = False  # the copy's
+FAST = True  # the reference's
+# STUDENT COPY: EVERY_COPY = True
+
+
+def lr(step):
+    # BEGIN ASSIGNMENT 5.2
+    # STARTER: return stand_in("5.2", "a constant rate",
+    # STARTER:                 lambda: 0.1)
+    return 0.1 * step
+    # END ASSIGNMENT 5.2
+
+
+def top_k(x):
+    # BEGIN ASSIGNMENT 5.3
+    return x
+    # END ASSIGNMENT 5.3
+"""
+
+
+@pytest.mark.parametrize("only", [None, {4}, {5}])
+def test_starters_and_copy_lines_are_read_from_the_source(only):
+    from tinygrad_lm.course.assignments.markers import copy_of, find_copy_lines
+    lines = SOURCE.splitlines(keepends=True)
+    regions = find_regions("m.py", lines)
+    text = "".join(copy_of(lines, regions, find_copy_lines("m.py", lines, regions), only))
+    assert "STUDENT COPY" not in text
+    assert ("# STARTER:" in text) == (only == {4})  # a region left uncut is the reference's
+    assert ("from .helpers import stand_in\n" in text) == (only != {4})
+    assert ("FAST = False  # the copy's\n" in text) == (only != {5})
+    assert ("FAST = True" in text) == (only == {5}) and "EVERY_COPY = True\n" in text
+    cut_5 = only != {4}
+    assert ('    return stand_in("5.2", "a constant rate",\n                    lambda: 0.1)\n'
+            in text) == cut_5
+    assert ("    return 0.1 * step\n" in text) != cut_5
+    assert ('    raise NotImplementedError("Assignment 5.3: top-k' in text) == cut_5
+    compile(text, "m.py", "exec")
+
+
+@pytest.mark.parametrize("text, match", [
+    ("# STARTER: return 1\n", "belongs inside a region"),
+    ("# BEGIN ASSIGNMENT 1.1\n# STUDENT COPY: x = 1\n# END ASSIGNMENT 1.1\n", "inside a region"),
+    ("# STUDENT COPY 9: x = 1\n", "unknown assignment"),
+    ("# STUDENT COPY INSTEAD: x = 1\n", "needs the code line it replaces"),
+    ("# STUDENT COPY INSTEAD: x = 1\n\nx = 2\n", "needs the code line it replaces"),
+])
+def test_bad_copy_lines_fail_with_file_and_line(text, match):
+    from tinygrad_lm.course.assignments.markers import find_copy_lines
+    lines = text.splitlines(keepends=True)
+    with pytest.raises(BuildError, match=match) as info:
+        find_copy_lines("pkg/mod.py", lines, find_regions("pkg/mod.py", lines))
+    assert "pkg/mod.py:" in str(info.value)
+
+
+def test_the_reference_engine_never_imports_the_stand_ins_and_a_copy_grants_its_starters(
+        tmp_path):
+    """setup.cfg grants no edge up a floor; a copy's contract grants its starters' imports of
+    the stand-ins, and no more, so `lint-imports` passes in the copy too."""
+    from tinygrad_lm.course.assignments.build import contract_for_copy
+    assert "ignore_imports" not in _read(os.path.join(REPO, "setup.cfg"))
+    for rel in package_files(REPO):
+        if rel.startswith("tinygrad_lm/") and not rel.startswith("tinygrad_lm/course/"):
+            assert "stand_ins import" not in "".join(
+                x for x in read_lines(os.path.join(REPO, rel)) if not x.lstrip().startswith("#"))
+    cfg = "[importlinter:contract:x]\ntype = layers\nlayers =\n    a\n    b\n\n[other]\nk = 1\n"
+    edge = ("tinygrad_lm.nn.attention", "tinygrad_lm.course.stand_ins")
+    added = contract_for_copy(cfg, [edge])
+    assert "    b\n# The starters" in added and added.endswith(
+        "ignore_imports =\n    tinygrad_lm.nn.attention -> tinygrad_lm.course.stand_ins\n\n"
+        "[other]\nk = 1\n")
+    again = contract_for_copy(added, [("m", "n")])
+    assert "ignore_imports =\n    tinygrad_lm.nn.attention -> tinygrad_lm.course.stand_ins\n" \
+           "    m -> n\n\n[other]" in again
+    out = tmp_path / "student"
+    build_student_copy(REPO, str(out), {3})
+    copy_cfg = _read(out / "setup.cfg")
+    assert "tinygrad_lm.kernels._nb_softmax -> tinygrad_lm.course.stand_ins" in copy_cfg
+    assert "tinygrad_lm.nn.attention ->" not in copy_cfg  # 4.2 is not cut in this copy
+    pytest.importorskip("importlinter.cli", reason="pip install import-linter (the test extra)")
+    done = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import "
+                           "lint_imports; sys.exit(lint_imports(config_filename='setup.cfg'))"],
+                          cwd=out, env=dict(os.environ, PYTHONPATH=str(out)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -252,7 +252,7 @@ def test_grading_never_uses_a_stand_in(student, tmp_path):
     attention = os.path.join("tinygrad_lm", "nn", "attention.py")
     gamed = str(tmp_path / "gamed")
     shutil.copytree(student, gamed)
-    borrow = ["            y = stand_ins.unfinished('4.2', 'Assignment 4.2: mine', 'fused',\n",
+    borrow = ["            y = stand_ins.stand_in('4.2', 'the fused op',\n",
               "                lambda: F.causal_attention(self.c_attn(x), nh))\n"]
     switch_on = ["            from tinygrad_lm.course import stand_ins\n",
                  "            stand_ins.set_stand_ins(True)\n"]

@@ -119,10 +119,11 @@ def stand_in_edges(texts: dict[str, str]) -> list[tuple[str, str]]:
     for rel, text in texts.items():
         if not _is_package_source(rel) or rel.startswith("tinygrad_lm/course/"):
             continue
-        package = rel[:-len(".py")].split("/")[:-1]
+        module = rel[:-len(".py")].split("/")
+        package = module[:-1]  # what `from .` names, in a module or a package's __init__
         for m in STAND_IN_IMPORT.finditer(text):
             base = package[:len(package) - (len(m.group(1)) - 1)]
-            edges.add((".".join(rel[:-len(".py")].split("/")).removesuffix(".__init__"),
+            edges.add((".".join(module).removesuffix(".__init__"),
                        ".".join(base + ["course", "stand_ins"])))
     return sorted(edges)
 
@@ -132,14 +133,12 @@ def contract_for_copy(text: str, edges: list[tuple[str, str]]) -> str:
     contract: in a copy, these starters reach up to the course (the reference has none)."""
     lines = text.splitlines(keepends=True)
     start = next((i for i, x in enumerate(lines) if x.startswith("[importlinter:contract:")
-                  and any(y.split("=")[0].strip() == "type" and y.split("=")[-1].strip() ==
-                          "layers" for y in lines[i + 1:_section_end(lines, i)])), None)
+                  and "layers" in _values(lines, i, "type")), None)
     if start is None or not edges:
         return text
     end = _section_end(lines, start)
     new = [f"    {a} -> {b}\n" for a, b in edges]
-    key = next((i for i in range(start + 1, end)
-                if lines[i].split("=")[0].strip() == "ignore_imports"), None)
+    key = next((i for i in range(start + 1, end) if _key(lines[i]) == "ignore_imports"), None)
     if key is None:
         while end > start + 1 and not lines[end - 1].strip():
             end -= 1
@@ -157,6 +156,15 @@ def _section_end(lines: list[str], start: int) -> int:
                 len(lines))
 
 
+def _key(line: str) -> str | None:
+    """The key a setup.cfg line sets (None for a continuation, comment or blank line)."""
+    return line.split("=")[0].strip() if "=" in line and line[:1] not in " \t#;" else None
+
+
+def _values(lines: list[str], start: int, key: str) -> list[str]:
+    """The values `key` is set to in the section that starts at line `start`."""
+    return [x.split("=", 1)[1].strip() for x in lines[start + 1:_section_end(lines, start)]
+            if _key(x) == key]
 
 
 def _task_order(task_id: str):
