@@ -71,6 +71,8 @@ def import_graph(root: Path = ROOT):
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
             for target in resolve(node, name, path.name == "__init__.py", known):
+                if target not in known and id(node) in optional:
+                    continue  # a part a student copy does not have
                 if target not in known:
                     raise AssertionError(f"{path}:{node.lineno}: imports {target}, which is not "
                                          "a module of the package")

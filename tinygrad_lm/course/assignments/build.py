@@ -45,9 +45,10 @@ SKIP_DIRS = {".git", "out", "__pycache__", ".pytest_cache", ".ruff_cache", ".hyp
              "build", "dist", ".venv", ".v", "results", "runs", "figures"}
 SOURCE_SUFFIXES = (".py", ".md", ".cfg", ".toml", ".txt", ".json", ".ipynb", ".sh")
 # Files a student copy never gets: the hidden tests, the corpus of planted bugs (its patches
-# quote the solution lines they break) and the tests of the coursework tooling, which need the
-# reference solutions.
-TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/course/assignments/bugs.py", "tests/test_grader.py",
+# quote the solution lines they break) with the validation that runs it, and the tests of the
+# coursework tooling, which need the reference solutions.
+TEACHER_ONLY = (HIDDEN_DIR + "/", "tinygrad_lm/course/assignments/bugs.py",
+                "tinygrad_lm/course/assignments/validate.py", "tests/test_grader.py",
                 "tests/test_assignments.py")
 
 
