@@ -117,13 +117,14 @@ def starter_task(error: BaseException) -> str | None:
     return found.group(1) if found else None
 
 
-def kernel_stand_in(task_id: str):
+def kernel_stand_in(task_id: str, spec=None):
     """Decorator a student copy puts on the Python wrapper of the Numba kernel of `task_id`:
     while the kernel is the starter (compiled code raising the task's NotImplementedError), the
-    NumPy reference kernel of the same name, the specification, runs with the same arguments.
-    Any other error, or a starter where no stand-in may run, propagates."""
+    NumPy reference kernel of the same name, the specification, runs with the same arguments
+    (or `spec`, where the arguments hold the Numba backend's own formats, as the attention's
+    saved weights do). Any other error, or a starter where no stand-in may run, propagates."""
     def wrap(kernel):
-        spec = getattr(reference, kernel.__name__)
+        fallback = spec or getattr(reference, kernel.__name__)
 
         @functools.wraps(kernel)
         def run(*args, **kwargs):
@@ -131,9 +132,9 @@ def kernel_stand_in(task_id: str):
                 return kernel(*args, **kwargs)
             except NotImplementedError as error:
                 if starter_task(error) != task_id or not may_stand_in(
-                        task_id, f"the NumPy reference kernel {spec.__name__}"):
+                        task_id, f"the NumPy reference kernel {kernel.__name__}"):
                     raise
-            return spec(*args, **kwargs)
+            return fallback(*args, **kwargs)
         return run
     return wrap
 
