@@ -30,6 +30,7 @@ from .sources import TaskSource, task_sources
 from .weights import fraction_text
 
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_MEMORY_MB = 4096
 MAX_SUBMISSION_FILES = 20000
 
 
@@ -150,15 +151,78 @@ def _make_tree(suite: str, tree: str, files: dict[str, str]) -> None:
         f.write(_ini())
 
 
-def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache: str):
+# Starts pytest under a memory limit. It runs in the child before pytest (stdlib only, so
+# nothing of the package is imported early); preexec_fn would do the same but may deadlock
+# when the grader runs tasks on several threads.
+_LIMITED_PYTEST = (
+    "import resource, runpy, sys\n"
+    "limit = int(sys.argv.pop(1))\n"
+    "for what, value in ((resource.RLIMIT_AS, limit), (resource.RLIMIT_CORE, 0)):\n"
+    "    try:\n"
+    "        hard = resource.getrlimit(what)[1]\n"
+    "        soft = value if hard == resource.RLIM_INFINITY else min(value, hard)\n"
+    "        resource.setrlimit(what, (soft, hard))\n"
+    "    except (ValueError, OSError):\n"
+    "        pass\n"
+    "sys.argv[0] = 'pytest'\n"
+    "runpy.run_module('pytest', run_name='__main__', alter_sys=True)\n")
+
+
+def pytest_command(memory_mb: float | None) -> list[str]:
+    """The command that starts pytest: `python -m pytest`, or, given `memory_mb`, a launcher
+    that first caps the process's address space at that many MiB (RLIMIT_AS: an allocation
+    past it raises MemoryError instead of swapping the machine) and its core dumps at 0.
+    Linux enforces RLIMIT_AS; macOS accepts it without enforcing it; Windows has no
+    `resource` module, so there only the time limit holds."""
+    try:
+        import resource  # noqa: F401  (POSIX only)
+    except ImportError:
+        memory_mb = None
+    if not memory_mb:
+        return [sys.executable, "-m", "pytest"]
+    return [sys.executable, "-c", _LIMITED_PYTEST, str(int(memory_mb * (1 << 20)))]
+
+
+def tampered_files(suite: str, tree: str, files: dict[str, str]) -> list[str]:
+    """The grading tree's files that no longer hold what the grader wrote there: the code under
+    test rewrote the plugin, a conftest or a test. Files added to the tree are not looked at."""
+    changed = []
+    for rel in suite_files(suite):
+        path = os.path.join(tree, rel)
+        try:
+            with open(path, "rb") as f:
+                now = f.read()
+        except OSError:
+            changed.append(f"{rel} (deleted)")
+            continue
+        if rel in files:
+            expected = files[rel].encode("utf-8")
+        else:
+            with open(os.path.join(suite, rel), "rb") as f:
+                expected = f.read()
+        if now != expected:
+            changed.append(rel)
+    return changed
+
+
+def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache: str,
+                memory_mb: float | None = None):
     """(run record or None, exit code or None on timeout, output tail)."""
-    out = os.path.join(os.path.dirname(tree), "result.json")
-    if os.path.exists(out):
-        os.unlink(out)
+    # The results go to a fresh private folder outside the tree, so code under test cannot
+    # leave a forged file where the grader will look for it and then exit.
+    out_dir = tempfile.mkdtemp(prefix="out-", dir=os.path.dirname(tree))
+    out = os.path.join(out_dir, f"result-{os.urandom(8).hex()}.json")
+    try:
+        return _run_pytest_to(tree, marker, files, timeout, cache, memory_mb, out)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _run_pytest_to(tree, marker, files, timeout, cache, memory_mb, out):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TINYGRAD_LM"))}
     env.update(PYTHONPATH=tree, NUMBA_CACHE_DIR=cache, PYTHONDONTWRITEBYTECODE="1",
                TINYGRAD_LM_GRADE_OUT=out)
-    cmd = [sys.executable, "-m", "pytest", "-q", "--strict-markers", "-p", "no:cacheprovider",
+    cmd = [*pytest_command(memory_mb), "-q", "--strict-markers", "-p", "no:cacheprovider",
            "-p", "no:hypothesispytest", "-p", "tinygrad_lm.course.assignments.pytest_plugin",
            "-c", os.path.join(tree, "pytest.ini"), "--rootdir", tree, "-m", marker, *files]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE,
@@ -176,7 +240,7 @@ def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache:
 
 
 def grade_task(suite: str, task: Task, src: TaskSource, slot: str, timeout: float,
-               skip_unattempted: bool) -> dict:
+               skip_unattempted: bool, memory_mb: float | None = None) -> dict:
     """Grade one task: the task's tests of `suite` run on a disposable tree holding the
     submission's code for this task (the reference for every other task), under `timeout`.
 
@@ -193,9 +257,14 @@ def grade_task(suite: str, task: Task, src: TaskSource, slot: str, timeout: floa
         _make_tree(suite, tree, src.files)
         files = test_files(suite, task)
         run, code, tail = _run_pytest(tree, task.marker, files, timeout,
-                                      os.path.join(os.path.dirname(slot), "numba-cache"))
+                                      os.path.join(os.path.dirname(slot), "numba-cache"),
+                                      memory_mb)
         error = ""
-        if code is None:
+        changed = tampered_files(suite, tree, src.files)
+        if changed:
+            error = ("the grading tree changed while the tests ran (the code under test "
+                     "rewrote " + ", ".join(changed[:5]) + "): the run proves nothing")
+        elif code is None:
             error = f"timed out after {timeout:g} s (an endless loop?)\n{tail}"
         elif run is None:
             error = f"the test process crashed (exit code {code})\n{tail}"
@@ -253,10 +322,12 @@ def submission_root(submission: str) -> str:
 def grade_submission(submission: str, suite: str | None = None, only: set[int] | None = None,
                      tasks: list[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
                      jobs: int = 1, skip_unattempted: bool = True,
-                     work_dir: str | None = None) -> dict:
+                     work_dir: str | None = None,
+                     memory_mb: float | None = DEFAULT_MEMORY_MB) -> dict:
     """The grading report of `submission` (a directory): per task its points, tests, failure
     messages, hint and the sha256 of the graded files. See results.py for its outputs.
-    `work_dir` (kept by the caller) lets several runs reuse one tree path and Numba cache."""
+    `work_dir` (kept by the caller) lets several runs reuse one tree path and Numba cache;
+    `memory_mb` caps each test process's address space (None or 0: no cap)."""
     start = time.perf_counter()
     if not timeout > 0 or jobs < 1:
         raise GradeError(f"--timeout must be positive and --jobs at least 1 (got {timeout:g} "
@@ -289,7 +360,7 @@ def grade_submission(submission: str, suite: str | None = None, only: set[int] |
         def one(i_task):
             i, task = i_task
             return grade_task(suite, task, sources[task.id], slots[i % len(slots)], timeout,
-                              skip_unattempted)
+                              skip_unattempted, memory_mb)
         # tasks go to the slots round-robin; each slot runs its share in order, so one tree
         # path per slot (and Numba's cache for it) is reused
         shares = [[(i, t) for i, t in enumerate(chosen) if i % len(slots) == k]
