@@ -108,6 +108,8 @@ def class_status(report: dict) -> tuple[str, str]:
         if kind in kinds:
             first = next(r for r in report["tasks"] if r["task"] == kinds[kind][0])
             line = next((x for x in first["message"].splitlines() if x.strip()), kind)
+            if kind == "memory" and first["status"] != "error":
+                line = "a test ran out of memory (MemoryError under the memory limit)"
             return kind, f"{kind} in task {', '.join(kinds[kind])}: {line[:160]}"
     if "not-attempted" in kinds:
         return "partial", f"not attempted: {', '.join(kinds['not-attempted'])}"

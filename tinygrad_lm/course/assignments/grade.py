@@ -10,6 +10,7 @@ run reports the sha256 of the files it imported, which must be the spliced ones.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -134,21 +135,30 @@ def _ini() -> str:
     return "[pytest]\nmarkers =\n" + "".join(f"    {m}\n" for m in markers)
 
 
-def _make_tree(suite: str, tree: str, files: dict[str, str]) -> None:
+def _make_tree(suite: str, tree: str, files: dict[str, str]) -> dict[str, str]:
     """A fresh tree: the suite's package and tests (mtimes kept, so Numba's cache of the
-    unchanged kernels stays valid across tasks) and the task's spliced files."""
+    unchanged kernels stays valid across tasks) and the task's spliced files. Returns the
+    sha256 of every file written, by path, to check the tree against after the run."""
     if os.path.exists(tree):
         shutil.rmtree(tree)
+    written = {}
     for rel in suite_files(suite):
         if rel not in files:
             os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
-            shutil.copy2(os.path.join(suite, rel), os.path.join(tree, rel))
+            with open(os.path.join(suite, rel), "rb") as f:
+                data = f.read()
+            with open(os.path.join(tree, rel), "wb") as f:
+                f.write(data)
+            shutil.copystat(os.path.join(suite, rel), os.path.join(tree, rel))
+            written[rel] = hashlib.sha256(data).hexdigest()
     for rel, text in files.items():
         os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
-        with open(os.path.join(tree, rel), "w", encoding="utf-8") as f:
+        with open(os.path.join(tree, rel), "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        written[rel] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     with open(os.path.join(tree, "pytest.ini"), "w", encoding="utf-8") as f:
         f.write(_ini())
+    return written
 
 
 # Starts pytest under a memory limit. It runs in the child before pytest (stdlib only, so
@@ -183,25 +193,17 @@ def pytest_command(memory_mb: float | None) -> list[str]:
     return [sys.executable, "-c", _LIMITED_PYTEST, str(int(memory_mb * (1 << 20)))]
 
 
-def tampered_files(suite: str, tree: str, files: dict[str, str]) -> list[str]:
-    """The grading tree's files that no longer hold what the grader wrote there: the code under
-    test rewrote the plugin, a conftest or a test. Files added to the tree are not looked at."""
+def tampered_files(tree: str, written: dict[str, str]) -> list[str]:
+    """The grading tree's files that no longer hold what the grader wrote there (`written`,
+    path -> sha256): the code under test rewrote the plugin, a conftest or a test. Files added
+    to the tree are not looked at."""
     changed = []
-    for rel in suite_files(suite):
-        path = os.path.join(tree, rel)
+    for rel, digest in sorted(written.items()):
         try:
-            with open(path, "rb") as f:
-                now = f.read()
+            if sha256_file(os.path.join(tree, rel)) != digest:
+                changed.append(rel)
         except OSError:
             changed.append(f"{rel} (deleted)")
-            continue
-        if rel in files:
-            expected = files[rel].encode("utf-8")
-        else:
-            with open(os.path.join(suite, rel), "rb") as f:
-                expected = f.read()
-        if now != expected:
-            changed.append(rel)
     return changed
 
 
@@ -254,13 +256,13 @@ def grade_task(suite: str, task: Task, src: TaskSource, slot: str, timeout: floa
                          "raise NotImplementedError is still in the region")
     else:
         tree = os.path.join(slot, "tree")
-        _make_tree(suite, tree, src.files)
+        written = _make_tree(suite, tree, src.files)
         files = test_files(suite, task)
         run, code, tail = _run_pytest(tree, task.marker, files, timeout,
                                       os.path.join(os.path.dirname(slot), "numba-cache"),
                                       memory_mb)
         error = ""
-        changed = tampered_files(suite, tree, src.files)
+        changed = tampered_files(tree, written)
         if changed:
             error = ("the grading tree changed while the tests ran (the code under test "
                      "rewrote " + ", ".join(changed[:5]) + "): the run proves nothing")

@@ -43,6 +43,9 @@ if [ -d "$here/tinygrad_lm" ]; then source="$here"; else source=/autograder/sour
 submission="${{1:-/autograder/submission}}"
 results="${{2:-/autograder/results/results.json}}"
 mkdir -p "$(dirname "$results")"
+# relative paths are the caller's: make them absolute before leaving the caller's directory
+case "$submission" in /*) ;; *) submission="$PWD/$submission" ;; esac
+case "$results" in /*) ;; *) results="$PWD/$results" ;; esac
 cd "$source"
 PYTHONPATH="$source" python3 -m tinygrad_lm assignments grade "$submission" --suite "$source" \\
     --gradescope "$results" --timeout {timeout:g} --jobs {jobs}
