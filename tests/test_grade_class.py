@@ -9,9 +9,11 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -260,3 +262,33 @@ def test_grade_class_cli_answers_for_a_bad_folder(tmp_path):
                         str(tmp_path / "nope"), "--out", str(tmp_path / "res"), "--suite", ROOT],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "is not a directory" in r.stderr
+
+
+def test_ctrl_c_keeps_every_finished_student_and_stops_the_workers(tmp_path):
+    starter = tmp_path / "starter"
+    build_student_copy(ROOT, str(starter), only={5})
+    subs = tmp_path / "class"
+    for name in ("a_first", "b_second"):
+        shutil.copytree(starter, subs / name)
+    shutil.copytree(starter, subs / "c_loops")
+    set_region(str(subs / "c_loops"), "5.3", "while True:\n    pass")
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "tinygrad_lm", "assignments", "grade-class", str(subs),
+           "--out", str(out), "--suite", ROOT, "--task", "5.3", "--timeout", "300"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    work = out / ".work" / "c_loops"
+    for _ in range(600):  # until the endless loop's worker runs
+        if (work / "worker.log").exists() and (out / "students" / "b_second").exists():
+            break
+        time.sleep(0.1)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "keeps their result" in stderr, (stdout, stderr)
+    done = sorted(os.listdir(out / "students"))
+    assert done == ["a_first", "b_second"]  # the interrupted student has no result
+    assert not work.exists()  # its worker was stopped and its folder removed
+    for name in done:
+        with open(out / "students" / name / "report.json") as f:
+            assert json.load(f)["status"] == "partial"
