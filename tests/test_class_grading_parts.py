@@ -14,8 +14,13 @@ from tinygrad_lm.course.assignments import similarity as sim
 from tinygrad_lm.course.assignments.class_grading import class_status, task_problem
 from tinygrad_lm.course.assignments.grade import GradeError, pytest_command
 from tinygrad_lm.course.assignments.gradebook import _cell
-from tinygrad_lm.course.assignments.students import (Student, discover_students, read_roster,
-                                                     unpack_zip, write_atomic)
+from tinygrad_lm.course.assignments.students import (
+    Student,
+    discover_students,
+    read_roster,
+    unpack_zip,
+    write_atomic,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
