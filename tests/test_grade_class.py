@@ -21,12 +21,13 @@ from tinygrad_lm.course.assignments.bugs import BY_NAME
 from tinygrad_lm.course.assignments.build import build_student_copy, find_regions, read_lines
 from tinygrad_lm.course.assignments.class_cli import class_outputs
 from tinygrad_lm.course.assignments.class_grading import grade_class
+from tinygrad_lm.course.assignments.lms import build_bundle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIM = "tinygrad_lm/training/optim.py"
 SAMPLING = "tinygrad_lm/generation/sampling.py"
 FILE = {"5.2": OPTIM, "5.3": SAMPLING}
-TIMEOUT = 25.0
+TIMEOUT = 45.0  # far above a task's few seconds, even on a loaded machine
 MEMORY_MB = 1536
 
 # one student's own way of writing both tasks; two others hand it in with new names and comments
@@ -167,12 +168,14 @@ def build_class(tmp):
 def graded(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("class"))
     subs, roster = build_class(tmp)
+    suite = os.path.join(tmp, "suite")  # the bundle a teacher grades with, as the guide says
+    build_bundle(ROOT, suite, {5})
     out = os.path.join(tmp, "results")
     log = []
-    cls = grade_class(subs, ROOT, out, tasks=["5.2", "5.3"], timeout=TIMEOUT,
+    cls = grade_class(subs, suite, out, tasks=["5.2", "5.3"], timeout=TIMEOUT,
                       memory_mb=MEMORY_MB, jobs=2, roster=roster, progress=log.append)
     outputs = class_outputs(cls, out, plot=True)
-    return {"cls": cls, "out": out, "subs": subs, "roster": roster, "log": log,
+    return {"cls": cls, "out": out, "subs": subs, "roster": roster, "log": log, "suite": suite,
             "sim": outputs["similarity"],
             "by": {r["student"][2:]: r for r in cls["students"]}}
 
@@ -238,7 +241,7 @@ def test_the_near_copies_are_the_top_pair_and_the_honest_one_is_not_flagged(grad
 
 def test_a_second_run_regrades_nobody_and_one_student_on_request(graded):
     log = []
-    cls = grade_class(graded["subs"], ROOT, graded["out"], tasks=["5.2", "5.3"],
+    cls = grade_class(graded["subs"], graded["suite"], graded["out"], tasks=["5.2", "5.3"],
                       timeout=TIMEOUT, memory_mb=MEMORY_MB, jobs=2, roster=graded["roster"],
                       progress=log.append)
     assert cls["graded_now"] == [] and "0 to grade" in log[0]
@@ -246,11 +249,11 @@ def test_a_second_run_regrades_nobody_and_one_student_on_request(graded):
         [r["score"] for r in graded["cls"]["students"]]
     half = os.path.join(graded["subs"], "half")
     set_region(half, "5.3", reference_body("5.3"))
-    cls = grade_class(graded["subs"], ROOT, graded["out"], tasks=["5.2", "5.3"],
+    cls = grade_class(graded["subs"], graded["suite"], graded["out"], tasks=["5.2", "5.3"],
                       timeout=TIMEOUT, memory_mb=MEMORY_MB, jobs=2, roster=graded["roster"],
                       students=["s-solution"], progress=log.append)
     assert cls["graded_now"] == ["s-solution"]  # --student: that one only, changed or not
-    cls = grade_class(graded["subs"], ROOT, graded["out"], tasks=["5.2", "5.3"],
+    cls = grade_class(graded["subs"], graded["suite"], graded["out"], tasks=["5.2", "5.3"],
                       timeout=TIMEOUT, memory_mb=MEMORY_MB, jobs=2, roster=graded["roster"],
                       progress=log.append)
     assert cls["graded_now"] == ["s-half"]  # its submission changed
@@ -275,8 +278,10 @@ def test_ctrl_c_keeps_every_finished_student_and_stops_the_workers(tmp_path):
     out = tmp_path / "results"
     cmd = [sys.executable, "-m", "tinygrad_lm", "assignments", "grade-class", str(subs),
            "--out", str(out), "--suite", ROOT, "--task", "5.3", "--timeout", "300"]
+    # SIGINT as a terminal has it (a shell's background job starts with it ignored)
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+                            text=True, env=dict(os.environ, PYTHONPATH=ROOT),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     work = out / ".work" / "c_loops"
     for _ in range(600):  # until the endless loop's worker runs
         if (work / "worker.log").exists() and (out / "students" / "b_second").exists():
@@ -292,3 +297,13 @@ def test_ctrl_c_keeps_every_finished_student_and_stops_the_workers(tmp_path):
     for name in done:
         with open(out / "students" / name / "report.json") as f:
             assert json.load(f)["status"] == "partial"
+    # nothing of the endless loop is left running: no process works in the class's folders
+    time.sleep(1)
+    left = []
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(tmp_path)):
+                left.append(pid)
+        except OSError:
+            pass
+    assert not left

@@ -4,6 +4,7 @@ similarity report and the class summary from every student's saved result."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from .class_grading import grade_class
@@ -39,6 +40,9 @@ def run_grade_class(args, only, tasks, students) -> int:
         print("cannot grade: --threshold is a share between 0 and 1 (e.g. 0.5)",
               file=sys.stderr)
         return EXIT_CANNOT_GRADE
+    def stop(signum, frame):  # `kill` stops it as Ctrl-C does
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
     try:
         cls = grade_class(args.submissions, args.suite or default_suite(), args.out, only,
                           tasks, args.timeout, args.memory_limit or None, args.jobs,

@@ -147,6 +147,14 @@ class _Workers:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop a worker: SIGTERM first, on which it kills its task's test run (in a process group
+    of its own), then SIGKILL to its group for whatever is left."""
+    if proc.poll() is None:
+        try:
+            proc.terminate()
+            proc.wait(timeout=10)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -240,6 +248,7 @@ def grade_class(submissions: str, suite: str, out: str, only=None, tasks=None,
         if wanted:
             todo.append((s, sub_sha))
         else:
+            old["roster"] = s.roster  # the roster's names and LMS ids as they are now
             records[s.id] = old
     progress(f"{len(roll)} students, {len(todo)} to grade ({len(roll) - len(todo)} up to "
              f"date), tasks {', '.join(sorted(ids))} chosen by {chosen_by}")

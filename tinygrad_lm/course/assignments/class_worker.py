@@ -9,14 +9,24 @@ class run reads it back, so nothing a student's grading does can reach another's
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 
-from .grade import grade_submission
+from .grade import grade_submission, stop_running_tests
 from .results import write_json
+
+
+def _stop(signum, frame):
+    """SIGTERM from the class run: end the task's test run (its own process group, which a
+    kill of this one would not reach), then this process."""
+    stop_running_tests()
+    os._exit(128 + signum)
 
 
 def main(argv: list[str]) -> int:
     """Grade the submission named in the settings (argv[0], JSON) and write its report."""
+    signal.signal(signal.SIGTERM, _stop)
     s = json.loads(argv[0])
     # --only over the tasks' assignments makes the class's task list win over the copy's
     # own assignments.json (grade.choose_tasks), so every student is scored on the same tasks

@@ -207,6 +207,19 @@ def tampered_files(tree: str, written: dict[str, str]) -> list[str]:
     return changed
 
 
+RUNNING: set[int] = set()  # the process groups of the test runs under way
+
+
+def stop_running_tests() -> None:
+    """Kill every test run under way with its whole process group (a grader being stopped
+    must not leave an endless loop behind it)."""
+    for pid in list(RUNNING):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def _run_pytest(tree: str, marker: str, files: list[str], timeout: float, cache: str,
                 memory_mb: float | None = None):
     """(run record or None, exit code or None on timeout, output tail)."""
@@ -229,11 +242,14 @@ def _run_pytest_to(tree, marker, files, timeout, cache, memory_mb, out):
            "-c", os.path.join(tree, "pytest.ini"), "--rootdir", tree, "-m", marker, *files]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    RUNNING.add(proc.pid)
     try:
         text, code = proc.communicate(timeout=timeout)[0], proc.returncode
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the whole group: workers the code may have forked
         text, code = proc.communicate()[0], None
+    finally:
+        RUNNING.discard(proc.pid)
     tail = "\n".join((text or "").strip().splitlines()[-15:])
     if not os.path.exists(out):
         return None, code, tail
