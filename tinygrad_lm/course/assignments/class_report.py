@@ -68,12 +68,21 @@ def _plot(cls: dict, path: str) -> None:
                  color="#228833")
     ax[0, 1].set(title="full marks per task", ylabel="% of students", ylim=(0, 100))
     top = failed_checks(cls)[:10][::-1]
-    ax[1, 0].barh([f"{t} {c}"[:48] for t, c, _ in top], [n for _, _, n in top],
-                  color="#ee6677")
+    if top:
+        ax[1, 0].barh([f"{t} {c}"[:48] for t, c, _ in top], [n for _, _, n in top],
+                      color="#ee6677")
+        ax[1, 0].tick_params(axis="y", labelsize=7)
+    else:
+        ax[1, 0].text(0.5, 0.5, "no check failed", ha="center", va="center",
+                      transform=ax[1, 0].transAxes)
+        ax[1, 0].set_yticks([])
     ax[1, 0].set(title="most failed checks", xlabel="students failing")
-    ax[1, 0].tick_params(axis="y", labelsize=7)
     ax[1, 1].hist([r.get("seconds", 0.0) for r in recs], bins=10, color="#aa3377")
     ax[1, 1].set(title="grading time per student", xlabel="seconds", ylabel="students")
+    from matplotlib.ticker import MaxNLocator
+    for a in (ax[0, 0], ax[1, 1]):  # counts of students are whole numbers
+        a.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax[1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -88,12 +88,20 @@ def _grade_class(args, extra) -> int:
 
 
 def _bundle(args, extra) -> int:
+    problem = _no_repository(args.repo)
+    if problem:
+        print(f"cannot bundle: {problem}", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
     manifest = build_bundle(args.repo, args.out, _only(args.only))
     print(f"wrote the grading suite for {len(manifest['tasks'])} tasks to {args.out}")
     return 0
 
 
 def _autograder(args, extra) -> int:
+    problem = _no_repository(args.repo)
+    if problem:
+        print(f"cannot write the autograder: {problem}", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
     manifest = build_autograder(args.repo, args.out, _only(args.only), args.timeout, args.jobs)
     print(f"wrote {args.out}: Gradescope autograder for {len(manifest['tasks'])} tasks, "
           f"{manifest['total_points']} points")
@@ -160,7 +168,8 @@ def add_parser(subparsers) -> None:
                        "canvas.csv, students/ID/report.json and feedback.md, similarity.html "
                        "and .csv, summary.html and .png. A second run regrades only students "
                        "whose submission or the suite changed.")
-    k.add_argument("submissions", help="the folder holding one folder or zip per student")
+    k.add_argument("submissions", metavar="SUBMISSIONS",
+                   help="the folder holding one folder or zip per student")
     k.add_argument("--out", required=True, metavar="RESULTS",
                    help="the results folder (created; kept between runs for resuming)")
     k.add_argument("--suite", help="grading suite: a bundle, or the reference repository "
