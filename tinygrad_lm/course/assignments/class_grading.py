@@ -28,7 +28,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .feedback import write_feedback
-from .grade import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, GradeError, check_suite, suite_files
+from .grade import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT,
+    GradeError,
+    check_suite,
+    choose_tasks,
+    submission_root,
+    suite_files,
+)
 from .manifest import MANIFEST
 from .students import Student, discover_students, read_record, unpack_zip, write_record
 
@@ -76,7 +84,6 @@ def submission_hash(student: Student, region_files) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
         return "zip:" + h.hexdigest()
-    from .grade import submission_root
     root = submission_root(student.path)
     return tree_hash(root, list(region_files) + [MANIFEST])
 
@@ -214,7 +221,6 @@ def grade_class(submissions: str, suite: str, out: str, only=None, tasks=None,
     """Grade every student of `submissions` with `suite` into `out`, reusing up-to-date
     results unless `force` or the student is named in `students`. Returns the class: its task
     list, every student's record (students.py) and which were graded this run."""
-    from .grade import choose_tasks
     if not timeout > 0 or jobs < 1:
         raise GradeError(f"--timeout must be positive and --jobs at least 1 (got {timeout:g} "
                          f"and {jobs})")

@@ -12,6 +12,7 @@ import os
 import sys
 
 from .build import build_student_copy
+from .class_cli import run_grade_class
 from .grade import DEFAULT_MEMORY_MB, GradeError, grade_submission
 from .lms import build_autograder, build_bundle, write_classroom
 from .results import format_table, gradescope_results, junit_xml, write_json
@@ -83,7 +84,6 @@ def _grade(args, extra) -> int:
 
 
 def _grade_class(args, extra) -> int:
-    from .class_cli import run_grade_class
     return run_grade_class(args, _only(args.only), _tasks(args.task), _tasks(args.student))
 
 

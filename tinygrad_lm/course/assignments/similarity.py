@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from .build import BuildError, find_regions, read_lines, starter_lines
 from .grade import submission_root
+from .students import unpack_zip
 
 K = 8            # tokens per k-gram: a short statement, e.g. `V = V . argsort ( - V`
 W = 4            # hashes per window: any 11 common tokens in a row are always seen
@@ -127,7 +128,6 @@ def fingerprints(tokens: list[str], salt: str = "") -> dict[int, list[int]]:
 
 
 def _submission_folder(path: str, tmp: str) -> str | None:
-    from .students import unpack_zip
     if os.path.isdir(path):
         return submission_root(path)
     try:
