@@ -69,7 +69,9 @@ def _plot(cls: dict, path: str) -> None:
     ax[0, 1].set(title="full marks per task", ylabel="% of students", ylim=(0, 100))
     top = failed_checks(cls)[:10][::-1]
     if top:
-        ax[1, 0].barh([f"{t} {c}"[:48] for t, c, _ in top], [n for _, _, n in top],
+        labels = [f"{t} {c}" for t, c, _ in top]
+        ax[1, 0].barh([x if len(x) <= 36 else x[:35] + "…" for x in labels],
+                      [n for _, _, n in top],
                       color="#ee6677")
         ax[1, 0].tick_params(axis="y", labelsize=7)
     else:

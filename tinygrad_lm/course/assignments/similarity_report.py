@@ -18,7 +18,8 @@ from .students import write_atomic
 SHOWN_UNFLAGGED = 20
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top}
-pre{margin:0;font-size:12px}.hit{background:#ffe08a}.side{width:50%}
+pre{margin:0;font-size:12px;overflow-x:auto}.hit{background:#ffe08a}.side{width:50%}
+table.pair{width:100%;table-layout:fixed}
 .flag{color:#a00;font-weight:bold}"""
 
 
@@ -50,7 +51,7 @@ def _pair_html(result: dict, p: dict) -> str:
              f"'s, {p['b_share']:.0%} of {html.escape(p['b'])}'s)</h3>"]
     for task in p["tasks"]:
         left, right = matched_lines(result, p["a"], p["b"], task)
-        parts.append(f"<p>Task {html.escape(task)}</p><table><tr>"
+        parts.append(f'<p>Task {html.escape(task)}</p><table class="pair"><tr>'
                      f'<th class="side">{html.escape(p["a"])}</th>'
                      f'<th class="side">{html.escape(p["b"])}</th></tr><tr>'
                      f'<td>{_side(result["code"][p["a"]][task], left)}</td>'
