@@ -29,8 +29,9 @@ import textwrap
 import tokenize
 from dataclasses import dataclass, field
 
-from .build import BuildError, find_regions, read_lines, starter_lines
+from .build import BuildError, find_regions, read_lines
 from .grade import submission_root
+from .markers import starter_lines
 from .students import unpack_zip
 
 K = 8            # tokens per k-gram: a short statement, e.g. `V = V . argsort ( - V`
@@ -78,9 +79,22 @@ def normalise(lines: list[str]) -> list[tuple[str, int]]:
     return out
 
 
-def task_code(root: str, suite_regions: dict, task_id: str) -> Code:
+def starter_text(suite: str, suite_regions: dict, task_id: str) -> set[str]:
+    """The stripped lines a student copy's starter puts in the regions of `task_id` (read from
+    the suite's `# STARTER:` lines, or the default raise)."""
+    lines: set[str] = set()
+    for rel, ref_regions in suite_regions.items():
+        regions = [r for r in ref_regions if r.task_id == task_id]
+        if regions:
+            text = read_lines(os.path.join(suite, rel))
+            lines |= {x.strip() for r in regions for x in starter_lines(r, text) if x.strip()}
+    return lines
+
+
+def task_code(root: str, suite_regions: dict, task_id: str, starter: set[str]) -> Code:
     """The code of task `task_id` in the folder `root` (a submission or the reference): its
-    regions' bodies without the starter's lines. A missing file or broken markers give none."""
+    regions' bodies without the starter's lines (`starter`, from starter_text). A missing file
+    or broken markers give none."""
     code = Code()
     for rel, ref_regions in sorted(suite_regions.items()):
         if not any(r.task_id == task_id for r in ref_regions):
@@ -94,7 +108,6 @@ def task_code(root: str, suite_regions: dict, task_id: str) -> Code:
             regions = find_regions(rel, lines)
         except (BuildError, UnicodeDecodeError):
             continue
-        starter = {x.strip() for x in starter_lines(task_id, rel, "") if x.strip()}
         for r in regions:
             if r.task_id != task_id:
                 continue
@@ -146,12 +159,13 @@ def compare(students: dict[str, str], suite: str, suite_regions: dict, task_ids:
          student's fingerprints before filtering that the reference solution has}}.
     """
     codes: dict[str, dict[str, Code]] = {}
+    starters = {t: starter_text(suite, suite_regions, t) for t in task_ids}
     with tempfile.TemporaryDirectory() as tmp:
         for sid, path in students.items():
             root = _submission_folder(path, tmp)
-            codes[sid] = {t: task_code(root, suite_regions, t) if root else Code()
+            codes[sid] = {t: task_code(root, suite_regions, t, starters[t]) if root else Code()
                           for t in task_ids}
-    reference = {t: set(fingerprints(task_code(suite, suite_regions, t).tokens, t))
+    reference = {t: set(fingerprints(task_code(suite, suite_regions, t, starters[t]).tokens, t))
                  for t in task_ids}
     prints: dict[str, dict[int, tuple[str, list[int]]]] = {}
     solution_share = {}
