@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import blame as _blame
 from .autograd import no_grad
 from .tensor import Tensor
 
@@ -88,12 +89,15 @@ def _fail(raise_exception, result, message):
 
 def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               mode: str = "full", seed: int = 0, raise_exception: bool = True,
-              allow_float32: bool = False, n_directions: int = 4) -> GradcheckResult:
+              allow_float32: bool = False, n_directions: int = 4,
+              blame: bool = True) -> GradcheckResult:
     """Compare fn's backward with central differences for every input that requires grad.
 
     `fn(*inputs)` returns a Tensor or a tuple of Tensors. Raises GradcheckError naming the
     function, output, input, worst element and both values on failure (or returns a failed
-    result when raise_exception=False).
+    result when raise_exception=False). When the gradients disagree and `blame` is on, the
+    message also names the first op whose own backward is wrong, and where it was called
+    (tinygrad_lm/blame.py), or says that every op passes alone.
     """
     if mode not in ("full", "fast"):
         raise ValueError(f"gradcheck: mode must be 'full' or 'fast', got {mode!r}")
@@ -114,7 +118,12 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
             return _fail(raise_exception, result, f"gradcheck({name}): output {k} has NaN/inf")
     vs = [rng.standard_normal(o.shape) for o in outs]
 
-    grads = _analytical(fn, inputs, vs)
+    try:
+        grads = _analytical(fn, inputs, vs)
+    except Exception as e:  # an op's backward crashed: say which op, under the traceback
+        if blame and hasattr(e, "add_note"):
+            e.add_note(_blame.explain(fn, inputs, seed=seed))
+        raise
     for i, (x, g) in enumerate(zip(inputs, grads)):
         if g is None:
             continue
@@ -139,10 +148,13 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
 
     check = _check_full if mode == "full" else _check_fast
     message = check(fn, inputs, vs, grads, eps, atol, rtol, rng, n_directions, result, name)
+    mismatch = bool(message)
     for i, (x, orig) in enumerate(zip(inputs, originals)):
         if not np.array_equal(x.data, orig, equal_nan=True):
             x.data[...] = orig
             message = message or f"gradcheck({name}): the function changed input {i} in place"
+    if mismatch and blame:
+        message += "\n  " + _blame.explain(fn, inputs, seed=seed)
     if message:
         return _fail(raise_exception, result, message)
     return result
