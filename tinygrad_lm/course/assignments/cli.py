@@ -12,10 +12,21 @@ import os
 import sys
 
 from .build import build_student_copy
+from .catalog import BY_ID, HANDOUTS
 from .class_cli import run_grade_class
 from .grade import DEFAULT_MEMORY_MB, GradeError, grade_submission
+from .hints import HINTS
+from .lesson_runs import run_lessons
 from .lms import build_autograder, build_bundle, write_classroom
 from .results import format_table, gradescope_results, junit_xml, write_json
+from .status import (
+    StatusError,
+    format_status,
+    next_hint,
+    read_progress,
+    status_report,
+    write_progress,
+)
 
 EXIT_BELOW_PASS_MARK = 1
 EXIT_CANNOT_GRADE = 2
@@ -126,6 +137,33 @@ def _validate(args, extra) -> int:
     return 0 if result["ok"] else 1
 
 
+def _status(args, extra) -> int:
+    root = os.path.abspath(args.repo)
+    try:
+        if args.hint:
+            n, text = next_hint(root, args.hint)
+            total = len(HINTS[args.hint])
+            print(f"task {args.hint}, hint {n}/{total}: {text}")
+            print("that was the last hint: the handout's section, "
+                  f"{HANDOUTS[BY_ID[args.hint].assignment]}, has the derivation"
+                  if n == total else f"(again for hint {n + 1}: tinygrad-lm assignments "
+                  f"status --hint {args.hint})")
+            return 0
+        if args.lessons:
+            progress = read_progress(root)
+            progress["lessons"] = run_lessons(root, args.timeout)
+            write_progress(root, progress)
+        report = status_report(root, quick=not args.full, timeout=args.timeout)
+    except StatusError as e:
+        print(f"status: {e}", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    print(format_status(report))
+    if args.json:
+        write_json(args.json, report)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def add_parser(subparsers) -> None:
     """Add the `assignments` command (build, grade and the LMS outputs) to the CLI."""
     p = subparsers.add_parser("assignments", help="coursework: build, grade, LMS outputs")
@@ -227,3 +265,14 @@ def add_parser(subparsers) -> None:
     v.add_argument("--jobs", type=int, default=2, help="runs graded at once (2)")
     v.add_argument("--timeout", type=float, default=120.0, help="seconds per task (120)")
     v.set_defaults(handler=_validate)
+
+    s = sub.add_parser("status", help="in your copy: every task's state and points from your "
+                       "visible tests, the first failure, a hint, and what to do next")
+    s.add_argument("--repo", default=".", help="your copy (default: here)")
+    s.add_argument("--json", help="also write the report as JSON")
+    s.add_argument("--hint", metavar="TASK", help="show the next hint of TASK (e.g. 2.3)")
+    s.add_argument("--full", action="store_true", help="run the slow tests too")
+    s.add_argument("--lessons", action="store_true",
+                   help="also run every lesson in quick mode (minutes) and record which end")
+    s.add_argument("--timeout", type=float, default=600.0, help="seconds for the tests (600)")
+    s.set_defaults(handler=_status)
