@@ -28,6 +28,8 @@ from .weights import shares
 
 PROGRESS = os.path.join(".tinygrad-lm", "progress.json")
 MAX_PROGRESS_BYTES = 1 << 20
+REASON_WIDTH = 120
+NEEDS = re.compile(r"needs task (\d+\.\d+)")
 BLAME = re.compile(r"first wrong op: (\w+)\.backward \(([^)]*)\) called at (\S+)")
 
 
@@ -141,10 +143,13 @@ def _reason(test: dict) -> str:
     """One line: the check's name and the first line of why it did not pass."""
     name = test["nodeid"].split("::")[-1]
     lines = [x.strip() for x in test["message"].splitlines() if x.strip()]
-    first = lines[0] if lines else test["outcome"]
+    head = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else \
+        (lines[0] if lines else test["outcome"])  # "AssertionError:" alone says nothing
+    first = re.sub(r"^(\w+\.)+(\w+(Error|Exception|Warning))", r"\2", head)  # not its module
     if test["outcome"] == "skipped":
-        return f"{name}: skipped, {first}"
-    return f"{name}: {first[:160]}"
+        first = "skipped, " + first
+    text = f"{name}: {first}"
+    return text if len(text) <= REASON_WIDTH else text[:REASON_WIDTH - 3] + "..."
 
 
 def _blame(tests: list[dict], task_id: str) -> str:
@@ -181,6 +186,11 @@ def task_row(task: Task, started: bool, record: dict, opened: int) -> dict:
         status, reason = "no quick tests", "every test of this task is slow: run with --full"
     else:
         status, reason = ("failing", _reason(bad[0])) if bad else ("passing", "")
+        needs = sorted({m[1] for t in bad if t["outcome"] == "skipped"
+                        for m in [NEEDS.search(t["message"])] if m})
+        if bad and needs and all(t["outcome"] == "skipped" for t in bad):
+            # nothing of this task failed: some tests wait for an earlier task
+            status, reason = "waiting", f"{len(bad)} test(s) wait for task {', '.join(needs)}"
     failing = status == "failing"
     return {**row, "status": status, "points": round(float(won), 2),
             "passed": len(tests) - len(bad), "total": len(tests), "reason": reason,
@@ -204,7 +214,9 @@ def status_report(root: str, quick: bool = True, timeout: float = 600.0) -> dict
     if opened != hints_opened(read_progress(root)):
         progress["hints_opened"] = opened
         write_progress(root, progress)
-    todo = next((r for r in rows if r["status"] != "passing"), None)
+    # next: the first task to work on; a task only waiting for another is not it
+    todo = next((r for r in rows if r["status"] not in ("passing", "waiting")),
+                next((r for r in rows if r["status"] != "passing"), None))
     return {"copy": root, "quick": quick, "tasks": rows,
             "score": round(sum(r["points"] for r in rows), 2),
             "max_score": sum(r["max_points"] for r in rows),
