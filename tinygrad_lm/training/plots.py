@@ -26,10 +26,21 @@ def _pyplot():
     return plt
 
 
-def plot_loss(log_path: str, out_path: str) -> str | None:
+def draw_band(ax, reference, label: str | None = None) -> None:
+    """Shade a reference curve's val band (reference_curves.py) on `ax`."""
+    bands = [reference.band(step) for step in reference.steps]
+    ax.fill_between(reference.steps, [b[0] for b in bands], [b[1] for b in bands],
+                    color="tab:green", alpha=0.15, lw=0,
+                    label=label or f"val of correct runs ({reference.preset}, "
+                                   f"{len(reference.seeds)} seeds)")
+
+
+def plot_loss(log_path: str, out_path: str, reference=None) -> str | None:
     """Batch loss per logged step, and the train/val estimates at each evaluation, on a log
     axis (late improvements stay visible). Train estimate dashed with circles, val solid with
-    squares, so neither hides the other when they coincide; the best val step is starred."""
+    squares, so neither hides the other when they coincide; the best val step is starred.
+    With a `reference` (reference_curves.ReferenceCurve), the band the val loss of a correct
+    run stays in is shaded behind them."""
     records = read_log(log_path)
     steps = [r for r in records if "loss" in r]
     evals = [r for r in records if "val_loss" in r]
@@ -37,6 +48,8 @@ def plot_loss(log_path: str, out_path: str) -> str | None:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
+    if reference is not None:
+        draw_band(ax, reference)
     if steps:
         ax.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.45,
                 color="tab:gray", label="train (one batch)")

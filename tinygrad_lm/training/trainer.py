@@ -50,6 +50,7 @@ from .health import health_snapshot
 from .plots import plot_attention, plot_health, plot_loss
 from .previews import text_sample, training_sample
 from .progress import Progress
+from .reference_curves import band_warning, find_curve
 
 
 class TrainingDiverged(RuntimeError):
@@ -88,6 +89,8 @@ class Trainer:
         self.cfg = dataclasses.replace(config, model=dataclasses.replace(
             config.model, vocab_size=vocab_size))
         self.model_config = self.cfg.model
+        # the reference runs of these exact settings, if any: a loss outside their band warns
+        self.reference, self._off_band = find_curve(self.cfg), False
         self.model = pretrained or GPT(self.cfg.model, seed=config.seed)
         if pretrained is not None and pretrained.config.block_size > config.model.block_size:
             pretrained.crop_block_size(config.model.block_size)
@@ -304,7 +307,7 @@ class Trainer:
 
     def _figures(self) -> None:
         out = self.cfg.out_dir
-        plot_loss(self.log_path, os.path.join(out, "loss.png"))
+        plot_loss(self.log_path, os.path.join(out, "loss.png"), reference=self.reference)
         plot_health(self.log_path, os.path.join(out, "health.png"))
         ids = self.data.dataset.val[:min(self.cfg.model.block_size, 32)]
         plot_attention(self.model, self.tokenizer, ids, os.path.join(out, "attention.png"))
@@ -329,6 +332,10 @@ class Trainer:
                                                             f"step {self.best_step})"
         self.log(f"step {self.step}: train loss {train:.4f}, val loss {val:.4f}{note}\n"
                  f"{text[:300]}")
+        off_band = band_warning(self.reference, self.step, val) if self.reference else None
+        if off_band and not self._off_band:  # once per run: the first step it leaves the band
+            self._off_band = True
+            self.log("warning: " + off_band)
         warning = overfitting_warning(self.evals, self.cfg.overfit_patience, self.best_step,
                                       self.best_val)
         if warning and not self._warned:

@@ -1,0 +1,118 @@
+"""Reference loss curves: the shipped files, the band, and the warning a run prints."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+import tinygrad_lm as tg
+from tinygrad_lm.kernels import reference as ref_kernels
+from tinygrad_lm.training import reference_curves as rc
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.plots import draw_band
+from tinygrad_lm.training.trainer import Trainer
+
+
+def _no_vocab(sig):
+    sig = json.loads(json.dumps(sig))
+    sig["model"].pop("vocab_size", None)
+    return sig
+
+
+@pytest.mark.parametrize("name", sorted(rc.shipped_curves()))
+def test_each_shipped_curve_is_its_preset(name):
+    curve = rc.read_curve(rc.shipped_curves()[name])
+    assert curve.preset == name and len(curve.seeds) >= 3
+    assert curve.steps == sorted(curve.steps) and curve.steps
+    assert _no_vocab(curve.signature) == _no_vocab(rc.signature(make_config(name)))
+    for j, step in enumerate(curve.steps):
+        lo, hi = curve.band(step)
+        assert all(lo < run[j] < hi for run in curve.val)
+
+
+def test_the_quick_presets_have_curves():
+    assert {"tiny", "grammar"} <= set(rc.shipped_curves())
+
+
+def _run(tmp_path, seed, **changes):
+    cfg = dataclasses.replace(make_config("tiny"), out_dir=str(tmp_path / f"run{seed}"),
+                              seed=seed, **changes)
+    messages = []
+    trainer = Trainer(cfg, log=messages.append)
+    trainer.train()
+    return trainer, [m for m in messages if m.startswith("warning: ")]
+
+
+@pytest.mark.parametrize("seed", [1337, 7])  # the default seed, and one the curve never saw
+def test_a_correct_run_never_warns(tmp_path, seed):
+    trainer, warnings = _run(tmp_path, seed)
+    assert trainer.reference is not None and trainer.reference.preset == "tiny"
+    assert warnings == []
+
+
+def _adam_ascending(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, step):
+    """AdamW with the update's sign flipped (p += ...): gradient ascent."""
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    p += lr * (m / (1.0 - beta1 ** step)) / (np.sqrt(v / (1.0 - beta2 ** step)) + eps)
+
+
+def _many(params, grads, exp_avgs, exp_avg_sqs, *, lr, beta1, beta2, eps, weight_decay, step):
+    for i, p in enumerate(params):
+        _adam_ascending(p, grads[i], exp_avgs[i], exp_avg_sqs[i], lr=lr[i], beta1=beta1[i],
+                        beta2=beta2[i], eps=eps[i], weight_decay=weight_decay[i], step=step[i])
+
+
+def test_a_planted_optimizer_bug_warns(tmp_path, monkeypatch):
+    monkeypatch.setattr(ref_kernels, "adamw_update_", _adam_ascending)
+    monkeypatch.setattr(ref_kernels, "adamw_update_many_", _many)
+    with tg.use_backend("numpy"):
+        trainer, warnings = _run(tmp_path, 1337)
+    assert len(warnings) == 1  # once per run
+    lo, hi = trainer.reference.seed_range(10)
+    val = trainer.evals[0][2]
+    assert warnings[0] == (
+        f"warning: validation loss {val:.3g} at step 10; runs of the tiny preset (5 seeds of "
+        f"the reference code) are at {lo:.3g}–{hi:.3g} there: check your learning rate or "
+        "your backward (a gradient check of each op, tinygrad_lm.gradcheck, names the first "
+        "wrong one) and the optimizer step")
+
+
+def test_changed_settings_have_no_reference():
+    cfg = make_config("tiny", ["--lr=0.5"])
+    assert rc.find_curve(cfg) is None
+
+
+def test_too_low_a_loss_points_at_the_mask():
+    curve = rc.ReferenceCurve("grammar", [0, 1, 2], [400], [[2.0], [2.1], [2.2]],
+                              [[2.0], [2.1], [2.2]], {})
+    assert rc.band_warning(curve, 400, 2.1) is None
+    assert rc.band_warning(curve, 300, 9.0) is None  # no reference evaluation at that step
+    low = rc.band_warning(curve, 400, 0.3)
+    assert low.startswith("validation loss 0.3 at step 400; runs of the grammar preset (3 "
+                          "seeds of the reference code) are at 2–2.2 there: lower than any")
+    assert "causal mask" in low
+    assert "check your learning rate" in rc.band_warning(curve, 400, 3.1)
+
+
+@pytest.mark.parametrize("content", ["{", "[]", '{"format": 1, "steps": [1], "seeds": [0], '
+                                     '"val_loss": [["x"]], "train_loss": [[1]], '
+                                     '"signature": {}}'])
+def test_a_malformed_curve_file_is_refused(tmp_path, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(rc.CurveError):
+        rc.read_curve(str(path))
+
+
+def test_the_band_is_drawn():
+    plt = pytest.importorskip("matplotlib.pyplot")
+    curve = rc.read_curve(rc.shipped_curves()["tiny"])
+    fig, ax = plt.subplots()
+    draw_band(ax, curve)
+    assert len(ax.collections) == 1
+    assert ax.get_legend_handles_labels()[1] == ["val of correct runs (tiny, 5 seeds)"]
+    plt.close(fig)

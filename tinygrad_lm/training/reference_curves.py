@@ -1,0 +1,182 @@
+"""Is my loss normal? Reference loss curves of the built-in presets, and the band a run is
+checked against while it trains.
+
+A reference curve is the validation (and training) loss estimate at each evaluation of the
+reference implementation, trained with the preset's settings from several seeds. Shipped as
+small JSON files beside this module (reference_curves/<preset>.json), written by
+`python benchmarks/reference_curves.py` (which can regenerate every one; its seeds are in each
+file). A run is compared with a curve only when every setting that shapes the loss is the
+curve's (`signature`): a changed learning rate or model has no reference, and no warning.
+
+The band at a step is the seeds' range widened by a margin,
+
+    [min - m, max + m],   m = max(spread, 5% of the mean, 0.05 nats),   spread = max - min,
+
+because a few seeds sample the spread of runs only roughly: a new seed of a correct
+implementation must stay inside (tests/test_reference_curves.py checks one), while a wrong
+backward or optimizer moves the loss by far more than the seeds' spread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+
+from .config import TrainConfig
+
+CURVE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_curves")
+FORMAT = 1
+MAX_CURVE_BYTES = 1 << 20
+# settings that change what a run writes or when, never its loss at a given step
+IGNORED = {"seed", "out_dir", "progress", "plots", "detect_anomaly", "log_interval",
+           "health_interval", "checkpoint_interval", "sample_tokens", "early_stop_patience",
+           "overfit_patience", "max_iters", "eval_interval"}
+IGNORED_MODEL = {"fused"}  # the fused ops compute the same function as the readable ones
+
+
+class CurveError(ValueError):
+    """A reference curve file that cannot be used (malformed, or from another format)."""
+
+
+def signature(cfg: TrainConfig) -> dict:
+    """The settings that shape a run's loss curve (everything but IGNORED), as a dict."""
+    d = {k: v for k, v in cfg.to_dict().items() if k not in IGNORED}
+    d["model"] = {k: v for k, v in d["model"].items() if k not in IGNORED_MODEL}
+    return d
+
+
+@dataclasses.dataclass
+class ReferenceCurve:
+    """Loss estimates of `seeds` runs at `steps`: val[i][j] is seed i's val loss at steps[j]."""
+    preset: str
+    seeds: list[int]
+    steps: list[int]
+    val: list[list[float]]
+    train: list[list[float]]
+    signature: dict
+
+    def band(self, step: int, split: str = "val") -> tuple[float, float] | None:
+        """(low, high) of the band at `step`, or None where the curve has no evaluation."""
+        if step not in self.steps:
+            return None
+        j = self.steps.index(step)
+        values = [run[j] for run in (self.val if split == "val" else self.train)]
+        lo, hi = min(values), max(values)
+        mean = sum(values) / len(values)
+        margin = max(hi - lo, 0.05 * mean, 0.05)
+        return lo - margin, hi + margin
+
+    def seed_range(self, step: int, split: str = "val") -> tuple[float, float] | None:
+        """The seeds' own (min, max) at `step`, what a message quotes."""
+        if step not in self.steps:
+            return None
+        values = [run[self.steps.index(step)] for run in (self.val if split == "val"
+                                                          else self.train)]
+        return min(values), max(values)
+
+    def to_dict(self) -> dict:
+        """The JSON file's content."""
+        return {"format": FORMAT, "preset": self.preset, "seeds": self.seeds,
+                "steps": self.steps, "val_loss": self.val, "train_loss": self.train,
+                "signature": self.signature}
+
+
+def _numbers(rows, n: int, what: str) -> list[list[float]]:
+    if not isinstance(rows, list) or not rows or any(
+            not isinstance(r, list) or len(r) != n or
+            not all(isinstance(x, (int, float)) and x == x for x in r) for r in rows):
+        raise CurveError(f"{what}: expected one list of {n} numbers per seed")
+    return [[float(x) for x in r] for r in rows]
+
+
+def read_curve(path: str) -> ReferenceCurve:
+    """A curve file, checked (it is data from disk: size-bounded, plain JSON, validated)."""
+    if os.path.getsize(path) > MAX_CURVE_BYTES:
+        raise CurveError(f"{path}: larger than {MAX_CURVE_BYTES} bytes")
+    with open(path, encoding="utf-8") as f:
+        try:
+            d = json.load(f)
+        except ValueError as e:
+            raise CurveError(f"{path}: not JSON ({e})") from None
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise CurveError(f"{path}: not a reference curve of format {FORMAT}; regenerate it "
+                         "with python benchmarks/reference_curves.py")
+    steps = d.get("steps")
+    if not isinstance(steps, list) or not all(isinstance(s, int) for s in steps):
+        raise CurveError(f"{path}: steps must be a list of integers")
+    seeds = d.get("seeds")
+    val = _numbers(d.get("val_loss"), len(steps), f"{path}: val_loss")
+    train = _numbers(d.get("train_loss"), len(steps), f"{path}: train_loss")
+    if not isinstance(seeds, list) or len(seeds) != len(val) or len(val) != len(train) or \
+            not isinstance(d.get("signature"), dict):
+        raise CurveError(f"{path}: seeds, val_loss, train_loss and signature do not agree")
+    return ReferenceCurve(str(d.get("preset", "")), seeds, steps, val, train, d["signature"])
+
+
+def shipped_curves() -> dict[str, str]:
+    """preset name -> path of every shipped curve file."""
+    if not os.path.isdir(CURVE_DIR):
+        return {}
+    return {name[:-5]: os.path.join(CURVE_DIR, name) for name in sorted(os.listdir(CURVE_DIR))
+            if name.endswith(".json")}
+
+
+def find_curve(cfg: TrainConfig) -> ReferenceCurve | None:
+    """The shipped curve whose settings are exactly this run's (the vocabulary included, so
+    pass the trainer's config, after the tokenizer set it), or None."""
+    mine = json.loads(json.dumps(signature(cfg)))  # tuples as lists, as in the files
+    for path in shipped_curves().values():
+        try:
+            curve = read_curve(path)
+        except (CurveError, OSError):
+            continue  # a broken shipped file must not stop training; the tests catch it
+        if curve.signature == mine:
+            return curve
+    return None
+
+
+def band_warning(curve: ReferenceCurve, step: int, val: float) -> str | None:
+    """The warning for a validation loss outside the curve's band at `step`, else None."""
+    band = curve.band(step)
+    if band is None or band[0] <= val <= band[1]:
+        return None
+    lo, hi = curve.seed_range(step)
+    there = (f"validation loss {val:.3g} at step {step}; runs of the {curve.preset} preset "
+             f"({len(curve.seeds)} seeds of the reference code) are at {lo:.3g}–{hi:.3g} there")
+    if val > band[1]:
+        return (there + ": check your learning rate or your backward (a gradient check of "
+                "each op, tinygrad_lm.gradcheck, names the first wrong one) and the optimizer "
+                "step")
+    return (there + ": lower than any reference run. A model that sees the tokens it must "
+            "predict does this: check the causal mask and that validation text is not training "
+            "text")
+
+
+def record_run(preset: str, cfg: TrainConfig, seeds: list[int], train) -> ReferenceCurve:
+    """Train `cfg` once per seed in a scratch directory and gather the curves. `train(config)`
+    runs the reference trainer and returns (its evaluations [[step, train, val], ...], its
+    config after the tokenizer set the vocabulary)."""
+    val, trn, steps, sig = [], [], None, None
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="tinygrad-lm-curve-") as tmp:
+            evals, used = train(dataclasses.replace(cfg, seed=seed, out_dir=tmp,
+                                                    progress=False, plots=False))
+        these = [int(e[0]) for e in evals]
+        if steps is not None and these != steps:
+            raise RuntimeError(f"seed {seed} evaluated at steps {these}, not {steps}")
+        steps, sig = these, json.loads(json.dumps(signature(used)))
+        trn.append([float(e[1]) for e in evals])
+        val.append([float(e[2]) for e in evals])
+    return ReferenceCurve(preset, list(seeds), steps or [], val, trn, sig or {})
+
+
+def write_curve(curve: ReferenceCurve, path: str) -> None:
+    """Write a curve file atomically."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(curve.to_dict(), f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
