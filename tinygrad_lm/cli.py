@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 
+from . import doctor
 from .course import notebooks
 from .course.assignments import cli as assignments_cli
 from .data import prepare_data
@@ -319,8 +320,20 @@ def add_lessons(sub) -> None:
     notebooks.add_parser(sub)
 
 
+def add_doctor(sub) -> None:
+    """`doctor`: this machine's Python, NumPy, Numba, CPU and threads, with verdicts."""
+    d = sub.add_parser("doctor", help="check this machine (Numba, its cache, BLAS, threads, "
+                       "the kernels) and print one block to paste when asking for help")
+    d.set_defaults(handler=cmd_doctor)
+
+
+def cmd_doctor(args, extra: list[str]) -> int:
+    _no_extra("doctor", extra)
+    return doctor.main()
+
+
 SUBCOMMANDS = [add_train, add_sample, add_eval, add_export, add_bench, add_assignments,
-               add_lessons]
+               add_lessons, add_doctor]
 
 
 def build_parser() -> argparse.ArgumentParser:
