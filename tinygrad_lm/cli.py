@@ -328,6 +328,7 @@ def add_doctor(sub) -> None:
 
 
 def cmd_doctor(args, extra: list[str]) -> int:
+    """Print the machine's report (doctor.py); 1 when something is broken."""
     _no_extra("doctor", extra)
     return doctor.main()
 

@@ -118,6 +118,7 @@ def facts(numba) -> list[tuple[str, str]]:
 
 # ---- the verdicts ---------------------------------------------------------------------------
 def check_numpy() -> Verdict:
+    """NumPy is new enough for the engine."""
     if _version(np.__version__) < MIN_NUMPY:
         return Verdict("numpy", "FAIL", f"{np.__version__} is older than "
                        f"{'.'.join(map(str, MIN_NUMPY))}", "pip install -U numpy")
@@ -125,6 +126,7 @@ def check_numpy() -> Verdict:
 
 
 def check_numba(numba) -> Verdict:
+    """Numba is importable, new enough and not switched off (None: not importable)."""
     if numba is None:
         return Verdict("numba", "warn", "not importable: the NumPy backend runs instead, "
                        "correct but several times slower",
@@ -140,6 +142,7 @@ def check_numba(numba) -> Verdict:
 
 
 def check_jit(numba) -> Verdict:
+    """The Numba JIT compiles and runs a one-line function on this CPU."""
     if numba is None:
         return Verdict("numba JIT", "warn", "skipped: no numba")
     try:
@@ -163,6 +166,7 @@ def numba_cache_dir() -> str:
 
 
 def check_cache(numba) -> Verdict:
+    """Numba's cache folder takes a file (else every run compiles every kernel)."""
     if numba is None:
         return Verdict("numba cache", "warn", "skipped: no numba")
     where = numba_cache_dir()
