@@ -10,6 +10,7 @@ the NumPy references on tiny inputs. Exit status 1 when any item FAILs.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -22,6 +23,7 @@ import numpy as np
 from . import kernels
 from .course.stand_ins import STAND_INS
 
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
 MIN_NUMPY = (1, 24)
 MIN_NUMBA = (0, 58)
 EXTRAS = {"test": ["pytest", "hypothesis", "importlinter", "jupytext", "nbformat", "nbclient",
@@ -95,11 +97,13 @@ def cpu_info() -> str:
 
 def facts(numba) -> list[tuple[str, str]]:
     """(label, value) lines of what this machine runs."""
-    import tinygrad_lm
+    try:
+        version = importlib.metadata.version("tinygrad_lm")
+    except importlib.metadata.PackageNotFoundError:
+        version = "not installed (run from its folder)"
     rows = [("python", f"{platform.python_version()} ({platform.python_implementation()}, "
                        f"{sys.executable}) on {platform.platform()}"),
-            ("tinygrad_lm", f"{getattr(tinygrad_lm, '__version__', '?')} at "
-                            f"{os.path.dirname(os.path.abspath(tinygrad_lm.__file__))}"
+            ("tinygrad_lm", f"{version} at {PACKAGE}"
                             + (" (a student copy)" if STAND_INS else "")),
             ("numpy", f"{np.__version__}, BLAS: {blas_info()}")]
     if numba is None:
