@@ -140,7 +140,9 @@ def test_lessons_that_ran_to_the_end(tmp_path):
     (lessons / "00_fine.py").write_text(
         'print("Exercise 0.1: right.")\nprint("Exercise 0.2: not answered yet.")\n'
         'print("Lesson 0 done.")\n')
-    (lessons / "01_broken.py").write_text('print("start")\nraise ValueError("shapes differ")\n')
+    (lessons / "01_broken.py").write_text(
+        'print("start")\ne = ValueError("shapes differ")\ne.add_note("a note below it")\n'
+        'raise e\n')
     record = run_lessons(str(tmp_path), timeout=60)
     runs = record["runs"]
     assert runs["00_fine.py"] == {"ran_to_end": True, "stopped": "",
@@ -150,6 +152,7 @@ def test_lessons_that_ran_to_the_end(tmp_path):
     report = {"tasks": [], "score": 0, "max_score": 0, "next": None, "lessons": record}
     text = status.format_status(report)
     assert "lessons: 1 of 2 ran to the end; stopped early: 01_broken.py" in text
+    assert "    01_broken.py: ValueError: shapes differ" in text.splitlines()
 
 
 def test_a_broken_progress_file_is_ignored_not_fatal(tmp_path):

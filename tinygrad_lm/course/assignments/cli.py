@@ -149,9 +149,13 @@ def _status(args, extra) -> int:
                   if n == total else f"(again for hint {n + 1}: tinygrad-lm assignments "
                   f"status --hint {args.hint})")
             return 0
-        if args.lessons:
+        if args.lessons is not None:
             progress = read_progress(root)
-            progress["lessons"] = run_lessons(root, args.timeout)
+            ran = run_lessons(root, args.timeout, args.lessons or None)
+            if args.lessons:  # a few lessons again: keep the others' last results
+                old = progress.get("lessons", {}).get("runs", {})
+                ran["runs"] = {**(old if isinstance(old, dict) else {}), **ran["runs"]}
+            progress["lessons"] = ran
             write_progress(root, progress)
         report = status_report(root, quick=not args.full, timeout=args.timeout)
     except StatusError as e:
@@ -272,7 +276,8 @@ def add_parser(subparsers) -> None:
     s.add_argument("--json", help="also write the report as JSON")
     s.add_argument("--hint", metavar="TASK", help="show the next hint of TASK (e.g. 2.3)")
     s.add_argument("--full", action="store_true", help="run the slow tests too")
-    s.add_argument("--lessons", action="store_true",
-                   help="also run every lesson in quick mode (minutes) and record which end")
+    s.add_argument("--lessons", nargs="*", metavar="NN",
+                   help="also run the lessons in quick mode (all: minutes; or those whose "
+                   "file names start with NN, e.g. --lessons 03 09) and record which end")
     s.add_argument("--timeout", type=float, default=600.0, help="seconds for the tests (600)")
     s.set_defaults(handler=_status)

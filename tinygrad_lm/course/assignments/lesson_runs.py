@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Interrupt|Exit)\b")
 VERDICT = re.compile(r"^Exercise (\d+\.\d+): (not answered yet|right|not right yet)", re.M)
 
 
@@ -38,9 +39,11 @@ def run_lesson(root: str, path: str, timeout: float) -> dict:
     lines = done.stdout.strip().splitlines()
     ok = done.returncode == 0 and bool(lines) and "done" in lines[-1].lower()
     errors = [x for x in done.stderr.strip().splitlines() if x.strip()]
+    # the exception's own line, not a note printed under it
+    raised = [x for x in errors if EXCEPTION_LINE.match(x)] or errors
     return {"ran_to_end": ok,
             "exercises": {m[1]: m[2] for m in VERDICT.finditer(done.stdout)},
-            "stopped": "" if ok else (errors[-1][:200] if errors else
+            "stopped": "" if ok else (raised[-1][:200] if raised else
                                       f"exit code {done.returncode}")}
 
 

@@ -248,6 +248,9 @@ def format_status(report: dict) -> str:
         lines.append(f"lessons: {len(done)} of {len(runs)} ran to the end"
                      + (f"; stopped early: {', '.join(stuck)}" if stuck else "")
                      + f" (run {lessons.get('when', '?')}; `status --lessons` runs them again)")
+        for name in stuck[:3]:
+            why = str(runs[name].get("stopped", ""))
+            lines.append(f"    {name}: {why[:REASON_WIDTH]}")
     else:
         lines.append("lessons: not run yet (`status --lessons` runs each in quick mode)")
     if report["next"]:
