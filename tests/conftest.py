@@ -7,6 +7,7 @@ import pytest
 import tinygrad_lm as tg
 from tinygrad_lm import kernels
 from tinygrad_lm.course import stand_ins
+from tinygrad_lm.course.assignments.hints import failure_lines
 from tinygrad_lm.course.stand_ins import forbid_stand_ins, needs_task_reason, unwritten_task
 
 BACKENDS = ["numpy"] + (["numba"] if importlib.util.find_spec("numba") else [])
@@ -87,3 +88,18 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0,
                            "Skipped: " + needs_task_reason(*found))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """In a student copy, a run with failed coursework tests ends with each task's first
+    hint."""
+    if not in_student_copy(config):
+        return
+    failed = terminalreporter.stats.get("failed", [])
+    tasks = {f"{m[1]}.{m[2]}" for r in failed for k in r.keywords
+             if (m := TASK_MARKER.fullmatch(k))}
+    lines = failure_lines(tasks)
+    if lines:
+        terminalreporter.section("hints")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -82,6 +84,17 @@ def test_hints_come_in_order_and_are_remembered(copy, capsys):
         data = json.load(f)
     assert {r["task"]: r["hints_opened"] for r in data["tasks"]}["1.2"] == 3
     assert data["hints_opened"] == 3
+
+
+def test_a_failed_pytest_run_in_the_copy_ends_with_the_hint(copy):
+    env = dict(os.environ, PYTHONPATH=copy)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-m", "a1_2", "tests/test_autograd.py"], cwd=copy, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:]
+    tail = done.stdout.split("hints")[-1]
+    assert f"hint 1/3 for task 1.2: {hints.HINTS['1.2'][0]}" in tail
+    assert "more help: tinygrad-lm assignments status --hint X.Y" in tail
 
 
 def test_hint_of_an_unknown_task_is_a_clear_error(copy, capsys):

@@ -102,3 +102,14 @@ def hint(task: str, tier: int) -> str:
     if not 1 <= tier <= len(tiers):
         raise ValueError(f"task {task} has hints 1 to {len(tiers)}, not {tier}")
     return tiers[tier - 1]
+
+
+def failure_lines(task_ids) -> list[str]:
+    """What a failed test run of a student copy ends with: each failing task's first hint."""
+    lines = []
+    for task in sorted(set(task_ids) & set(HINTS), key=lambda t: tuple(map(int, t.split(".")))):
+        lines.append(f"hint 1/{len(HINTS[task])} for task {task}: {HINTS[task][0]}")
+    if lines:
+        lines.append("more help: tinygrad-lm assignments status --hint X.Y (the next hint), "
+                     "tinygrad-lm assignments status (every task)")
+    return lines
