@@ -171,7 +171,9 @@ except tg.GradcheckError as err:
 
 # %% [markdown]
 # The message names the function, the input, the worst element, both values and the
-# tolerance, so you can go straight to the faulty backward. The tolerance is mixed: an
+# tolerance, so you can go straight to the faulty backward; its last line checks each op of the
+# graph alone and names the first whose backward is wrong, with the line that called it (in a
+# whole GPT, that is the one op to fix). The tolerance is mixed: an
 # element passes when $|a - n| \le \text{atol} + \text{rtol} \cdot |n|$, so large gradients
 # are judged relatively and gradients near zero absolutely. And float32 is refused outright:
 
