@@ -84,6 +84,18 @@ _TIERS = {
     "5.5": ("The cache grows along time: new keys and values go after the cached ones.",
             "k_all = concat(cache_k, k_new, axis=time); same for v; position += T_new; "
             "the new queries attend over all of k_all"),
+    "6.1": ("RMSNorm is LayerNorm without the mean: what is left to subtract, and what to "
+            "divide by?",
+            "rstd = 1 / sqrt(mean(x * x, axis=-1) + eps); y = x * rstd * weight; backward with "
+            "x_hat = x * rstd: dx = rstd * (g_hat - x_hat * mean(g_hat * x_hat, axis=-1))"),
+    "6.2": ("A rotation by an angle that grows with the position: which position does a new "
+            "token have when the cache already holds some?",
+            "angle = position * theta ** (-2i / head_size); (a, b) -> (a cos - b sin, "
+            "a sin + b cos); positions = cache_length + arange(T_new)"),
+    "6.3": ("Two projections go in, one comes out: which of the two goes through the "
+            "nonlinearity?",
+            "h = silu(x @ w1) * (x @ w3); y = h @ w2 (w1: gate_proj, w3: up_proj, w2: "
+            "down_proj)"),
 }
 
 HINTS: dict[str, tuple[str, ...]] = {
@@ -92,7 +104,8 @@ HINTS: dict[str, tuple[str, ...]] = {
 
 OP_TASK = {"Mul": "2.1", "Div": "2.2", "Sum": "2.3", "Mean": "2.3", "Var": "2.3",
            "Max": "2.4", "Min": "2.4", "MatMul": "2.5", "Linear": "2.5", "LinearGelu": "2.5",
-           "GetItem": "2.6", "Softmax": "3.2", "LayerNorm": "3.4"}
+           "GetItem": "2.6", "Softmax": "3.2", "LayerNorm": "3.4", "RMSNorm": "6.1",
+           "Rope": "6.2"}
 """op class -> the task whose code is its backward (3.2 and 3.4: the Numba kernels)."""
 
 

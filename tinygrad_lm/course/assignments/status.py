@@ -19,11 +19,12 @@ import sys
 import tempfile
 import time
 
-from .build import BuildError, collect_regions, read_lines, starter_lines
+from .build import BuildError, collect_regions, read_lines
 from .catalog import HANDOUTS, TASKS, Task
 from .grade import suite_files, test_files
 from .hints import HINTS, OP_TASK
 from .manifest import MANIFEST, ManifestError, manifest_task_ids, read_manifest
+from .markers import is_starter
 from .weights import shares
 
 PROGRESS = os.path.join(".tinygrad-lm", "progress.json")
@@ -54,7 +55,7 @@ def copy_tasks(root: str) -> list[tuple[Task, bool]]:
         lines = read_lines(os.path.join(root, rel))
         for r in rs:
             body = lines[r.begin + 1:r.end]
-            starter = body == starter_lines(r.task_id, rel, r.indent) or (
+            starter = is_starter(r.task_id, body) or (
                 len(body) <= 3 and f"Assignment {r.task_id}:" in "".join(body))
             started[r.task_id] = started.get(r.task_id, False) or not starter
     wanted = list(started)
