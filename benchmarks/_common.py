@@ -132,9 +132,23 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
                         for i, (c, w) in enumerate(zip(row, widths))))
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("AMD EPYC ..."), else platform's guess."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_info() -> dict:
     torch = optional_torch()
     info = {
+        "cpu": cpu_model(),
+        "load_average": os.getloadavg(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "platform": platform.platform(),

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from _common import ours_train_step, peak_in_child, run_python  # noqa: E402
+from _common import ours_train_step, peak_in_child, run_python, write_json  # noqa: E402
 
 CONFIGS = {
     "A": dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, batch=16),
@@ -125,7 +124,8 @@ def build_compiled(c: dict):
     return (step, forward), None
 
 
-def time_rounds(fns: dict, rounds: int, warmup: int, block: int = 3) -> dict[str, float]:
+def time_rounds(fns: dict, rounds: int, warmup: int, block: int = 3,
+                samples_out: dict | None = None) -> dict[str, float]:
     """Median seconds per call of each fn, measured interleaved in this one process.
 
     Each round runs every fn for one untimed call and then `block` timed ones, in an order
@@ -133,7 +133,9 @@ def time_rounds(fns: dict, rounds: int, warmup: int, block: int = 3) -> dict[str
     its pool busy for a moment after its last call (PyTorch's OpenMP threads keep spinning), and
     whatever runs next pays for it. Measured on config A: our step took 49.5 ms right after a
     PyTorch step against 43-45 ms after one of ours, and PyTorch's 50.2 ms right after ours
-    against 48.2 ms after its own. Both sides get the same treatment."""
+    against 48.2 ms after its own. Both sides get the same treatment.
+
+    samples_out, when given, receives every timed call's seconds per fn (for the spread)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -146,6 +148,8 @@ def time_rounds(fns: dict, rounds: int, warmup: int, block: int = 3) -> dict[str
                 t0 = time.perf_counter()
                 fns[name]()
                 samples[name].append(time.perf_counter() - t0)
+    if samples_out is not None:
+        samples_out.update(samples)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -228,9 +232,10 @@ def time_config(name: str, torch, compile_too: bool, quick: bool, blas: float) -
             compiled, row["compile_skipped"] = build_compiled(c)
             if compiled:
                 fns["compile_step"], fns["compile_fwd"] = compiled
-    times = time_rounds(fns, rounds, warmup, block)
+    samples: dict = {}
+    times = time_rounds(fns, rounds, warmup, block, samples_out=samples)
     tokens = c["batch"] * seq_len(c)
-    row.update(times_s=times, tokens_per_step=tokens)
+    row.update(times_s=times, samples_s=samples, tokens_per_step=tokens, model=c)
     for what, flops in (("step", 3 * matmul_flops(c)), ("fwd", matmul_flops(c))):
         ours = times[f"ours_{what}"]
         eager, compiled = times.get(f"eager_{what}"), times.get(f"compile_{what}")
@@ -276,7 +281,8 @@ def main(argv=None) -> int:
         torch = None
     from tinygrad_lm.kernels import threads
     blas = numpy_blas_gflops()
-    results = {"commit": git_commit(), "torch": torch.__version__ if torch else None,
+    results = {"commit": git_commit(), "load_average_start": os.getloadavg(),
+               "torch": torch.__version__ if torch else None,
                "threads": threads.num_threads(), "numpy_blas_gflops": blas, "configs": {}}
     print(f"NumPy's BLAS: {blas:.0f} GFLOP/s (2048^3 float32, its own threads)")
     print(HEADER)
@@ -289,10 +295,7 @@ def main(argv=None) -> int:
         results["start_s"] = {"cold": start_time(True), "warm": start_time(False)}
         print(f"\nstart to first step: cold {results['start_s']['cold']:.1f} s, "
               f"warm {results['start_s']['warm']:.1f} s")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", "train_step.json")
-    with open(path, "w") as f:
-        json.dump(results, f, indent=2)
+    path = write_json("train_step", results)  # with the machine, the time and the arguments
     print(f"\nwrote {path}")
     if args.quick:
         took = time.perf_counter() - started
