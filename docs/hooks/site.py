@@ -152,6 +152,8 @@ def _navigation(root: str, pages: dict[str, str], lessons_nav: list) -> list:
                     if page.startswith("assignments/instructor")]
     nav.append({"Assignments": assignments})
     nav.append({"Command line": "cli.md"})
+    if "gpt2.md" in pages.values():
+        nav.append({"GPT-2 and beyond": "gpt2.md"})
     nav += [{title: page} for _, page, title in sources.README_PAGES]
     nav.append({"API reference": api_md.nav_entries()})
     listed = {page for page in _pages_in(nav)}

@@ -27,8 +27,9 @@ NO_RUN = re.compile(r"<!--\s*no-run:\s*(?P<reason>.*?)\s*-->")
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]\n]+)\]\((?P<target>[^)\s]+)\)")
 
 # README.md sections shown as pages of their own: (the section's heading, page, title in the
-# navigation). The README stays the one copy; the page is cut from it on every build.
-README_PAGES = [("## The graduation path", "gpt2.md", "GPT-2 and beyond")]
+# navigation). The README stays the one copy; the page is cut from it on every build. (None
+# today: the GPT-2 page is docs/gpt2.md, and the README is a short front door.)
+README_PAGES: list[tuple[str, str, str]] = []
 
 
 def readme_section(root: str, heading: str) -> str | None:
