@@ -198,9 +198,46 @@ def on_page_markdown(markdown, page, config, files):
     return markdown
 
 
+# TeX in a heading: the page shows it as MathML, but the table of contents and the page's
+# title are plain text, so there it becomes the characters it stands for.
+TITLE_MATH = re.compile(r"\\\((.+?)\\\)|\$(.+?)\$")
+TEX_CHARACTERS = {
+    "sqrt": "\u221a", "cdot": "\u00b7", "times": "\u00d7", "le": "\u2264", "leq": "\u2264",
+    "ge": "\u2265", "geq": "\u2265", "ne": "\u2260", "to": "\u2192", "infty": "\u221e",
+    "sum": "\u2211", "partial": "\u2202", "nabla": "\u2207", "approx": "\u2248",
+    "alpha": "\u03b1", "beta": "\u03b2", "gamma": "\u03b3", "delta": "\u03b4",
+    "epsilon": "\u03b5", "eta": "\u03b7", "theta": "\u03b8", "lambda": "\u03bb",
+    "mu": "\u03bc", "pi": "\u03c0", "sigma": "\u03c3", "tau": "\u03c4", "phi": "\u03c6",
+    "top": "\u1d40", "log": "log", "exp": "exp", "max": "max", "min": "min",
+}
+
+
+def plain_math(title: str) -> str:
+    """`title` with its TeX as plain characters: "why divide by \\(\\sqrt{hs}\\)" -> "why
+    divide by \u221ahs". A command not in TEX_CHARACTERS stays as written, and the site test
+    that looks for raw markup in headings names it."""
+    def text(m: re.Match) -> str:
+        tex = m.group(1) or m.group(2)
+        tex = re.sub(r"\\([A-Za-z]+) ?", lambda c: TEX_CHARACTERS.get(c.group(1), c.group(0)),
+                     tex)
+        return tex.replace("{", "").replace("}", "")
+    return TITLE_MATH.sub(text, title)
+
+
+def _plain_toc(items) -> None:
+    for item in items:
+        item.title = plain_math(item.title)
+        _plain_toc(item.children)
+
+
 def on_page_content(html_text, page, config, files):
-    """TeX (as pymdownx.arithmatex leaves it) to MathML."""
+    """TeX (as pymdownx.arithmatex leaves it) to MathML; in the table of contents and the
+    page's title, to plain characters."""
     from latex2mathml.converter import convert
+
+    _plain_toc(page.toc)
+    if page.title:
+        page.title = plain_math(page.title)
 
     def replace(m: re.Match) -> str:
         tex = html.unescape(m.group("tex")).strip()
