@@ -11,6 +11,11 @@
   when the notebook was executed from the current sources, so CI runs each lesson once.
 - `mkdocs build --strict` succeeds (broken links, missing references, a failing lesson or an
   unreadable formula stop it), and the built site loads nothing from the network.
+- No heading, navigation entry or table-of-contents entry of the built site shows raw markup
+  (TeX, Markdown, HTML) as text, and headless Chromium, when installed, draws a few pages (the
+  home page, a lesson, an API page) with the theme's colours and their text.
+- The results tables of README.md and benchmarks/README.md are the ones generated from the
+  kept results, benchmarks/results/latest/*.json.
 
 The build needs the docs extra (`pip install -e ".[docs]"`); without it that one test skips,
 except in CI, where it fails.
@@ -22,6 +27,7 @@ import re
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 
 import pytest
 
@@ -145,13 +151,14 @@ def _mkdocs_available() -> bool:
     return True
 
 
-@pytest.mark.slow
-def test_site_builds_strict_and_offline(tmp_path):
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    """The site, built once for the tests below with `mkdocs build --strict`."""
     if not _mkdocs_available():
         if os.environ.get("CI"):
             pytest.fail('CI must build the site: pip install -e ".[docs]"')
         pytest.skip('the docs extra is not installed: pip install -e ".[docs]"')
-    site = tmp_path / "site"
+    site = tmp_path_factory.mktemp("docs") / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1",
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     start = time.perf_counter()
@@ -159,8 +166,20 @@ def test_site_builds_strict_and_offline(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     elapsed = time.perf_counter() - start
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-6000:]
-    pages = [os.path.join(d, f) for d, _, fs in os.walk(site) for f in fs if f.endswith(".html")]
-    print(f"site: {len(pages)} pages in {elapsed:.1f} s")
+    print(f"site built in {elapsed:.1f} s")
+    return site
+
+
+def _pages(site) -> list[str]:
+    return sorted(os.path.join(d, f) for d, _, fs in os.walk(site) for f in fs
+                  if f.endswith(".html"))
+
+
+@pytest.mark.slow
+def test_site_builds_strict_and_offline(built_site):
+    site = built_site
+    pages = _pages(site)
+    print(f"site: {len(pages)} pages")
     assert len(pages) > 20
     external = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//")
     for page in pages:
@@ -169,3 +188,111 @@ def test_site_builds_strict_and_offline(tmp_path):
         hit = external.search(html)
         assert hit is None, f"{os.path.relpath(page, site)} loads {hit.group(0)!r} from the network"
         assert "fonts.googleapis" not in html
+
+
+class _Labels(HTMLParser):
+    """The text a reader sees as labels: the page title, headings, navigation and table of
+    contents entries, and the aria-labels of navigation blocks."""
+
+    LABELS = {"title", "h1", "h2", "h3", "h4", "h5", "h6", "a", "label"}
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+        self._open: list[tuple[str, list[str]]] = []
+        self._math = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "math":  # MathML is drawn, not shown as its source
+            self._math += 1
+        if tag == "nav" and attrs.get("aria-label"):
+            self.found.append(("nav aria-label", attrs["aria-label"]))
+        labelled = tag in ("title", "h1", "h2", "h3", "h4", "h5", "h6") or (
+            tag in ("a", "label") and "md-nav__link" in (attrs.get("class") or ""))
+        if labelled:
+            self._open.append((tag, []))
+
+    def handle_endtag(self, tag):
+        if tag == "math":
+            self._math -= 1
+        if self._open and self._open[-1][0] == tag:
+            name, parts = self._open.pop()
+            self.found.append((name, " ".join("".join(parts).split())))
+
+    def handle_data(self, data):
+        if self._open and not self._math:
+            self._open[-1][1].append(data)
+
+
+# TeX delimiters and commands, Markdown emphasis, code and links, HTML tags shown as text
+RAW_MARKUP = re.compile(r"\\[()\[\]]|\\[A-Za-z]{2,}|\$[^$\s][^$]*\$|`|\*\*|__\w|\]\(|"
+                        r"<\/?[a-z]+[ >]")
+
+
+@pytest.mark.slow
+def test_headings_and_navigation_show_no_raw_markup(built_site):
+    bad = []
+    for page in _pages(built_site):
+        parser = _Labels()
+        with open(page, encoding="utf-8") as f:
+            parser.feed(f.read())
+        for where, text in parser.found:
+            if RAW_MARKUP.search(text):
+                bad.append(f"{os.path.relpath(page, built_site)}: {where} {text!r}")
+    assert not bad, "raw markup where a reader sees a label:\n  " + "\n  ".join(sorted(set(bad)))
+
+
+def _chromium() -> str | None:
+    import shutil
+    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)
+
+
+SCREENSHOT_PAGES = ["index.html", "lessons/07_causal_self_attention.html",
+                    "api/tinygrad_lm.nn.gpt.html"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", SCREENSHOT_PAGES)
+def test_screenshot_of_a_page_shows_it_drawn(built_site, page, tmp_path):
+    """Headless Chromium draws the page from disk: a picture with the theme's header colour
+    and a page's worth of text, not a blank or unstyled page. TINYGRAD_LM_SCREENSHOTS=DIR keeps
+    the pictures for a person to look at."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium)")
+    if not (built_site / page).exists():  # the page moved: show another of its kind
+        kind = page.split("/")[0] if "/" in page else ""
+        others = sorted((built_site / kind).glob("*.html")) if kind else []
+        assert others, f"{page} is not in the site"
+        page = str(others[min(len(others) - 1, 1)].relative_to(built_site))
+    out = tmp_path / (page.replace("/", "_")[:-5] + ".png")
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--hide-scrollbars", "--window-size=1280,900",
+                           f"--screenshot={out}", (built_site / page).as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert out.exists(), done.stderr[-2000:]
+    keep = os.environ.get("TINYGRAD_LM_SCREENSHOTS")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        import shutil
+        shutil.copy(out, keep)
+    import matplotlib.image
+    pixels = matplotlib.image.imread(str(out))[..., :3]  # (H, W, 3) floats in [0, 1]
+    assert pixels.shape[:2] == (900, 1280)
+    header = pixels[:40].reshape(-1, 3).mean(axis=0)
+    assert header[2] > header[0] + 0.15, f"{page}: no indigo header (mean colour {header})"
+    body = pixels[100:, 300:1000]
+    dark = (body.mean(axis=2) < 0.5).mean()
+    assert 0.005 < dark < 0.5, f"{page}: {dark:.1%} of the body is text-dark: blank or unstyled?"
+
+
+def test_benchmark_tables_match_their_results():
+    """The results tables in README.md and benchmarks/README.md are what
+    `python -m benchmarks.report` makes of benchmarks/results/latest/*.json."""
+    sys.path.insert(0, ROOT)
+    from benchmarks import report
+    stale = report.stale()
+    assert not stale, ("tables that differ from the kept results (run `python -m "
+                       "benchmarks.report --write`):\n  " + "\n  ".join(stale))
