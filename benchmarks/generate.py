@@ -17,13 +17,16 @@ the median over rounds. Results go to benchmarks/results/generate.json.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
+from _common import machine_info
 
 import tinygrad_lm as tg
 from tinygrad_lm.generation.generate import generate
@@ -76,6 +79,8 @@ def main(argv=None) -> dict:
     }
     result["speedup"] = (result["results"]["uncached"]["median_seconds"]
                          / result["results"]["cached"]["median_seconds"])
+    result.update(argv=sys.argv[1:], machine=machine_info(),  # as _common.write_json records
+                  time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     print_table(result)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:

@@ -239,7 +239,8 @@ def generate_page(doc: dict | None) -> str:
     rows = [[path, f"{r[path]['median_seconds']:.2f}", f"{r[path]['tokens_per_s']:.1f}"]
             for path in ("cached", "uncached")]
     return (table(["decoding", "median s", "tokens/s"], rows) +
-            f"\nThe KV cache is {doc['speedup']:.1f}x faster: {doc['new_tokens']} new tokens, "
+            f"\nWith the KV cache, decoding runs {doc['speedup']:.1f}x as fast as without: "
+            f"{doc['new_tokens']} new tokens, "
             f"batch 1, greedy, a model of {m['n_layer']} layers, n_embd {m['n_embd']}, block "
             f"{m['block_size']} (the shakespeare-char preset's shape), median of "
             f"{doc['rounds']} rounds. {machine(doc)}\n")
