@@ -36,10 +36,11 @@ def optional_torch():
 
 
 def run_python(code: str, label: str = "child process") -> tuple[str | None, str | None]:
-    """Run `code` in a fresh process of this interpreter, with benchmarks/ first on sys.path.
+    """Run `code` in a fresh process of this interpreter, with benchmarks/ on sys.path.
     Returns (the last line it printed, None), or (None, the tail of its stderr) when it fails,
     after printing that tail under `label`."""
-    prelude = f"import sys; sys.path.insert(0, {str(BENCHMARKS_DIR)!r})\n"
+    # appended, not first: benchmarks/kernels.py must not shadow Hugging Face's `kernels`
+    prelude = f"import sys; sys.path.append({str(BENCHMARKS_DIR)!r})\n"
     out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True)
     lines = out.stdout.strip().splitlines()
     if out.returncode or not lines:

@@ -59,6 +59,10 @@ from tinygrad_lm.generation.generate import generate  # noqa: E402
 from tinygrad_lm.io.export import export_hf  # noqa: E402
 from tinygrad_lm.training import optim  # noqa: E402
 
+# transformers (5.25 on) imports Hugging Face's `kernels` package, which this folder's kernels.py
+# would shadow while the folder comes first on sys.path: it goes last instead.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE] + [HERE]
+
 GPT2_SMALL = dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768)
 SHAPES = {"4x64": (4, 64), "8x256": (8, 256)}
 RANKS = [os.path.join(HERE, "..", "..", "shared", "data", "gpt2.tiktoken"),
