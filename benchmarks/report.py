@@ -94,7 +94,8 @@ def machine(doc: dict) -> str:
                      (", " if start and end else "") + (f"{end[0]:.1f} at the end" if end else ""))
     parts.append(when(doc))
     args = " ".join(doc.get("argv") or [])
-    command = f"`python benchmarks/{doc.get('benchmark', '?')}.py{' ' + args if args else ''}`"
+    script = doc.get("benchmark", "?").removesuffix("_quick")  # kernels.py --quick: kernels_quick
+    command = f"`python benchmarks/{script}.py{' ' + args if args else ''}`"
     commit = f" at {doc['commit']}" if doc.get("commit") else ""
     return "; ".join(p for p in parts if p) + f"; {command}{commit}."
 
