@@ -251,7 +251,12 @@ def kernels_page(doc: dict | None) -> str:
     if doc is None:
         return missing("kernels")
     rows = []
+    both = {(r["kernel"].rsplit(" ", 1)[0], r["shape"]) for r in doc["kernels"]
+            if r["kernel"].endswith(" fwd+bwd")}
     for r in doc["kernels"]:
+        base, _, part = r["kernel"].rpartition(" ")
+        if part in ("fwd", "bwd") and (base, r["shape"]) in both:
+            continue  # forward and backward together are the row that matters
         t = r["seconds"]
         ref, nb, th = t["reference"], t["numba"], t.get("torch")
         rows.append([r["kernel"], f"`{r['shape']}`", f"{ref * 1e6:,.0f}", f"{nb * 1e6:,.0f}",
@@ -259,6 +264,8 @@ def kernels_page(doc: dict | None) -> str:
                      f"{nb / th:.2f}" if th else "-"])
     out = table(["kernel", "shape", "NumPy reference us", "Numba us", "PyTorch us",
                  "Numba speed-up", "Numba / PyTorch time"], rows)
+    out += ("\nMedian microseconds per call; PyTorch at the ATen level (its kernels, no "
+            "autograd).\n")
     rows = []
     for r in doc["matmul"]:
         g = r["gflops"]
@@ -328,7 +335,8 @@ def main(argv=None) -> int:
     for name in filter(None, args.take.split(",")):
         source = SCRATCH / f"{name}.json"
         if not source.exists():
-            ap.error(f"{source} does not exist: run the benchmark first ({COMMANDS.get(name)})")
+            ap.error(f"{source} does not exist: run the benchmark first"
+                     + (f" ({COMMANDS[name]})" if name in COMMANDS else ""))
         KEPT.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, KEPT / f"{name}.json")
         print(f"kept {source.relative_to(ROOT)} as {(KEPT / (name + '.json')).relative_to(ROOT)}")
