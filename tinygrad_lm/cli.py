@@ -254,7 +254,7 @@ def cmd_export(args, extra: list[str]) -> int:
         print("note: nanoGPT's MLP uses the exact (erf) GELU, this model the tanh form, so its "
               "logits there differ slightly (as for nanoGPT's own GPT-2 import)")
     print(f"wrote {path}; continue in nanoGPT: python train.py --init_from=resume "
-          f"--out_dir={os.path.dirname(os.path.abspath(path))} (README: the graduation path)")
+          f"--out_dir={os.path.dirname(os.path.abspath(path))} (docs/gpt2.md: nanoGPT)")
     return 0
 
 

@@ -298,7 +298,7 @@ def run_tasks(fn: Callable[[int], object], n: int) -> None:
     BLAS is held to one thread while they run, split or not: a small model's jobs never split,
     and left alone OpenBLAS would thread each of their small matmuls itself, paying its wake-up
     and join on every call while its spinning worker holds the other core (benchmarks/README.md,
-    "BLAS held for small models")."""
+    "Matmul and BLAS")."""
     with blas_held():
         _run_tasks(fn, n)
 

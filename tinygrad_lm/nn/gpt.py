@@ -1,11 +1,11 @@
 """The GPT: token + position embeddings, a stack of Transformer blocks, a final LayerNorm and a
 language-model head giving P(x_t | x_<t) = softmax(h_t W_head).
 
-State-dict names follow GPT-2 / nanoGPT: transformer.wte.weight, transformer.wpe.weight,
-transformer.h.{i}.ln_1.weight/bias, transformer.h.{i}.attn.c_attn.weight/bias,
-transformer.h.{i}.attn.c_proj.*, transformer.h.{i}.ln_2.*, transformer.h.{i}.mlp.c_fc.*,
-transformer.h.{i}.mlp.c_proj.*, transformer.ln_f.weight/bias, and lm_head.weight only when the
-head is not tied.
+State-dict names follow GPT-2 / nanoGPT: `transformer.wte.weight`, `transformer.wpe.weight`,
+`transformer.h.{i}.ln_1.weight/bias`, `transformer.h.{i}.attn.c_attn.weight/bias`,
+`transformer.h.{i}.attn.c_proj.*`, `transformer.h.{i}.ln_2.*`, `transformer.h.{i}.mlp.c_fc.*`,
+`transformer.h.{i}.mlp.c_proj.*`, `transformer.ln_f.weight/bias`, and `lm_head.weight` only
+when the head is not tied.
 
 Weight layout: our Linear weights are stored (in, out) (y = x @ W + b), as in GPT-2's original
 Conv1D; PyTorch's nn.Linear stores (out, in), so interop.py transposes them. Embeddings are

@@ -115,7 +115,7 @@ class CausalAttention(Function):
     # weights is faster: the tiled kernels redo the q k^T product and the exp in backward, in
     # more and smaller BLAS calls. From it on, the two run about equally fast (the kept weights
     # no longer fit in cache and stream from RAM), and the kept weights would be the bulk of
-    # the step's memory (benchmarks/README.md, "Issue 20: attention, long context, scaling").
+    # the step's memory (benchmarks/README.md, "Attention").
     TILED_FROM = 1024
 
     @staticmethod
