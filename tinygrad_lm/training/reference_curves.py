@@ -49,7 +49,7 @@ def signature(cfg: TrainConfig) -> dict:
 
 @dataclasses.dataclass
 class ReferenceCurve:
-    """Loss estimates of `seeds` runs at `steps`: val[i][j] is seed i's val loss at steps[j]."""
+    """Loss estimates of `seeds` runs at `steps`: `val[i][j]` is seed i's val loss at `steps[j]`."""
     preset: str
     seeds: list[int]
     steps: list[int]
