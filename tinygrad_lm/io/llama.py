@@ -139,7 +139,7 @@ def _assign(model: GPT, arrays: dict, paths, dtype) -> GPT:
         target = np.dtype(dtype) if dtype is not None else (
             np.float64 if array.dtype == np.float64 else np.float32)
         p.data, p.grad = np.ascontiguousarray(array, dtype=target), None
-        p._version += 1
+        p._bump_version()
     missing = sorted(set(params) - set(arrays))
     if missing:
         raise PretrainedError(f"weights {[os.path.basename(x) for x in paths]} lack "
