@@ -146,8 +146,28 @@ def _blas_libraries() -> list:
             from threadpoolctl import ThreadpoolController
         except ImportError:
             return []
-        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        _blas = [_BlasThreads(lib) for lib in
+                 ThreadpoolController().select(user_api="blas").lib_controllers]
     return _blas
+
+
+class _BlasThreads:
+    """Reads and sets one BLAS library's thread count. A kernel outside `tuned_for_training`
+    holds BLAS and gives it back on every call, so the two C calls are looked up once:
+    OpenBLAS's pthreads build (NumPy's wheels) through its own functions, any other library
+    through threadpoolctl, which looks the symbol up again on each call."""
+
+    def __init__(self, lib):
+        self.filepath = lib.filepath  # which library (threadpoolctl's key for it)
+        self.get, self.set = (lambda: lib.num_threads), lib.set_num_threads
+        try:
+            if lib.internal_api == "openblas" and lib.threading_layer != "openmp":
+                get, set_ = (lib._get_symbol("openblas_get_num_threads"),
+                             lib._get_symbol("openblas_set_num_threads"))
+                if get is not None and set_ is not None:
+                    self.get, self.set = get, set_
+        except (AttributeError, TypeError, ValueError):
+            pass  # threadpoolctl's own calls
 
 
 def _update_blas() -> None:
@@ -156,12 +176,12 @@ def _update_blas() -> None:
     global _saved
     want = _holds > 0 and not _lifted and num_threads() > 1
     if want and _saved is None:
-        _saved = [(lib, lib.num_threads) for lib in _blas_libraries()]
+        _saved = [(lib, lib.get()) for lib in _blas_libraries()]
         for lib, _ in _saved:
-            lib.set_num_threads(1)  # one C call each
+            lib.set(1)  # one C call each
     elif not want and _saved is not None:
         for lib, count in _saved:
-            lib.set_num_threads(count)
+            lib.set(count)
         _saved = None
 
 
@@ -170,16 +190,25 @@ def blas_held():
     """`with blas_held():` BLAS on one thread inside the block, its previous thread counts back
     after the last of the nested (or concurrent) holds ends. Process-wide, as BLAS's setting
     is: another thread's own NumPy matmuls run on one thread while any hold lasts."""
+    _hold()
+    try:
+        yield
+    finally:
+        _release()
+
+
+def _hold() -> None:
     global _holds
     with _lock:
         _holds += 1
         _update_blas()
-    try:
-        yield
-    finally:
-        with _lock:
-            _holds -= 1
-            _update_blas()
+
+
+def _release() -> None:
+    global _holds
+    with _lock:
+        _holds -= 1
+        _update_blas()
 
 
 class _Worker:
@@ -298,9 +327,13 @@ def run_tasks(fn: Callable[[int], object], n: int) -> None:
     BLAS is held to one thread while they run, split or not: a small model's jobs never split,
     and left alone OpenBLAS would thread each of their small matmuls itself, paying its wake-up
     and join on every call while its spinning worker holds the other core (benchmarks/README.md,
-    "Matmul and BLAS")."""
-    with blas_held():
+    "Matmul and BLAS"). The hold is blas_held's, without its context manager: this runs on
+    every kernel call."""
+    _hold()
+    try:
         _run_tasks(fn, n)
+    finally:
+        _release()
 
 
 def _run_tasks(fn: Callable[[int], object], n: int) -> None:
