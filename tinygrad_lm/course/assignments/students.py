@@ -14,10 +14,10 @@ import json
 import os
 import re
 import stat
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
+from ...formats.checkpoint import write_atomic as write_bytes_atomic
 from .grade import GradeError
 
 MAX_ZIP_BYTES = 200 << 20     # what a zip may unpack to
@@ -162,19 +162,8 @@ def student_dir(results: str, student: Student) -> str:
 
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` so that a reader (or a run killed half-way) sees the old file or
-    the new one, never a part: a temporary file beside it, flushed, then renamed over it."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    the new one, never a part (formats.checkpoint.write_atomic, as UTF-8)."""
+    write_bytes_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def write_record(results: str, student: Student, record: dict) -> None:
