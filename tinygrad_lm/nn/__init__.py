@@ -3,7 +3,8 @@
 module.py     Parameter, Module (parameters found by walking attributes; state dicts; modes)
 layers.py     Linear (weight stored (in, out)), Embedding, LayerNorm, Dropout, GELU, ReLU
 attention.py  CausalSelfAttention and the KVCache for incremental decoding
-gpt.py        MLP, Block (pre- or post-LN), GPTConfig, GPT
+config.py     GPTConfig (GPT-2's block by default, LLAMA's switches)
+gpt.py        MLP, Block (pre- or post-LN), GPT
 options.py    configuration fields declared once: default, meaning and check (option)
 modern.py     RMSNorm, SwiGLU, RotarySelfAttention (RoPE, grouped-query attention)
 """
