@@ -307,6 +307,30 @@ def test_split_linear_matches_reference(split_everything, dt, gelu):
         close(u, v, dt)
 
 
+@pytest.mark.parametrize("needs", [(True, True, True), (False, True, True), (True, True, False),
+                                   (False, True, False)])
+@pytest.mark.parametrize("gelu", [None, "tanh", "none"])
+def test_weight_split_by_columns_matches_reference(split_everything, dt, gelu, needs):
+    """Few rows through a wide weight (a short batch through GPT-2's MLP): dW is split by its
+    columns, with no partial sums, in a second hand-off after the rows' dh and dx."""
+    assert N._weight_by_columns(3, 8, 40) and not N._weight_by_columns(64, 8, 40)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 8)).astype(dt)
+    w = rng.standard_normal((8, 40)).astype(dt)  # 40 columns: shares of whole 16-column blocks
+    b = rng.standard_normal(40).astype(dt)
+    gy = rng.standard_normal((3, 40)).astype(dt)
+    if gelu is None:
+        got, want = N.linear_backward(x, w, gy, *needs), R.linear_backward(x, w, gy, *needs)
+    else:
+        _, h = N.linear_gelu_forward(x, w, b, gelu)
+        got = N.linear_gelu_backward(x, w, h, gy, *needs, approximate=gelu)
+        want = R.linear_gelu_backward(x, w, h, gy, *needs, approximate=gelu)
+    for u, v in zip(got, want):
+        assert (u is None) == (v is None)
+        if u is not None:
+            close(u, v, dt)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("shape", [(7, 3, 3), (7, 3, 5)])  # 21 rows: even cuts miss multiples of 3
 def test_split_softmax_matches_reference(split_everything, dt, causal, shape):

@@ -170,6 +170,8 @@ def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
     if need_w and h is None and w.flags.f_contiguous and not w.flags.c_contiguous:
         return _linear_backward_transposed(x, w, gy, need_x, need_b)
     (n, d_in), d_out = x.shape, w.shape[1]
+    if need_w and _weight_by_columns(n, d_in, d_out):
+        return _linear_backward_by_columns(x, w, gy, h, need_x, need_b, gelu)
     rows = threads.split_rows(n, 2.0 * n * d_in * d_out * (need_x + need_w) * threads.FLOP)
     dx = np.empty((n, d_in), dtype=x.dtype) if need_x else None
     dws = np.empty((len(rows), d_in, d_out), dtype=x.dtype) if need_w else None
@@ -187,6 +189,48 @@ def _linear_backward(x, w, gy, h, need_x, need_w, need_b, gelu):
     threads.run_tasks(part, len(rows))
     dw = (dws[0] if len(rows) == 1 else dws.sum(axis=0)) if need_w else None
     db = (dbs[0] if len(rows) == 1 else dbs.sum(axis=0)) if need_b else None
+    return dx, dw, db
+
+
+def _weight_by_columns(n: int, d_in: int, d_out: int) -> bool:
+    """Whether dW = x^T dh is better split by its columns than by the rows of x, for n rows.
+
+    By rows (`_linear_backward`), each of s shares writes a partial dW and the caller then adds
+    them up: s + 1 weight-sized writes and s weight-sized reads, all through memory once the
+    weight outgrows the cache, and the sum on one thread. By columns, each share reads all of x
+    and its columns of dh instead, and writes its columns of dW once. The partials cost more when
+    the weight holds more numbers than x and dh together (half of them, as a share reads only
+    its columns of dh): so for a short batch through wide layers. GPT-2 small's MLP at 256
+    tokens has a 9.4 MB dW against 3.9 MB of x and dh; the partial sums there took a sixth of
+    the training step (benchmarks/README.md, "Matmul and BLAS")."""
+    return d_in * d_out > n * (d_in + d_out) // 2
+
+
+def _linear_backward_by_columns(x, w, gy, h, need_x, need_b, gelu):
+    """`_linear_backward` with dW split by its columns (see _weight_by_columns), in two
+    hand-offs: first each share of rows forms its dh = gy * gelu'(h) (when fused) and its rows
+    of dx = dh w^T, then each share of columns its columns of dW = x^T dh and of db."""
+    (n, d_in), d_out = x.shape, w.shape[1]
+    flops = 2.0 * n * d_in * d_out * threads.FLOP
+    dx = np.empty((n, d_in), dtype=x.dtype) if need_x else None
+    dh = gy if h is None else np.empty_like(gy)
+    if need_x or h is not None:
+        def rows(lo, hi):
+            if h is not None:
+                gelu_backward_rows(h[lo:hi], gy[lo:hi], gelu, out=dh[lo:hi])
+            if need_x:
+                np.matmul(dh[lo:hi], w.T, out=dx[lo:hi])
+        seconds = flops * need_x + (threads.element_seconds("gelu", gy.size) if h is not None
+                                    else 0.0)
+        threads.run_chunks(rows, threads.split_rows(n, seconds))
+    dw = np.empty((d_in, d_out), dtype=x.dtype)
+    db = np.empty(d_out, dtype=x.dtype) if need_b else None
+
+    def columns(lo, hi):
+        np.matmul(x.T, dh[:, lo:hi], out=dw[:, lo:hi])
+        if need_b:
+            np.sum(dh[:, lo:hi], axis=0, out=db[lo:hi])
+    threads.run_chunks(columns, threads.split_rows(d_out, flops, 16))
     return dx, dw, db
 
 
