@@ -8,7 +8,9 @@ Weights are random (speed does not depend on them) and float32. All three implem
 hold the same weights: ours are exported with tinygrad_lm.io.export.export_hf and read back by
 GPT2LMHeadModel.from_pretrained, so greedy generation must give identical tokens.
 
-- train: forward, backward, clip, AdamW at batch 4 x 64 and 8 x 256. PyTorch eager is
+- train: forward, backward, clip, AdamW at batch 4 x 64 and 8 x 256, with the step's matmul
+  bound (its matmul FLOPs at NumPy's own 2048^3 rate in this run) and our ratio to it;
+  torch.compile's step for the same shapes is train_step.py's G4x64 and G8x256. PyTorch eager is
   benchmarks/torch_gpt.py's GPT (the same math); Hugging Face is GPT2LMHeadModel in train().
   Interleaved rounds, each starting with an untimed step (train_step.time_rounds), medians.
   "head+loss" is the share of our step spent in the tied head matmul and the 50,257-way
@@ -51,7 +53,7 @@ from _common import (  # noqa: E402
     print_table,
     write_json,
 )
-from train_step import time_rounds  # noqa: E402
+from train_step import matmul_flops, numpy_blas_gflops, time_rounds  # noqa: E402
 
 import tinygrad_lm as tg  # noqa: E402
 from tinygrad_lm import functional as F  # noqa: E402
@@ -125,6 +127,7 @@ def hf_step(torch, model, B, T, rng):
 
 def bench_train(ours, torch, hf, rounds, results):
     rng = np.random.default_rng(0)
+    blas = results["numpy_blas_gflops"] = numpy_blas_gflops()
     torch_model = None
     if torch is not None:
         from torch_gpt import TorchGPT
@@ -138,11 +141,14 @@ def bench_train(ours, torch, hf, rounds, results):
             fns["hf"] = hf_step(torch, hf, B, T, rng)
         t = time_rounds(fns, rounds=rounds, warmup=1, block=1)
         share = head_and_loss_share(ours, B, T, t["ours"], rng)
-        results["train"][name] = {**t, "head_and_loss_share": share}
+        # the matmul bound: the step's matmul FLOPs at NumPy's best BLAS rate (train_step.py)
+        bound = 3 * matmul_flops({**GPT2_SMALL, "batch": B, "seq": T}) / (blas * 1e9)
+        results["train"][name] = {**t, "head_and_loss_share": share, "bound_s": bound}
         rows.append([f"train step {name}", f"{t['ours'] * 1e3:,.0f}",
                      *(f"{t[k] * 1e3:,.0f}" if k in t else "-" for k in ("torch", "hf")),
                      *(fmt_ratio(t[k] / t["ours"]) if k in t else "-" for k in ("torch", "hf")),
-                     f"head+loss {share:.0%}"])
+                     f"head+loss {share:.0%}; matmul bound {bound * 1e3:,.0f} ms, "
+                     f"ours {t['ours'] / bound:.2f}x"])
     return rows
 
 

@@ -141,6 +141,18 @@ def readme_speed(doc: dict | None) -> str:
             f"steps in one process, interleaved. {machine(doc)}\n")
 
 
+def bound_cells(row: dict, what: str) -> list[str]:
+    """The matmul bound (the FLOPs at NumPy's best BLAS rate in that run) and ours over it; from
+    the BLAS share in results written before the bound had its own fields."""
+    bound = row.get(f"{what}_bound_s")
+    over = row.get(f"{what}_over_bound")
+    if bound is None:
+        share = row[f"{what}_blas_share"]
+        over = 1.0 / share
+        bound = row["times_s"][f"ours_{what}"] * share
+    return [ms(bound), f"{over:.2f}x"]
+
+
 def train_step_page(doc: dict | None) -> str:
     if doc is None:
         return missing("train_step")
@@ -154,7 +166,7 @@ def train_step_page(doc: dict | None) -> str:
             rows.append([name, "step" if what == "step" else "forward",
                          f"{ms(ours)} ({span}, n={n})" if n else ms(ours),
                          ms(eager), ratio(eager, ours), ms(compiled), ratio(compiled, ours),
-                         f"{row[f'{what}_gflops']:.0f}", f"{row[f'{what}_blas_share']:.0%}"])
+                         f"{row[f'{what}_gflops']:.0f}", *bound_cells(row, what)])
         peak = row.get("peak_rss_mb")
         if peak:
             memory.append(f"{name} ours {peak['ours']:,.0f}" +
@@ -162,7 +174,8 @@ def train_step_page(doc: dict | None) -> str:
         for cls, share in row.get("profile_share", {}).items():
             classes.setdefault(cls, {})[name] = share
     out = table(["config", "what", "ours ms (min..max, n)", "eager ms", "ours vs eager",
-                 "compile ms", "ours vs compile", "ours GFLOP/s", "share of NumPy's BLAS"], rows)
+                 "compile ms", "ours vs compile", "ours GFLOP/s", "matmul bound ms",
+                 "ours / bound"], rows)
     out += "\n" + "; ".join(describe(n, r) for n, r in doc["configs"].items()) + ".\n"
     if memory:
         out += f"\nPeak resident MB of a fresh process taking 3 steps: {'; '.join(memory)}.\n"
@@ -186,7 +199,9 @@ def gpt2_page(doc: dict | None) -> str:
         return missing("gpt2")
     rows = []
     for shape, t in doc.get("train", {}).items():
-        rows.append([f"train step {shape.replace('x', ' x ')}, ms", ms(t["ours"]),
+        bound = (f" (matmul bound {ms(t['bound_s'])} ms: ours {t['ours'] / t['bound_s']:.2f}x)"
+                 if t.get("bound_s") else "")
+        rows.append([f"train step {shape.replace('x', ' x ')}, ms{bound}", ms(t["ours"]),
                      ms(t.get("torch")), ms(t.get("hf")), ratio(t.get("torch"), t["ours"]),
                      ratio(t.get("hf"), t["ours"])])
     f = doc.get("forward_4x64_s")

@@ -7,8 +7,10 @@ batch 8 x T 256 (G8x256): a full training step (forward, backward, clip, AdamW) 
 pass, float32, in one process, interleaved in blocks of steps after warm-up (see time_rounds),
 medians. "speedup" is the throughput ratio ours/PyTorch (PyTorch's ms over ours), against
 eager and against torch.compile (default mode; skipped, with the reason printed, when it
-cannot compile: it needs a C compiler). "BLAS share" is the matmul FLOPs of the step divided by
-the step time, as a share of NumPy's own 2048^3 float32 matmul rate measured in the same run.
+cannot compile: it needs a C compiler). "bound ms" is the matmul bound: the step's matmul FLOPs
+at the best BLAS rate measured in the same run (NumPy's own 2048^3 float32 matmul on all its
+threads), the time a step would take if it were nothing but matmuls at that rate; "x bound" is
+ours over it (1.0 would be no time outside the matmuls and matmuls at full speed).
 Also: tokens/s, the share of time per op class (tinygrad_lm's profiler), peak resident memory
 of each (VmHWM of a fresh subprocess), and cold/warm start of `tinygrad-lm train` to its first
 step. PyTorch runs with one thread per core (torch.set_num_threads), as tinygrad_lm does.
@@ -215,7 +217,7 @@ def start_time(cold: bool) -> float:
 
 HEADER = (f"{'cfg':<7}{'what':<5}{'ours ms':>9}{'eager ms':>10}{'vs eager':>9}"
           f"{'compile ms':>11}{'vs compile':>11}{'ours tok/s':>11}{'GFLOP/s':>9}"
-          f"{'BLAS share':>11}")
+          f"{'bound ms':>10}{'x bound':>9}")
 
 
 def time_config(name: str, torch, compile_too: bool, quick: bool, blas: float) -> dict:
@@ -244,8 +246,11 @@ def time_config(name: str, torch, compile_too: bool, quick: bool, blas: float) -
             cells.append(f"{theirs * 1e3:>10.1f}{theirs / ours:>8.2f}x" if theirs
                          else f"{'-':>10}{'-':>9}")
         gflops = flops / ours / 1e9
+        bound = flops / (blas * 1e9)  # the matmuls alone at the best BLAS rate
         print(f"{cells[0]}{cells[1]} {cells[2]}{tokens / ours:>11.0f}{gflops:>9.1f}"
-              f"{gflops / blas:>11.0%}")
+              f"{bound * 1e3:>10.1f}{ours / bound:>8.2f}x")
+        row[f"{what}_bound_s"] = bound
+        row[f"{what}_over_bound"] = ours / bound
         row[f"{what}_speedup_vs_torch"] = eager / ours if eager else None
         row[f"{what}_speedup_vs_compile"] = compiled / ours if compiled else None
         row[f"{what}_gflops"] = gflops
@@ -322,10 +327,12 @@ def report(results: dict) -> None:
                                                  row["peak_rss_mb"].items()))
     blas = results["numpy_blas_gflops"]
     for name, row in results["configs"].items():
-        torch_share = row["step_torch_blas_share"]
+        eager = row["times_s"].get("eager_step")
         print(f"config {name}: matmul {row['step_gflops']:.0f} GFLOP/s over the training step = "
               f"{row['step_blas_share']:.0%} of NumPy's BLAS rate ({blas:.0f} GFLOP/s, "
-              "2048^3 float32)" + (f"; PyTorch eager {torch_share:.0%}" if torch_share else ""))
+              f"2048^3 float32); step {row['step_over_bound']:.2f}x its matmul bound of "
+              f"{row['step_bound_s'] * 1e3:.1f} ms"
+              + (f" (PyTorch eager {eager / row['step_bound_s']:.2f}x)" if eager else ""))
 
 
 def estimate_full_run_s(results: dict, with_torch: bool) -> float:
