@@ -182,3 +182,43 @@ def test_only_the_tensor_writes_its_version_count():
               for n, line in enumerate(path.read_text().splitlines(), 1)
               if re.search(r"\._version\s*[-+]?=(?!=)", line)]
     assert not writes
+
+
+def test_a_fresh_gradient_becomes_the_grad_without_a_copy_anything_shared_is_copied():
+    """owned_gradient keeps the array an op's backward has just made (a pass over every
+    parameter saved) and copies anything another name, a view or a read-only array holds."""
+    from tinygrad_lm.autograd import owned_gradient
+
+    def fresh():
+        return np.ones(4)
+    g = fresh()
+    assert owned_gradient(g) is g
+    held = np.ones(4)
+    also = held  # noqa: F841 - a second reference
+    assert owned_gradient(held) is not held
+    base = np.ones(8)
+    assert owned_gradient(base[:4]) is not base  # a view shares memory with its base
+    v = base[:4]
+    assert not np.shares_memory(owned_gradient(v), base)
+    assert not np.shares_memory(owned_gradient(base), v)  # base is held by the view
+    frozen = np.ones(4)
+    frozen.flags.writeable = False
+    assert owned_gradient(frozen).flags.writeable
+
+
+def test_two_leaves_given_one_gradient_array_get_separate_grads():
+    """Add's backward hands the same array to both inputs: accumulating into one leaf's .grad
+    must not change the other's."""
+    a, b = leaf(3, seed=1), leaf(3, seed=2)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad += 1.0
+    np.testing.assert_allclose(b.grad, np.ones(3))
+
+
+def test_the_callers_grad_array_is_never_a_leafs_grad():
+    x = leaf(3)
+    seed = np.full(3, 2.0)
+    x.backward(grad=seed)
+    x.grad += 1.0
+    np.testing.assert_allclose(seed, np.full(3, 2.0))

@@ -23,6 +23,7 @@ backward (profiler, anomaly detection, in-place version checks) in one place, `r
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import numpy as np
 
@@ -209,7 +210,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if node._ctx is None:  # a leaf: accumulate, never overwrite
             g = g.astype(node.dtype, copy=False)
             if node.grad is None:
-                node.grad = np.array(g, copy=True)
+                node.grad = owned_gradient(g)
             else:
                 node.grad += g
             continue
@@ -223,6 +224,21 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if not retain_graph:
             ctx.free()
     # END ASSIGNMENT 1.2
+
+
+def owned_gradient(g: np.ndarray) -> np.ndarray:
+    """g as a leaf's first `.grad`: g itself when nothing but the backward loop holds it and it
+    is no view (the fresh array an op's backward has just returned), else a copy. The copy is
+    what makes accumulating into one `.grad` later safe: it must never write into an array that
+    something else holds (another leaf's gradient, an op's saved array, the caller's grad=).
+    Skipping it for fresh arrays saves a pass over every parameter's gradient per backward:
+    for GPT-2 small, 500 MB copied, about 50 ms a step on 2 cores.
+
+    The count: the caller's variable, this argument and getrefcount's own (a view of g, alive
+    anywhere, holds one more through its base)."""
+    if g.base is None and g.flags.owndata and g.flags.writeable and sys.getrefcount(g) <= 3:
+        return g
+    return np.array(g, copy=True)
 
 
 def _seed_gradient(root, grad) -> np.ndarray:
