@@ -353,9 +353,10 @@ def test_crop_block_size():
 
 # ---- KV cache -------------------------------------------------------------------------------
 @pytest.mark.a5_5
+@pytest.mark.parametrize("fused", [True, False])  # attend_cached, or the spelled-out ops
 @pytest.mark.parametrize("norm_position", ["pre", "post"])
-def test_kv_cache_matches_full_forward_at_every_step(norm_position):
-    model = tiny_gpt(norm_position=norm_position).eval()
+def test_kv_cache_matches_full_forward_at_every_step(norm_position, fused):
+    model = tiny_gpt(norm_position=norm_position, fused=fused).eval()
     idx = batch(0)[0]
     full = model(idx)[0].data
     cache = model.new_kv_cache(2)
@@ -373,8 +374,9 @@ def test_kv_cache_matches_full_forward_at_every_step(norm_position):
 
 
 @pytest.mark.a5_5
-def test_kv_cache_reorder_crop_and_reset():
-    model = tiny_gpt().eval()
+@pytest.mark.parametrize("fused", [True, False])
+def test_kv_cache_reorder_crop_and_reset(fused):
+    model = tiny_gpt(fused=fused).eval()
     idx = np.random.default_rng(1).integers(0, 11, (3, 6))
     full = model(idx)[0].data
     cache = model.new_kv_cache(3)
@@ -400,6 +402,18 @@ def test_kv_cache_reorder_crop_and_reset():
         cache.reorder(np.array([0.0]))
     with pytest.raises(ValueError, match=">= 0"):
         cache.crop(-1)
+
+
+def test_decoding_with_a_cache_records_no_ops_when_fused():
+    """With a cache the fused model attends in one call (attend_cached): none of the spelled-out
+    path's split, transpose, matmul and softmax ops run."""
+    model = tiny_gpt().eval()
+    cache = model.new_kv_cache(2)
+    model(batch()[0][:, :3], kv_cache=cache)
+    with tg.profile() as prof:
+        model(batch()[0][:, 3:4], kv_cache=cache)
+    ops = {op for op, _ in prof.times}
+    assert not ops & {"Softmax", "MatMul", "GetItem", "Reshape"}, ops
 
 
 def test_kv_cache_is_inference_only_and_checks_its_model():
