@@ -47,6 +47,14 @@ class KernelBackend(Protocol):
                              approximate: str = "tanh"):
         """reference.linear_gelu_backward."""
 
+    # ---- int8 weights, for inference (their math: kernels/quantized.py) ----------------------
+    def quantize_int8_per_channel(self, w: np.ndarray):
+        """reference.quantize_int8_per_channel: bit-for-bit the same q and scale."""
+
+    def int8_linear_forward(self, x: np.ndarray, q: np.ndarray, scale: np.ndarray,
+                            b=None) -> np.ndarray:
+        """reference.int8_linear_forward; no backward (int8 weights are for inference)."""
+
     # ---- softmax and the loss ---------------------------------------------------------------
     def softmax_forward(self, x: np.ndarray, scale: float = 1.0,
                         causal: bool = False) -> np.ndarray:

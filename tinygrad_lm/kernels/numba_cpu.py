@@ -16,6 +16,7 @@ kernels live in one module per concept:
                         (its saved weights are causal blocks; attention_weights expands them)
     _nb_attention_tiled.py  the same attention memory-linear: tiles, weights recomputed
     _nb_embedding.py    embedding gather and scatter-add
+    _nb_quant.py        int8 weights: per-channel quantization, the int8 linear forward
 
 Threads. Large calls are split over the cores by the wrappers, not by Numba or BLAS: every
 kernel releases the GIL (`nogil=True`), BLAS is held to one thread, and `threads.py` hands
@@ -42,6 +43,7 @@ from ._nb_embedding import embedding_backward, embedding_forward
 from ._nb_layernorm import layernorm_backward, layernorm_forward
 from ._nb_loss import cross_entropy_backward, cross_entropy_forward
 from ._nb_optim import adamw_update_, adamw_update_many_, sum_squares, sum_squares_many
+from ._nb_quant import int8_linear_forward, quantize_int8_per_channel
 from ._nb_softmax import (
     log_softmax_backward,
     log_softmax_forward,
@@ -59,7 +61,8 @@ __all__ = ["NAME", "matmul", "linear_forward", "linear_backward", "linear_gelu_f
            "gelu_backward", "attention_forward", "attention_backward", "attention_weights",
            "attention_tiled_forward", "attention_tiled_backward",
            "embedding_forward", "embedding_backward", "sum_squares", "sum_squares_many",
-           "adamw_update_", "adamw_update_many_"]
+           "adamw_update_", "adamw_update_many_", "quantize_int8_per_channel",
+           "int8_linear_forward"]
 
 
 def _float_matrices(a, b, trans_a=False, trans_b=False) -> bool:

@@ -1,10 +1,10 @@
 """NumPy reference kernels: the specification every faster backend must match.
 
-Each kernel of the contract (contract.py) is here, in plain NumPy, and its docstring is where
-its math is written: the contract and the Numba twins (`numba_cpu.py`, same signatures) point
-here rather than restate it. Ops call whichever backend is active (see `tinygrad_lm.kernels`);
-tests check the twins agree in float32 and float64. Nothing here knows another backend's
-internal formats.
+Each kernel of the contract (contract.py) is here, in plain NumPy (the int8-weight ones come
+from quantized.py), and its docstring is where its math is written: the contract and the
+Numba twins (`numba_cpu.py`, same signatures) point here rather than restate it. Ops call
+whichever backend is active (see `tinygrad_lm.kernels`); tests check the twins agree in float32
+and float64. Nothing here knows another backend's internal formats.
 Arrays may have any leading shape; the reduction axis is always the last one.
 """
 
@@ -13,6 +13,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+# the int8-weight kernels, written out in quantized.py (this file would pass ~400 lines)
+from .quantized import int8_linear_forward, quantize_int8_per_channel  # noqa: F401
 
 NAME = "numpy"
 

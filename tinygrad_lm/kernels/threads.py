@@ -62,6 +62,7 @@ PASSES = {
     "gelu": 2.0,  # a tanh or erf per element, forward and backward
     "cross_entropy": 2.0,  # an exp and a compare in forward, an exp and a store in backward
     "adamw": 10.0,  # read p, g, m, v, write p, m, v, a division and a sqrt
+    "quantize": 3.0,  # int8 weights: a pass for each row's max, one to divide, round and clip
 }
 
 
