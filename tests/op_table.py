@@ -281,3 +281,13 @@ CASES = [
      lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True),
      [r(1, 4, 3, 2), r(1, 2, 3, 2), r(1, 2, 3, 2)]),
 ]
+
+# Ops with no gradient by design, in the same row format: their backward must raise (with a
+# message saying what to do instead), which tests/test_ops_gradcheck.py checks in place of a
+# gradient check. Int8Linear runs the int8 weights of a quantized model: inference only.
+Q8 = np.array([[3, -127, 0, 45], [127, 1, -2, 0], [0, 0, 0, 0]], dtype=np.int8)  # (out, in)
+S8 = np.array([0.01, 0.2, 1.0], dtype=np.float32)  # (out,)
+NO_GRADIENT = [
+    ("int8_linear", {"int8linear"}, lambda x: F.int8_linear(x, Q8, S8, np.ones(3, np.float32)),
+     [r(2, 5, 4)]),
+]

@@ -6,7 +6,7 @@ import pytest
 import tinygrad_lm as tg
 from tinygrad_lm.autograd import FUNCTION_REGISTRY
 
-from .op_table import CASES
+from .op_table import CASES, NO_GRADIENT
 
 # Coursework: the rows that grade each backward-pass task (see tinygrad_lm/course/assignments).
 TASK_OF_OP = {"mul": "a2_1", "div": "a2_2", "sum": "a2_3", "mean": "a2_3", "var": "a2_3",
@@ -52,6 +52,16 @@ def test_gradcheck_fast_mode(case):
 
 
 def test_every_op_has_a_gradcheck():
-    covered = set().union(*(c[1] for c in CASES))
+    covered = set().union(*(c[1] for c in CASES + NO_GRADIENT))
     missing = set(FUNCTION_REGISTRY) - covered
     assert not missing, f"ops without a gradcheck row in tests/op_table.py: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("case", NO_GRADIENT, ids=[c[0] for c in NO_GRADIENT])
+def test_ops_without_a_gradient_raise_in_backward(case, backend):
+    _, _, fn, makers = case
+    inputs = [m(np.random.default_rng(0)) for m in makers]
+    out = fn(*inputs)
+    assert out.requires_grad  # recorded in the graph, so backward reaches the op
+    with pytest.raises(RuntimeError, match="inference"):
+        out.sum().backward()

@@ -383,4 +383,6 @@ NOT_COMPARED = {
     "dropout", "relu", "gelu", "sigmoid", "tanh", "swish", "softmax", "one_hot", "einsum",
     # the modern decoder's ops, compared with PyTorch in tests/test_modern.py
     "rms_norm", "rope", "scaled_dot_product_attention",
+    # int8 weights, compared with torch's linear on the dequantised weight in test_quantized.py
+    "int8_linear",
 }

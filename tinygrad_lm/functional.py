@@ -24,6 +24,14 @@ def linear_gelu(x, weight, bias=None, approximate: str = "tanh") -> Tensor:
     return apply(fused.LinearGelu, x, weight, bias, approximate=approximate)
 
 
+def int8_linear(x, qweight, scale, bias=None) -> Tensor:
+    """x @ (qweight * scale[:, None]).T + bias for an int8 weight stored (out, in) with one
+    float32 scale per output channel (see ops.fused.Int8Linear): inference only, its backward
+    raises. nn.QuantizedLinear calls it; kernels/quantized.py has the math."""
+    return apply(fused.Int8Linear, x, q=array_of(qweight), scale=array_of(scale),
+                 b=array_of(bias))
+
+
 def softmax(x, axis: int = -1, *, scale: float = 1.0, causal: bool = False) -> Tensor:
     """softmax(scale * x) over `axis`; `causal=True` removes keys j > i (attention scores)."""
     x = as_tensor(x)

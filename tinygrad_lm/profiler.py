@@ -18,6 +18,7 @@ from . import autograd
 
 OP_CLASSES = {
     "MatMul": "matmul", "Linear": "matmul", "LinearGelu": "matmul (+ fused GELU)",
+    "Int8Linear": "matmul",
     "CausalAttention": "attention (matmuls + softmax)",
     "Softmax": "softmax", "LogSoftmax": "softmax", "CrossEntropy": "cross-entropy",
     "LayerNorm": "layernorm", "Embedding": "embedding", "Dropout": "dropout", "Gelu": "gelu",

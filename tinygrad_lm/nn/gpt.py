@@ -40,6 +40,7 @@ from .layers import (
 )
 from .modern import RMSNorm, RotarySelfAttention, SwiGLU
 from .module import Module
+from .quantized import QuantizedLinear, check_quantization, quantize_linears
 
 
 class MLP(Module):
@@ -145,7 +146,12 @@ class GPT(Module):
     loading GPT-2 then holds its weights once instead of a random set beside the file's.
 
     forward(idx, targets=None, kv_cache=None, return_attention=False) -> (logits, loss).
+
+    quantize("int8") turns it into an inference-only model with int8 Linear weights;
+    `quantized` says which ("int8"), None for the float model.
     """
+
+    quantized: str | None = None  # set by quantize()
 
     def __init__(self, config: GPTConfig, seed: int = 0, *, init: bool = True):
         if not isinstance(config, GPTConfig):
@@ -259,6 +265,43 @@ class GPT(Module):
             wpe.num_embeddings = int(block_size)
         self.config = dataclasses.replace(self.config, block_size=int(block_size))
 
+    def quantize(self, scheme: str = "int8") -> GPT:
+        """Make every Linear weight int8 with one float32 scale per output channel, for
+        generation and evaluation; returns the model itself, in eval mode.
+
+        The attention and MLP projections and the head become nn.QuantizedLinear and their
+        float32 weights are dropped (kernels/quantized.py has the math). A tied head keeps the
+        token embedding float32 for the lookup and gets an int8 copy of its own, `lm_head`.
+        Embeddings and norms stay float32 and are all that `parameters()` lists afterwards.
+        A quantized model is for inference only: backward raises, and it has no state dict
+        to save or export; keep (or reload) the float32 model for those. Only "int8" exists;
+        calling it again with "int8" changes nothing.
+        """
+        check_quantization(scheme)
+        if self.quantized is None:
+            if self.lm_head is None:  # tied: the table (V, C) is the head's weight (out, in)
+                self.lm_head = QuantizedLinear.from_weight(self.transformer.wte.weight.data)
+            quantize_linears(self)
+            self.quantized = scheme
+        return self.eval()
+
+    def _refuse_if_quantized(self, what: str) -> None:
+        if self.quantized is not None:
+            raise RuntimeError(f"GPT.{what}: this model is quantized ({self.quantized}) for "
+                               "inference and its float32 Linear weights are gone; save, "
+                               "export or load weights with the float32 model (load it again "
+                               "with tinygrad_lm.load or GPT.from_file)")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Module.state_dict, for a float model only (see quantize)."""
+        self._refuse_if_quantized("state_dict")
+        return super().state_dict()
+
+    def load_state_dict(self, state, strict: bool = True, assign: bool = False):
+        """Module.load_state_dict, for a float model only (see quantize)."""
+        self._refuse_if_quantized("load_state_dict")
+        return super().load_state_dict(state, strict, assign)
+
     def save(self, path: str) -> None:
         """Weights and config to a .npz (or .safetensors) file; GPT.from_file reads it back."""
         save_weights(self, path)
@@ -287,4 +330,5 @@ class GPT(Module):
         return model
 
     def extra_repr(self) -> str:
-        return f"num_parameters={self.num_parameters()}"
+        int8 = "" if self.quantized is None else f", quantized={self.quantized!r}"
+        return f"num_parameters={self.num_parameters()}{int8}"

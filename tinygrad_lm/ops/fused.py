@@ -6,6 +6,7 @@ check they agree.
     Linear           x W + b               (= x @ W + b)
     LinearGelu       gelu(x W + b)         (= Linear, then Gelu)
     CausalAttention  softmax(q k^T / sqrt(hs), causal) v over heads, from a q|k|v projection
+    Int8Linear       x (q s)^T + b         (int8 weights q, per-channel scales s; no backward)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..kernels.reference import (  # noqa: F401 - the NumPy math of each kernel 
     attention_forward,
     attention_tiled_backward,
     attention_tiled_forward,
+    int8_linear_forward,
     linear_backward,
     linear_forward,
     linear_gelu_backward,
@@ -146,3 +148,31 @@ class CausalAttention(Function):
             return ctx.backend.attention_tiled_backward(qkv, y, lse, g, ctx.n_head, ctx.tile)
         qkv, att = ctx.saved
         return ctx.backend.attention_backward(qkv, att, g, ctx.n_head)
+
+
+class Int8Linear(Function):
+    """y = x W^T + b with W = q * scale[:, None], the dequantised int8 weight (out, in), over
+    the last axis of x: the Linear of a quantized model (nn/quantized.py), inference only.
+
+    q (int8), scale and b are settings of the op, not inputs: they carry no gradient, and
+    backward raises instead of returning dx = dy W, so that training a quantized model stops
+    at its first backward rather than updating the float32 tensors around frozen int8 ones.
+    The math: int8_linear_forward (kernels/quantized.py).
+    """
+
+    @staticmethod
+    def forward(ctx, x, q, scale, b=None):
+        if x.shape[-1] != q.shape[1]:
+            raise ValueError(f"int8_linear: input {x.shape} against an int8 weight (out, in) = "
+                             f"{q.shape}: input features {x.shape[-1]} and {q.shape[1]} differ")
+        x2 = x.reshape(-1, x.shape[-1])  # (N, in)
+        y = active_backend().int8_linear_forward(x2, q, scale, b)  # (N, out)
+        return y.reshape(*x.shape[:-1], q.shape[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(
+            "int8_linear: no backward through int8 weights: a model quantized with "
+            "GPT.quantize('int8') is for inference (generation, scoring, evaluation) only. To "
+            "train it or take gradients, load its float32 weights again (tinygrad_lm.load or "
+            "GPT.from_file) and leave them unquantized")
