@@ -1,5 +1,5 @@
 """int8 weights: the kernels against their reference, the rounding bound, a quantized GPT
-against its float32 self, generation and the refusal to train.
+against its float32 self, generation through the command line, and the refusal to train.
 
 Tolerances: the Numba int8 linear agrees with the reference to 1e-5 of the largest output
 (float32 sums in another order); a quantized model computes exactly what a float32 model
@@ -15,10 +15,13 @@ import pytest
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
+from tinygrad_lm.cli import main
 from tinygrad_lm.kernels import quantized as Q
 from tinygrad_lm.kernels import reference as R
 from tinygrad_lm.kernels import threads
 from tinygrad_lm.nn import Linear, QuantizedLinear
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.trainer import Trainer
 
 N = pytest.importorskip("tinygrad_lm.kernels.numba_cpu")
 _nb_quant = pytest.importorskip("tinygrad_lm.kernels._nb_quant")
@@ -208,3 +211,32 @@ def test_a_quantized_model_refuses_to_train_or_be_saved(tmp_path):
                  lambda: model.load_state_dict({})):
         with pytest.raises(RuntimeError, match="quantized.*float32 model"):
             call()
+
+
+# ---- the command line -------------------------------------------------------------------------
+def test_cli_greedy_sample_and_eval_with_int8(tmp_path, capsys, monkeypatch):
+    out = str(tmp_path / "run")
+    Trainer(make_config("tiny", [f"--out_dir={out}", "--max_iters=10"]),
+            log=lambda *a, **k: None).train()
+    schemes = []
+    quantize = tg.GPT.quantize
+    monkeypatch.setattr(tg.GPT, "quantize", lambda m, s: schemes.append(s) or quantize(m, s))
+    capsys.readouterr()
+    assert main(["sample", "--ckpt", out, "--prompt", "the ", "--greedy",
+                 "--max-new-tokens", "12", "--quantize", "int8"]) == 0
+    text = capsys.readouterr().out
+    model, tok = tg.load(out)
+    want = tg.generate(quantize(model, "int8"), tok.encode("the "), 12, greedy=True)
+    assert schemes == ["int8"] and text.strip() == tok.decode(want.tolist()).strip()
+    assert main(["eval", "--ckpt", out, "--eval-samples", "3", "--quantize", "int8"]) == 0
+    assert "val perplexity" in capsys.readouterr().out and schemes == ["int8", "int8"]
+    assert main(["sample", "--ckpt", out, "--max-new-tokens", "2"]) == 0  # float32: no call
+    assert schemes == ["int8", "int8"]
+
+
+def test_cli_rejects_an_unknown_quantization(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", "--quantize", "int4"])
+    assert exit_.value.code == 2
+    assert "unknown quantization 'int4': choose none (float32, the default) or int8" in \
+        capsys.readouterr().err

@@ -5,8 +5,9 @@
     tinygrad-lm train --overwrite ...                      # move the run in out_dir aside
     tinygrad-lm sample --ckpt DIR --prompt "the dog" --max-new-tokens 200 --temperature 0.8
     tinygrad-lm sample --pretrained gpt2/ --prompt "The meaning of life is" --top-k 50
+    tinygrad-lm sample --ckpt DIR --greedy --quantize int8   # int8 weights, for speed
     tinygrad-lm export --format hf|nanogpt [--ckpt DIR | --pretrained DIR] OUT
-    tinygrad-lm eval --ckpt DIR
+    tinygrad-lm eval --ckpt DIR [--quantize int8]
     tinygrad-lm bench [--quick]
     tinygrad-lm assignments build|grade|bundle|autograder|classroom|validate ...
     tinygrad-lm lessons export --out DIR [--pip SPEC] | outline
@@ -33,6 +34,7 @@ from .generation.generate import generate
 from .io.export import export_hf, export_nanogpt
 from .io.loader import load_any, run_checkpoint
 from .kernels import tuned_for_training
+from .nn.quantized import QUANTIZATIONS
 from .training import optim, run_dir
 from .training.config import (
     ConfigError,
@@ -163,7 +165,28 @@ def add_sample(sub) -> None:
                    "same as --ckpt DIR)")
     s.add_argument("--allow-special", action="store_true",
                    help="encode special tokens such as <|endoftext|> in the prompt as their ids")
+    _add_quantize(s)
     s.set_defaults(handler=cmd_sample)
+
+
+def _add_quantize(parser) -> None:
+    parser.add_argument("--quantize", default="none", metavar="{none,int8}", type=_scheme,
+                        help="none (float32, the default) or int8: Linear weights as int8 with "
+                             "a scale per output channel, a quarter of the bytes to read per "
+                             "token (GPT.quantize)")
+
+
+def _scheme(value: str) -> str:
+    """--quantize's value, checked when the command line is read (before any model loads)."""
+    if value != "none" and value not in QUANTIZATIONS:
+        raise argparse.ArgumentTypeError(f"unknown quantization {value!r}: choose none "
+                                         f"(float32, the default) or {' or '.join(QUANTIZATIONS)}")
+    return value
+
+
+def _quantized(model, scheme: str):
+    """The model, quantized as --quantize asks (GPT.quantize checks the scheme)."""
+    return model if scheme == "none" else model.quantize(scheme)
 
 
 def _load_for_cli(args):
@@ -186,7 +209,7 @@ def cmd_sample(args, extra: list[str]) -> int:
         raise ValueError(f"--temperature must be > 0, got {args.temperature}; for the most "
                          "likely token at every step use --greedy")
     loaded = _load_for_cli(args)
-    model, tok = loaded.model, loaded.tokenizer
+    model, tok = _quantized(loaded.model, args.quantize), loaded.tokenizer
     if tok is None:
         raise ValueError(f"{loaded.path} holds no tokenizer, so a prompt cannot be encoded; "
                          "sample from a trainer checkpoint or run directory")
@@ -266,6 +289,7 @@ def add_eval(sub) -> None:
     e.add_argument("--ckpt", default="out", help="a run directory (its best.npz) or checkpoint")
     e.add_argument("--last", action="store_true", help="a run's last state (ckpt.npz)")
     e.add_argument("--eval-samples", type=int, default=200)
+    _add_quantize(e)
     e.set_defaults(handler=cmd_eval)
 
 
@@ -281,10 +305,11 @@ def cmd_eval(args, extra: list[str]) -> int:
                          "from the run's config; pass a run directory or its .npz checkpoint")
     cfg = TrainConfig.from_dict(loaded.train_config)
     data = prepare_data(cfg, tokenizer_state=loaded.tokenizer.to_dict())
-    losses = estimate_loss(loaded.model, data, cfg, loaded.step)
+    model = _quantized(loaded.model, args.quantize)
+    losses = estimate_loss(model, data, cfg, loaded.step)
     print(f"step {loaded.step}: train loss {losses['train']:.4f}, val loss "
           f"{losses['val']:.4f}, val perplexity {math.exp(losses['val']):.3f}")
-    report = evaluate_task(loaded.model, data, n=args.eval_samples, seed=cfg.seed)
+    report = evaluate_task(model, data, n=args.eval_samples, seed=cfg.seed)
     if report:
         print(report["summary"])
     return 0
