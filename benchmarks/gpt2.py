@@ -3,6 +3,7 @@ tinygrad_lm against PyTorch eager and Hugging Face Transformers, side by side in
 
     python benchmarks/gpt2.py            # everything (about 15 minutes on 2 cores)
     python benchmarks/gpt2.py --quick    # fewer rounds, fewer new tokens
+    python benchmarks/gpt2.py --quantize int8   # adds a greedy row for our int8 weights
 
 Weights are random (speed does not depend on them) and float32. All three implementations
 hold the same weights: ours are exported with tinygrad_lm.io.export.export_hf and read back by
@@ -18,7 +19,9 @@ GPT2LMHeadModel.from_pretrained, so greedy generation must give identical tokens
 - generate: batch 1, a 16-token prompt, 128 new tokens with the KV cache, greedy and sampled
   (temperature 1, top-k 50); Hugging Face generate() with the same settings. Prefill: one
   forward of a 512-token prompt into an empty cache, the head for the last position only (as
-  both generate() functions run it).
+  both generate() functions run it). With --quantize int8, a copy of our model with int8
+  weights (GPT.quantize) decodes greedily in the same interleaved rounds, against the same
+  Hugging Face greedy run, and the row says for how many tokens it agrees with float32.
 - forward: one inference forward (no graph) at batch 4 x 64, logits over the whole vocabulary.
 - load: from_pretrained of the 124M directory (ours and GPT2LMHeadModel's), and GPT.from_file
   of our own .safetensors file, interleaved, the file in the page cache for both.
@@ -212,10 +215,12 @@ def bench_load(hf_dir, st_path, transformers, torch, rounds, results):
 
 
 # ---- generation ---------------------------------------------------------------------------------
-def bench_generate(ours, torch, hf, rounds, n_new, results):
+def bench_generate(ours, torch, hf, rounds, n_new, results, int8=None):
     prompt = np.random.default_rng(1).integers(0, 50257, 16)
     fns = {"ours greedy": lambda: generate(ours, prompt, n_new, greedy=True),
            "ours sampled": lambda: generate(ours, prompt, n_new, top_k=50, seed=0)}
+    if int8 is not None:  # GPT.quantize("int8"): a quarter of the weight bytes per token
+        fns["ours int8 greedy"] = lambda: generate(int8, prompt, n_new, greedy=True)
     same = None
     if hf is not None:
         hf.eval()
@@ -247,6 +252,16 @@ def bench_generate(ours, torch, hf, rounds, n_new, results):
                      "-" if h is None else f"{n_new / h:.1f}", "-",
                      "-" if h is None else fmt_ratio(h / o),
                      f"identical: {same}" if kind == "greedy" else ""])
+    if int8 is not None:
+        o, h = t["ours int8 greedy"], t.get("hf greedy")
+        differ = np.flatnonzero(fns["ours int8 greedy"]() != fns["ours greedy"]())
+        equal = int(differ[0] if differ.size else len(prompt) + n_new) - len(prompt)
+        results["generate"]["int8_greedy_tokens_before_first_difference"] = equal
+        rows.append(["generate greedy int8 (tok/s)", f"{n_new / o:.1f}", "-",
+                     "-" if h is None else f"{n_new / h:.1f}", "-",
+                     "-" if h is None else fmt_ratio(h / o),
+                     f"first {equal}/{n_new} tokens as float32's; "
+                     f"{fmt_ratio(t['ours greedy'] / o)}x its speed"])
     rows.append(["prefill 512 (ms)", f"{tp['ours'] * 1e3:,.0f}", "-",
                  f"{tp['hf'] * 1e3:,.0f}" if "hf" in tp else "-", "-",
                  fmt_ratio(tp["hf"] / tp["ours"]) if "hf" in tp else "-", ""])
@@ -400,6 +415,8 @@ def gpt2_tokenizer():
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quantize", choices=["none", "int8"], default="none",
+                        help="int8: also time greedy decoding with int8 weights")
     args = parser.parse_args(argv)
     rounds, n_new = (2, 32) if args.quick else (3, 128)
     torch, transformers = peers()
@@ -422,7 +439,9 @@ def main(argv=None) -> int:
         rows += bench_load(hf_dir, st_path, transformers, torch, rounds, results)
         rows += bench_tokenizer(results)
         rows += bench_tokenizer_load(hf_dir, transformers, rounds, results)
-        rows += bench_generate(ours, torch, hf, rounds, n_new, results)
+        int8 = None if args.quantize == "none" else tg.GPT.from_file(st_path).quantize("int8")
+        rows += bench_generate(ours, torch, hf, rounds, n_new, results, int8)
+        del int8
         rows += bench_forward(ours, torch, hf, rounds, results)
         rows += bench_train(ours, torch, hf, rounds, results)
     print_table("GPT-2 small (124M), float32, random weights; ratios > 1: ours is faster/smaller",

@@ -218,6 +218,12 @@ def gpt2_page(doc: dict | None) -> str:
                 "greedy_tokens_identical") else " (top-k 50)" if kind == "sampled" else ""
             rows.append([f"generate {kind}{note}, tokens/s", f"{n / ours:.1f}", "-",
                          f"{n / hf:.1f}" if hf else "-", "-", ratio(hf, ours)])
+        if "ours int8 greedy" in s:  # gpt2.py --quantize int8
+            ours, hf = s["ours int8 greedy"], s.get("hf greedy")
+            same = g.get("int8_greedy_tokens_before_first_difference")
+            rows.append([f"generate greedy, int8 weights (first {same} of {n} tokens as "
+                         "float32's), tokens/s", f"{n / ours:.1f}", "-",
+                         f"{n / hf:.1f}" if hf else "-", "-", ratio(hf, ours)])
         p = g["prefill_512_s"]
         rows.append(["prefill 512 tokens, ms", ms(p["ours"]), "-", ms(p.get("hf")), "-",
                      ratio(p.get("hf"), p["ours"])])
