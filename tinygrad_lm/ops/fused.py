@@ -7,6 +7,10 @@ check they agree.
     LinearGelu       gelu(x W + b)         (= Linear, then Gelu)
     CausalAttention  softmax(q k^T / sqrt(hs), causal) v over heads, from a q|k|v projection
     Int8Linear       x (q s)^T + b         (int8 weights q, per-channel scales s; no backward)
+
+Int8Linear alone has no module path spelled out of plain ops: it exists only for inference
+with int8 weights, and its spelled-out math is the reference kernel, x @ dequantize(q, s)^T + b
+(kernels/quantized.py).
 """
 
 from __future__ import annotations
