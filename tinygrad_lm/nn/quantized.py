@@ -48,7 +48,7 @@ class QuantizedLinear(Module):
                              f"output channel, got {qweight.dtype} {qweight.shape} and scales "
                              f"{scale.shape}; make them with QuantizedLinear.from_weight(w)")
         self.in_features, self.out_features = in_features, out_features
-        self.qweight = qweight  # (out, in) int8
+        self.qweight = np.ascontiguousarray(qweight)  # (out, in) int8, one row per channel
         self.scale = np.ascontiguousarray(scale, dtype=np.float32)  # (out,)
         self.bias = None if bias is None else np.array(bias, dtype=np.float32)  # (out,), a copy
 
