@@ -1,17 +1,23 @@
 """Regenerate the reference loss curves shipped in tinygrad_lm/training/reference_curves/.
 
-    python benchmarks/reference_curves.py                 # every preset below, its seeds
+    python benchmarks/reference_curves.py                 # every recipe below, its seeds
     python benchmarks/reference_curves.py tiny grammar    # only these
     python benchmarks/reference_curves.py grammar --until 1000 --jobs 3
+    python benchmarks/reference_curves.py lesson12-full-shakespeare --shakespeare input.txt
 
-Each preset trains once per seed with the reference implementation (this repository, not a
-student copy) and its own settings; the evaluations go to <preset>.json with the seeds and the
-settings (`signature`) a run must share to be checked against it. Why here, beside the
-benchmarks: like them it measures the reference code, costs CPU minutes, and is rerun by hand
-when the code changes what a run computes (a new initialisation, a new schedule). A curve is
-not a timing: it reads the same on any machine, up to float rounding.
+Each recipe trains once per seed with the reference implementation (this repository, not a
+student copy) and its own settings; the evaluations go to <recipe>.json with the seeds and the
+settings (`signature`) a run must share to be checked against it. A recipe is a preset, the
+flags a lesson adds to it, and its text: the preset's built-in data, Tiny Shakespeare (the
+shared copy, ../shared/data/tinyshakespeare.txt from the repository, or --shakespeare PATH),
+or lesson 12's fallback, the built-in grammar text saved as a file. A text file enters the
+signature by the digest of its bytes, so a lesson that writes the same text elsewhere meets
+the same curve. Why here, beside the benchmarks: like them it measures the reference code,
+costs CPU minutes, and is rerun by hand when the code changes what a run computes (a new
+initialisation, a new schedule). A curve is not a timing: it reads the same on any machine, up
+to float rounding.
 
---until STEP stops each run at STEP, with the preset's own schedule (max_iters is not part of
+--until STEP stops each run at STEP, with the recipe's own schedule (max_iters is not part of
 what a run is compared on): a shorter curve, checked up to that step only, for when CPU time
 is short. --jobs N trains N seeds at once, in separate processes.
 """
@@ -20,20 +26,93 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 from tinygrad_lm.course.stand_ins import STAND_INS  # noqa: E402
+from tinygrad_lm.data import builtin_dataset  # noqa: E402
 from tinygrad_lm.training.config import make_config  # noqa: E402
 from tinygrad_lm.training.reference_curves import CURVE_DIR, record_run, write_curve  # noqa: E402
 from tinygrad_lm.training.trainer import Trainer  # noqa: E402
 
-# preset -> seeds. The short presets first: `tiny` (20 steps) takes seconds, `addition` and
-# `grammar` minutes per seed on two cores. `shakespeare-char` needs --data (a text file) and
-# `finetune` a downloaded GPT-2, so they have no built-in curve.
-SEEDS = {"tiny": [0, 1, 2, 3, 4], "grammar": [0, 1, 2], "addition": [0, 1, 2]}
+SHAKESPEARE = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
 
+
+@dataclasses.dataclass
+class Recipe:
+    """How one curve file is made. `text`: "" for the preset's built-in data, "shakespeare",
+    or "grammar:N" (N sentences of the built-in grammar, seed 0, saved as a file: lesson 12's
+    text when it finds no Shakespeare)."""
+    preset: str
+    seeds: list[int]
+    overrides: list[str] = dataclasses.field(default_factory=list)
+    text: str = ""
+    title: str = ""
+
+
+def lesson12(quick: bool) -> list[str]:
+    """Lesson 12's flags on top of shakespeare-char, as the lesson's Step 4 writes them."""
+    steps = 20 if quick else 600
+    size = (["--n_layer=1", "--n_embd=32", "--n_head=2", "--batch_size=4", "--block_size=32"]
+            if quick else ["--n_layer=2", "--n_embd=64", "--n_head=4", "--batch_size=12",
+                           "--block_size=64"])
+    return size + [f"--max_iters={steps}", f"--lr_decay_iters={steps}", "--lr=5e-3",
+                   "--min_lr=5e-4", "--warmup_iters=20", f"--eval_interval={steps // 5}",
+                   f"--eval_iters={2 if quick else 10}"]
+
+
+def lesson9(quick: bool) -> list[str]:
+    """Lesson 9's hand-written loop, told to the Trainer: its model, text, batch and schedule
+    (the grammar preset's weight decay, betas and clipping are the loop's), evaluated where the
+    loop evaluates, every steps // 7."""
+    steps = 40 if quick else 700
+    return [f"--n_examples={3000 if quick else 20000}", "--n_layer=2", "--n_head=4",
+            f"--n_embd={32 if quick else 64}", "--block_size=64", "--batch_size=16",
+            f"--max_iters={steps}", "--lr=3e-3", "--min_lr=3e-4", "--warmup_iters=30",
+            f"--lr_decay_iters={steps}", f"--eval_interval={steps // 7}", "--eval_iters=10"]
+
+
+# recipe -> how. The short ones first: `tiny` (20 steps) takes seconds, the lessons' quick runs
+# too, `addition` and `grammar` minutes per seed on two cores. `shakespeare-char` evaluates
+# every 50 steps (eval_interval only says when a run is measured, never what it computes), so a
+# run checked at the preset's own 250, or a test of 50 steps, finds a reference point.
+# `finetune` needs a downloaded GPT-2 (--init_from), so it has no curve.
+RECIPES = {
+    "tiny": Recipe("tiny", [0, 1, 2, 3, 4]),
+    "grammar": Recipe("grammar", [0, 1, 2]),
+    "addition": Recipe("addition", [0, 1, 2]),
+    "shakespeare-char": Recipe("shakespeare-char", [0, 1, 2], ["--eval_interval=50"],
+                               "shakespeare", "shakespeare-char, Tiny Shakespeare"),
+    "lesson9-quick": Recipe("grammar", [0, 1, 2], lesson9(True), title="lesson 9 quick"),
+    "lesson9-full": Recipe("grammar", [0, 1, 2], lesson9(False), title="lesson 9"),
+    "lesson12-quick-grammar": Recipe("shakespeare-char", [0, 1, 2], lesson12(True),
+                                     "grammar:3000", "lesson 12 quick, grammar text"),
+    "lesson12-full-grammar": Recipe("shakespeare-char", [0, 1, 2], lesson12(False),
+                                    "grammar:20000", "lesson 12, grammar text"),
+    "lesson12-quick-shakespeare": Recipe("shakespeare-char", [0, 1, 2], lesson12(True),
+                                         "shakespeare", "lesson 12 quick, Tiny Shakespeare"),
+    "lesson12-full-shakespeare": Recipe("shakespeare-char", [0, 1, 2], lesson12(False),
+                                        "shakespeare", "lesson 12, Tiny Shakespeare"),
+}
+
+
+def text_file(spec: str, scratch: str, shakespeare: str) -> tuple[str, str]:
+    """(path, name) of a recipe's text: "" for the built-in data."""
+    if not spec:
+        return "", ""
+    if spec == "shakespeare":
+        if not os.path.isfile(shakespeare):
+            raise FileNotFoundError(f"no Tiny Shakespeare at {shakespeare}; pass --shakespeare")
+        return shakespeare, "tinyshakespeare.txt"
+    kind, _, n = spec.partition(":")
+    assert kind == "grammar", spec
+    path = os.path.join(scratch, f"grammar_{n}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(builtin_dataset("grammar", n_examples=int(n)))
+    return path, f"the built-in grammar text, {int(n):,} sentences (seed 0) in a file"
 
 def train(cfg):
     trainer = Trainer(cfg, log=lambda text: None)
@@ -43,31 +122,41 @@ def train(cfg):
 
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("presets", nargs="*", help=f"default: {' '.join(SEEDS)}")
+    p.add_argument("recipes", nargs="*", help=f"default: {' '.join(RECIPES)}")
     p.add_argument("--until", type=int, help="stop every run at this step")
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
+    p.add_argument("--shakespeare", default=SHAKESPEARE, help="Tiny Shakespeare's file")
     args = p.parse_args(argv)
     if STAND_INS:
         sys.exit("this is a student copy: reference curves come from the reference code only")
-    for name in args.presets or list(SEEDS):
-        if name not in SEEDS:
-            sys.exit(f"no curve recipe for {name!r}; recipes: {', '.join(SEEDS)}")
-        cfg = make_config(name)
-        if args.until:
-            cfg = dataclasses.replace(cfg, max_iters=min(args.until, cfg.max_iters))
-        with ProcessPoolExecutor(max(1, args.jobs)) as pool:
-            parts = list(pool.map(_one_seed, [(name, cfg, s) for s in SEEDS[name]]))
-        curve = parts[0]
-        for part in parts[1:]:
-            if part.steps != curve.steps or part.signature != curve.signature:
-                sys.exit(f"{name}: the seeds' runs disagree on steps or settings")
-            curve.seeds += part.seeds
-            curve.val += part.val
-            curve.train += part.train
-        path = os.path.join(CURVE_DIR, f"{name}.json")
-        write_curve(curve, path)
-        print(f"wrote {path}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
-              f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}")
+    for name in args.recipes or list(RECIPES):
+        if name not in RECIPES:
+            sys.exit(f"no curve recipe for {name!r}; recipes: {', '.join(RECIPES)}")
+        with tempfile.TemporaryDirectory(prefix="tinygrad-lm-text-") as scratch:
+            write_recipe(name, RECIPES[name], args, scratch)
+
+
+def write_recipe(name: str, recipe: Recipe, args, scratch: str) -> None:
+    """Train the recipe's seeds (args.jobs at once) and write <name>.json."""
+    path, text = text_file(recipe.text, scratch, args.shakespeare)
+    cfg = make_config(recipe.preset, recipe.overrides + ([f"--data={path}"] if path else []))
+    if args.until:
+        cfg = dataclasses.replace(cfg, max_iters=min(args.until, cfg.max_iters))
+    with ProcessPoolExecutor(max(1, args.jobs)) as pool:
+        parts = list(pool.map(_one_seed, [(name, cfg, s) for s in recipe.seeds]))
+    curve = parts[0]
+    for part in parts[1:]:
+        if part.steps != curve.steps or part.signature != curve.signature:
+            sys.exit(f"{name}: the seeds' runs disagree on steps or settings")
+        curve.seeds += part.seeds
+        curve.val += part.val
+        curve.train += part.train
+    curve.title, curve.text = recipe.title, text
+    out = os.path.join(CURVE_DIR, f"{name}.json")
+    write_curve(curve, out)
+    print(f"wrote {out}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
+          f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}",
+          flush=True)
 
 
 def _one_seed(job):

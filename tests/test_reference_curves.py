@@ -1,7 +1,10 @@
 """Reference loss curves: the shipped files, the band, and the warning a run prints."""
 
 import dataclasses
+import importlib.util
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +16,8 @@ from tinygrad_lm.training.config import make_config
 from tinygrad_lm.training.plots import draw_band
 from tinygrad_lm.training.trainer import Trainer
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _no_vocab(sig):
     sig = json.loads(json.dumps(sig))
@@ -20,19 +25,41 @@ def _no_vocab(sig):
     return sig
 
 
+def _generator():
+    """benchmarks/reference_curves.py, the script that writes the curves, and its recipes."""
+    name = "benchmarks_reference_curves"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(ROOT, "benchmarks", "reference_curves.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 @pytest.mark.parametrize("name", sorted(rc.shipped_curves()))
-def test_each_shipped_curve_is_its_preset(name):
+def test_each_shipped_curve_is_its_recipe(name, tmp_path):
+    """Every file has a recipe in the generator, and the settings that recipe trains today."""
+    gen = _generator()
     curve = rc.read_curve(rc.shipped_curves()[name])
-    assert curve.preset == name and len(curve.seeds) >= 3
+    assert curve.preset == name and name in gen.RECIPES and len(curve.seeds) >= 3
     assert curve.steps == sorted(curve.steps) and curve.steps
-    assert _no_vocab(curve.signature) == _no_vocab(rc.signature(make_config(name)))
+    recipe = gen.RECIPES[name]
+    assert curve.seeds == recipe.seeds and curve.title == recipe.title
+    try:
+        path, text = gen.text_file(recipe.text, str(tmp_path), gen.SHAKESPEARE)
+    except FileNotFoundError:
+        pytest.skip("no Tiny Shakespeare here (../shared/data/tinyshakespeare.txt)")
+    assert curve.text == text
+    cfg = make_config(recipe.preset, recipe.overrides + ([f"--data={path}"] if path else []))
+    assert _no_vocab(curve.signature) == _no_vocab(rc.signature(cfg))
     for j, step in enumerate(curve.steps):
         lo, hi = curve.band(step)
         assert all(lo < run[j] < hi for run in curve.val)
 
 
-def test_the_quick_presets_have_curves():
-    assert {"tiny", "grammar"} <= set(rc.shipped_curves())
+def test_the_quick_presets_and_lesson_12_have_curves():
+    assert {"tiny", "grammar", "lesson12-quick-grammar", "lesson12-full-grammar"} <= set(
+        rc.shipped_curves())
 
 
 def _run(tmp_path, seed, **changes):

@@ -31,7 +31,7 @@ def draw_band(ax, reference, label: str | None = None) -> None:
     bands = [reference.band(step) for step in reference.steps]
     ax.fill_between(reference.steps, [b[0] for b in bands], [b[1] for b in bands],
                     color="tab:green", alpha=0.15, lw=0,
-                    label=label or f"val of correct runs ({reference.preset}, "
+                    label=label or f"val of correct runs ({reference.label()}, "
                                    f"{len(reference.seeds)} seeds)")
 
 

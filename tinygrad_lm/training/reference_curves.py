@@ -2,11 +2,15 @@
 checked against while it trains.
 
 A reference curve is the validation (and training) loss estimate at each evaluation of the
-reference implementation, trained with the preset's settings from several seeds. Shipped as
-small JSON files beside this module (reference_curves/<preset>.json), written by
+reference implementation, trained with a preset's settings (or a lesson's) from several seeds.
+Shipped as small JSON files beside this module (reference_curves/<name>.json), written by
 `python benchmarks/reference_curves.py` (which can regenerate every one; its seeds are in each
 file). A run is compared with a curve only when every setting that shapes the loss is the
 curve's (`signature`): a changed learning rate or model has no reference, and no warning.
+
+A text file is part of the settings by its content, not its name: the signature holds the
+SHA-256 of the file's bytes, so Tiny Shakespeare saved anywhere, under any name, meets its
+curve, and an edited copy does not.
 
 The band at a step is the seeds' range widened by a margin,
 
@@ -20,6 +24,7 @@ backward or optimizer moves the loss by far more than the seeds' spread.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -40,22 +45,49 @@ class CurveError(ValueError):
     """A reference curve file that cannot be used (malformed, or from another format)."""
 
 
+def text_digest(path: str) -> str:
+    """"sha256:<hex>" of a file's bytes: what a text file is, wherever it lies."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
 def signature(cfg: TrainConfig) -> dict:
-    """The settings that shape a run's loss curve (everything but IGNORED), as a dict."""
+    """The settings that shape a run's loss curve (everything but IGNORED), as a dict; the
+    training text (`data`) by its content's digest (a file that cannot be read keeps its path,
+    and so matches no curve)."""
     d = {k: v for k, v in cfg.to_dict().items() if k not in IGNORED}
     d["model"] = {k: v for k, v in d["model"].items() if k not in IGNORED_MODEL}
+    if d["data"]:
+        try:
+            d["data"] = text_digest(d["data"])
+        except OSError:
+            pass
     return d
 
 
 @dataclasses.dataclass
 class ReferenceCurve:
-    """Loss estimates of `seeds` runs at `steps`: `val[i][j]` is seed i's val loss at `steps[j]`."""
+    """Loss estimates of `seeds` runs at `steps`: `val[i][j]` is seed i's val loss at `steps[j]`.
+
+    `preset` names the curve (its file): a preset, or a lesson's run such as
+    "lesson12-quick-shakespeare". `title` says in words what was trained when a preset's name
+    alone does not ("lesson 12 quick, Tiny Shakespeare"), and `text` names the training file
+    whose digest the signature holds ("" for the built-in data)."""
     preset: str
     seeds: list[int]
     steps: list[int]
     val: list[list[float]]
     train: list[list[float]]
     signature: dict
+    title: str = ""
+    text: str = ""
+
+    def label(self) -> str:
+        """The short name a legend and a message use."""
+        return self.title or self.preset
 
     def band(self, step: int, split: str = "val") -> tuple[float, float] | None:
         """(low, high) of the band at `step`, or None where the curve has no evaluation."""
@@ -78,9 +110,11 @@ class ReferenceCurve:
 
     def to_dict(self) -> dict:
         """The JSON file's content."""
-        return {"format": FORMAT, "preset": self.preset, "seeds": self.seeds,
-                "steps": self.steps, "val_loss": self.val, "train_loss": self.train,
-                "signature": self.signature}
+        d = {"format": FORMAT, "preset": self.preset, "seeds": self.seeds,
+             "steps": self.steps, "val_loss": self.val, "train_loss": self.train,
+             "signature": self.signature}
+        d.update({k: v for k, v in (("title", self.title), ("text", self.text)) if v})
+        return d
 
 
 def _numbers(rows, n: int, what: str) -> list[list[float]]:
@@ -112,28 +146,54 @@ def read_curve(path: str) -> ReferenceCurve:
     if not isinstance(seeds, list) or len(seeds) != len(val) or len(val) != len(train) or \
             not isinstance(d.get("signature"), dict):
         raise CurveError(f"{path}: seeds, val_loss, train_loss and signature do not agree")
-    return ReferenceCurve(str(d.get("preset", "")), seeds, steps, val, train, d["signature"])
+    return ReferenceCurve(str(d.get("preset", "")), seeds, steps, val, train, d["signature"],
+                          str(d.get("title", "")), str(d.get("text", "")))
 
 
 def shipped_curves() -> dict[str, str]:
-    """preset name -> path of every shipped curve file."""
+    """curve name (a preset, or a lesson's run) -> path of every shipped curve file."""
     if not os.path.isdir(CURVE_DIR):
         return {}
     return {name[:-5]: os.path.join(CURVE_DIR, name) for name in sorted(os.listdir(CURVE_DIR))
             if name.endswith(".json")}
 
 
+def _readable_curves():
+    for path in shipped_curves().values():
+        try:
+            yield read_curve(path)
+        except (CurveError, OSError):
+            continue  # a broken shipped file must not stop training; the tests catch it
+
+
 def find_curve(cfg: TrainConfig) -> ReferenceCurve | None:
     """The shipped curve whose settings are exactly this run's (the vocabulary included, so
     pass the trainer's config, after the tokenizer set it), or None."""
     mine = json.loads(json.dumps(signature(cfg)))  # tuples as lists, as in the files
-    for path in shipped_curves().values():
-        try:
-            curve = read_curve(path)
-        except (CurveError, OSError):
-            continue  # a broken shipped file must not stop training; the tests catch it
-        if curve.signature == mine:
-            return curve
+    return next((c for c in _readable_curves() if c.signature == mine), None)
+
+
+def _text_blind(sig: dict) -> dict:
+    """A signature without what the text decides: the text itself and its vocabulary size."""
+    sig = json.loads(json.dumps(sig))
+    sig["data"] = "a text"
+    sig["model"].pop("vocab_size", None)
+    return sig
+
+
+def other_text_note(cfg: TrainConfig) -> str | None:
+    """One informational line when a shipped curve has this run's settings but another
+    training text (the shakespeare-char preset on your own file): why there is no band. None
+    when a curve matches, or when none would on any text."""
+    mine = _text_blind(signature(cfg))
+    if not cfg.data or find_curve(cfg) is not None:
+        return None
+    for curve in _readable_curves():
+        if curve.signature.get("data") and _text_blind(curve.signature) == mine:
+            return (f"note: no reference band for this text: the reference runs of these "
+                    f"settings ({curve.label()}) trained on {curve.text or 'another text'}, "
+                    "and a run is compared with them only on the same text (the same bytes, "
+                    "under any file name)")
     return None
 
 
@@ -143,8 +203,10 @@ def band_warning(curve: ReferenceCurve, step: int, val: float) -> str | None:
     if band is None or band[0] <= val <= band[1]:
         return None
     lo, hi = curve.seed_range(step)
-    there = (f"validation loss {val:.3g} at step {step}; runs of the {curve.preset} preset "
-             f"({len(curve.seeds)} seeds of the reference code) are at {lo:.3g}–{hi:.3g} there")
+    runs = (f"runs with these settings ({curve.title}; {len(curve.seeds)} seeds of the "
+            "reference code)" if curve.title else f"runs of the {curve.preset} preset "
+            f"({len(curve.seeds)} seeds of the reference code)")
+    there = f"validation loss {val:.3g} at step {step}; {runs} are at {lo:.3g}–{hi:.3g} there"
     if val > band[1]:
         return (there + ": check your learning rate or your backward (a gradient check of "
                 "each op, tinygrad_lm.gradcheck, names the first wrong one) and the optimizer "

@@ -50,7 +50,7 @@ from .health import health_snapshot
 from .plots import plot_attention, plot_health, plot_loss
 from .previews import text_sample, training_sample
 from .progress import Progress
-from .reference_curves import band_warning, find_curve
+from .reference_curves import band_warning, find_curve, other_text_note
 
 
 class TrainingDiverged(RuntimeError):
@@ -271,6 +271,9 @@ class Trainer:
         returns step, last record, best val loss and step, interrupted, early_stopped."""
         c = self.cfg
         self._prepare_out_dir()
+        note = other_text_note(c) if self.reference is None and self.step == 0 else None
+        if note:  # the preset has a band, but for another text: say why none is drawn
+            self.log(note)
         previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
         tokens_per_step = c.batch_size * c.model.block_size
         self._progress = Progress(total=c.max_iters, initial=self.step, enabled=c.progress)
