@@ -23,6 +23,7 @@
 # text (lesson 12) and looks inside (lesson 15).
 
 # %%
+import dataclasses
 import time
 
 import numpy as np
@@ -31,6 +32,9 @@ import tinygrad_lm as tg
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset, is_grammatical
 from tinygrad_lm.tokenizers import CharTokenizer
+from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.plots import draw_band
+from tinygrad_lm.training.reference_curves import band_warning, find_curve
 
 # %% [markdown]
 # ## Step 1: from token ids to next-token probabilities
@@ -53,7 +57,8 @@ from tinygrad_lm.tokenizers import CharTokenizer
 # Our data: the built-in grammar, one character per token.
 
 # %%
-text = builtin_dataset("grammar", n_examples=3000 if QUICK else 20000)
+n_examples = 3000 if QUICK else 20000
+text = builtin_dataset("grammar", n_examples=n_examples)
 tok = CharTokenizer.from_text(text)
 ids = np.array(tok.encode(text))
 data = TokenDataset(ids, val_fraction=0.1)
@@ -181,6 +186,12 @@ print(f"loss at initialisation {model_loss.item():.4f}, ln V = {np.log(V):.4f}")
 #
 # Every so often we estimate the loss on held-out validation text, which the model never
 # trains on: it tells whether the model learns the language or memorises the training text.
+#
+# Is the loss we get normal? The library's `Trainer` runs this same loop. Told these
+# settings, it was trained from three seeds by the reference code, and the package ships the
+# curves: `find_curve` finds them by the settings alone (model, data, batch, schedule; not the
+# seed). Their band is where the val loss of a correct loop lands; a wrong gradient, optimizer
+# or schedule lands far outside it.
 
 # %%
 steps = 40 if QUICK else 700
@@ -188,6 +199,10 @@ lr, min_lr, warmup = 3e-3, 3e-4, 30
 groups = tg.optim.configure_param_groups(model.named_parameters(), weight_decay=0.1)
 optimizer = tg.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
 batch_rng = np.random.default_rng(1337)
+same_run = make_config("grammar", [f"--n_examples={n_examples}", "--batch_size=16",
+                                   f"--lr={lr}", f"--min_lr={min_lr}", f"--warmup_iters={warmup}",
+                                   f"--lr_decay_iters={steps}", "--eval_iters=10"])
+reference = find_curve(dataclasses.replace(same_run, model=config))  # None: no curve shipped
 
 
 def estimate(split, n=10):
@@ -256,6 +271,8 @@ print(f"val loss: uniform {np.log(V):.4f}, bigram {bigram:.4f}, GPT {val_loss:.4
 # %%
 plt = pyplot()
 fig, ax = plt.subplots(figsize=(7, 4))
+if reference is not None:
+    draw_band(ax, reference)
 ax.plot(np.arange(1, steps + 1), train_losses, lw=0.6, alpha=0.5, label="train (one batch)")
 ax.plot([e[0] for e in evals], [e[2] for e in evals], "o-", label="val (estimate)")
 ax.axhline(bigram, color="grey", ls="--", label=f"bigram by counting ({bigram:.2f})")
@@ -266,6 +283,12 @@ ax.set_title(f"a {model.num_parameters():,}-parameter GPT on the grammar data")
 ax.legend()
 fig.tight_layout()
 print("saved", show(fig, "09_loss.png"))
+if reference is None:
+    print("no reference curve for these settings")
+else:
+    outside = [w for w in (band_warning(reference, step, val) for step, _, val in evals) if w]
+    print(outside[0] if outside else f"val loss inside the band of {len(reference.seeds)} "
+          f"reference runs ({reference.label()}) at every evaluation")
 
 # %% [markdown]
 # ## Step 6: what it learned

@@ -37,6 +37,7 @@ from tinygrad_lm.course.lessons import QUICK, check, in_notebook, out_dir, pyplo
 from tinygrad_lm.data import TokenDataset, builtin_dataset, load_text
 from tinygrad_lm.tokenizers import CharTokenizer
 from tinygrad_lm.training.config import make_config
+from tinygrad_lm.training.plots import draw_band
 from tinygrad_lm.training.trainer import Trainer
 
 # a notebook kernel's own arguments (its connection file) are no corpus
@@ -169,6 +170,13 @@ for name, loss in [("uniform", np.log(V)), ("unigram", unigram), ("bigram", bigr
 #
 # A run refuses to start in a folder that holds another run; `overwrite=True` moves the old
 # one to `previous/` instead of deleting it.
+#
+# Is the loss we get normal? The package ships **reference curves**: these exact settings
+# trained by the reference code from three other seeds, on the same text (recognised by its
+# content, wherever the file lies). When a curve exists, `trainer.reference` holds it, a val
+# loss outside its band prints a warning during training, and the figure below shades the
+# band. A wrong backward, optimizer or learning rate lands far outside it; a correct run from
+# any seed lands inside.
 
 # %%
 steps = 20 if QUICK else 600
@@ -183,7 +191,14 @@ overrides = size + [f"--max_iters={steps}", f"--lr_decay_iters={steps}", "--lr=5
                     f"--sample_tokens={30 if QUICK else 120}"]
 data_flag = [f"--data={path}"]
 cfg = make_config("shakespeare-char", overrides + data_flag + [f"--out_dir={run}"])
-trainer = Trainer(cfg, overwrite=True, log=lambda message: None)
+
+
+def warnings_only(message):
+    if message.startswith("warning"):  # a loss outside the band, or overfitting
+        print(message)
+
+
+trainer = Trainer(cfg, overwrite=True, log=warnings_only)
 t0 = time.perf_counter()
 result = trainer.train()
 seconds = time.perf_counter() - t0
@@ -197,6 +212,8 @@ print(f"{steps} steps in {seconds:.1f} s; best val loss {result['best_val']:.4f}
 plt = pyplot()
 evals = np.array(trainer.evals)  # (n_evals, 3): step, train loss, val loss
 fig, ax = plt.subplots(figsize=(7, 4))
+if trainer.reference is not None:  # None for a text or settings with no reference runs
+    draw_band(ax, trainer.reference)
 ax.plot(evals[:, 0], evals[:, 1], "o-", label="train")
 ax.plot(evals[:, 0], evals[:, 2], "o-", label="val")
 for name, loss, style in [("unigram", unigram, ":"), ("bigram", bigram, "--")]:
@@ -208,6 +225,15 @@ ax.set_title(f"{trainer.model.num_parameters():,}-parameter GPT on "
 ax.legend()
 fig.tight_layout()
 print("saved", show(fig, "12_loss.png"))
+reference = trainer.reference
+if reference is None:
+    print("no reference curve for these settings and this text")
+else:
+    bands = [reference.band(int(step)) for step, _, _ in trainer.evals]  # (low, high) each
+    inside = all(band is not None and band[0] <= val <= band[1]
+                 for band, (_, _, val) in zip(bands, trainer.evals))
+    print(f"val loss inside the band of {len(reference.seeds)} reference runs "
+          f"({reference.label()}) at every evaluation: {inside}")
 
 # %% [markdown]
 # ## Step 5: stop, resume, and get the same run
