@@ -1,6 +1,7 @@
-"""Reference curves of runs on a text file, matched by the text's content, and the bands in the
-lessons' loss figures."""
+"""Reference curves of runs on a text file, matched by the text's content; the bands in the
+lessons' loss figures; the shakespeare-char preset's band on Tiny Shakespeare, checked live."""
 
+import dataclasses
 import os
 import runpy
 import sys
@@ -9,11 +10,16 @@ import numpy as np
 import pytest
 
 from tinygrad_lm.data import builtin_dataset
+from tinygrad_lm.kernels import active_backend
 from tinygrad_lm.training import reference_curves as rc
 from tinygrad_lm.training.config import make_config
 from tinygrad_lm.training.trainer import Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHAKESPEARE = next((p for p in (os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt"),
+                                "/work/shared/data/tinyshakespeare.txt")
+                    if os.path.isfile(p)), None)
+needs_shakespeare = pytest.mark.skipif(SHAKESPEARE is None, reason="no tinyshakespeare.txt")
 # lesson 12's quick run, as the lesson writes it (its fallback text when it finds no Shakespeare)
 LESSON_12_QUICK = ["--n_layer=1", "--n_embd=32", "--n_head=2", "--batch_size=4",
                    "--block_size=32", "--max_iters=20", "--lr_decay_iters=20", "--lr=5e-3",
@@ -82,3 +88,63 @@ def test_a_lesson_draws_its_band(tmp_path, monkeypatch, capsys, lesson, curve, l
     assert ax.get_legend_handles_labels()[1][0] == f"val of correct runs ({label}, 3 seeds)"
     out = capsys.readouterr().out
     assert "inside the band of 3 reference runs" in out and "validation loss" not in out
+
+
+# ---- shakespeare-char on Tiny Shakespeare: 50 steps, checked at the curve's first point ------
+def _shakespeare_run(tmp_path, seed=1337):
+    cfg = make_config("shakespeare-char", [f"--data={SHAKESPEARE}", "--max_iters=50",
+                                           "--progress=false", "--plots=false"])
+    cfg = dataclasses.replace(cfg, seed=seed, out_dir=str(tmp_path / f"run{seed}"))
+    messages = []
+    trainer = Trainer(cfg, log=messages.append)
+    trainer.train()
+    return trainer, [m for m in messages if m.startswith("warning: ")]
+
+
+@needs_shakespeare
+def test_shakespeare_char_on_tiny_shakespeare_has_its_band_and_a_correct_run_stays_in(tmp_path):
+    trainer, warnings = _shakespeare_run(tmp_path)
+    assert trainer.reference is not None and trainer.reference.preset == "shakespeare-char"
+    assert trainer.evals[-1][0] == 50 and trainer.reference.band(50) is not None
+    assert warnings == []
+
+
+def _ascending(real):
+    """The optimizer's step with the gradient's sign flipped: gradient ascent."""
+    def update(params, grads, *args, **kwargs):
+        return real(params, [-g for g in grads], *args, **kwargs)
+    return update
+
+
+@needs_shakespeare
+@pytest.mark.parametrize("bug", ["flipped sign", "1000x learning rate"])
+def test_shakespeare_char_warns_about_a_planted_bug(tmp_path, monkeypatch, bug):
+    if bug == "flipped sign":
+        backend = active_backend()
+        monkeypatch.setattr(backend, "adamw_update_many_",
+                            _ascending(backend.adamw_update_many_))
+    else:  # a schedule off by a factor: at step 50 the steps take 0.5 instead of 5e-4 (a
+        # mere 100x still learns, to 3.13 against the seeds' 2.91-2.93, and warns too)
+        real = Trainer.lr_at
+        monkeypatch.setattr(Trainer, "lr_at", lambda self, step: 1000 * real(self, step))
+    trainer, warnings = _shakespeare_run(tmp_path)
+    assert len(warnings) == 1, bug
+    assert warnings[0].startswith(
+        "warning: validation loss") and "runs with these settings (shakespeare-char, Tiny " \
+        "Shakespeare; 3 seeds of the reference code)" in warnings[0]
+    assert "check your learning rate or your backward" in warnings[0]
+
+
+@needs_shakespeare
+def test_shakespeare_char_on_another_text_says_why_there_is_no_band(tmp_path):
+    with open(SHAKESPEARE, encoding="utf-8") as f:
+        mine = tmp_path / "mine.txt"
+        mine.write_text(f.read(20_000), encoding="utf-8")  # a part of it: another text
+    cfg = make_config("shakespeare-char", [f"--data={mine}", "--max_iters=1", "--progress=false",
+                                           "--plots=false", f"--out_dir={tmp_path / 'run'}"])
+    messages = []
+    trainer = Trainer(cfg, log=messages.append)
+    trainer.train()
+    assert trainer.reference is None
+    notes = [m for m in messages if m.startswith("note: ")]
+    assert len(notes) == 1 and "tinyshakespeare.txt" in notes[0]
