@@ -238,6 +238,7 @@ def write_curve(curve: ReferenceCurve, path: str) -> None:
     """Write a curve file atomically."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    os.chmod(tmp, 0o644)  # package data, readable by all (mkstemp makes it the owner's only)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(curve.to_dict(), f, indent=1)
         f.write("\n")
