@@ -148,3 +148,21 @@ def test_shakespeare_char_on_another_text_says_why_there_is_no_band(tmp_path):
     assert trainer.reference is None
     notes = [m for m in messages if m.startswith("note: ")]
     assert len(notes) == 1 and "tinyshakespeare.txt" in notes[0]
+
+
+def test_lesson_12s_full_settings_find_their_curve(tmp_path):
+    """Lesson 12's full run is too long for a test, and its flags are written in the lesson and
+    in the curve's recipe: the lesson's own lines, run with QUICK off, must still find the
+    full-mode curve (so an edit to one of the two cannot silently drop the band)."""
+    with open(os.path.join(ROOT, "lessons", "12_training_on_real_text.py"),
+              encoding="utf-8") as f:
+        source = f.read()
+    start = source.index("steps = 20 if QUICK else 600")
+    lines = source[start:source.index("data_flag =", start)]
+    scope = {"QUICK": False, "os": os, "out_dir": lambda: str(tmp_path)}
+    exec(lines, scope)  # the lesson's own assignments of steps, run, size and overrides
+    text = _grammar_file(tmp_path / "12_grammar.txt", n=20000)  # its text without Shakespeare
+    cfg = make_config("shakespeare-char", scope["overrides"] + [f"--data={text}",
+                                                                f"--out_dir={tmp_path / 'run'}"])
+    curve = Trainer(cfg).reference
+    assert curve is not None and curve.preset == "lesson12-full-grammar"
