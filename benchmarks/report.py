@@ -32,8 +32,9 @@ BLOCK = re.compile(r"(<!-- results: (?P<key>[\w-]+) -->\n)(?P<body>.*?)(<!-- end
 
 # The command that produces each kept file (shown where a file is missing).
 COMMANDS = {
-    "train_step": "python benchmarks/train_step.py --configs A,B,G4x64",
-    "gpt2": "python benchmarks/gpt2.py",
+    "train_step": "python benchmarks/train_step.py --configs A,B,G4x64,G8x256",
+    "gpt2": "python benchmarks/gpt2.py --quantize int8",
+    "nanogpt_recipe": "python benchmarks/nanogpt_recipe.py",
     "kernels": "python benchmarks/kernels.py",
     "generate": "python benchmarks/generate.py",
     "overhead": "python benchmarks/overhead.py",
@@ -301,6 +302,28 @@ def kernels_page(doc: dict | None) -> str:
     return out
 
 
+def nanogpt_recipe_page(doc: dict | None) -> str:
+    if doc is None:
+        return missing("nanogpt_recipe")
+    s, rounds = doc["summary"], len(doc["rounds"])
+    ours, theirs = s["ours"], s["nanogpt"]
+    rows = [["wall s, launch to the last step's evaluation", f"{ours['wall_s']:.1f}",
+             f"{theirs['wall_s']:.1f}", ratio(theirs["wall_s"], ours["wall_s"])],
+            ["training s (steps and evaluations)", f"{ours['training_s']:.1f}",
+             f"{theirs['training_s']:.1f}", ratio(theirs["training_s"], ours["training_s"])],
+            [f"val loss at step {doc['max_iters']} (20 batches)", f"{ours['val_loss']:.4f}",
+             f"{theirs['val_loss']:.4f}", f"{ours['val_loss'] - theirs['val_loss']:+.4f}"]]
+    f = doc.get("final_eval")
+    if f:
+        rows.append([f"val loss, both final models on the same {f['batches']} batches",
+                     f"{f['ours']['val_loss']:.4f} +- {f['ours']['se']:.4f}",
+                     f"{f['nanogpt']['val_loss']:.4f} +- {f['nanogpt']['se']:.4f}",
+                     f"{f['ours']['val_loss'] - f['nanogpt']['val_loss']:+.4f}"])
+    return (table(["nanoGPT's CPU recipe", "tinygrad_lm", "nanoGPT", "nanoGPT / ours (time); "
+                   "ours - nanoGPT (loss)"], rows) +
+            f"\nMedians of {rounds} round(s), one run after the other. {machine(doc)}\n")
+
+
 def overhead_page(doc: dict | None) -> str:
     if doc is None:
         return missing("overhead")
@@ -319,6 +342,7 @@ RENDER = {
     "generate": ("generate", generate_page),
     "kernels": ("kernels", kernels_page),
     "overhead": ("overhead", overhead_page),
+    "nanogpt_recipe": ("nanogpt_recipe", nanogpt_recipe_page),
 }
 
 
