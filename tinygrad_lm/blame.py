@@ -36,7 +36,7 @@ PACKAGE = os.path.dirname(os.path.abspath(__file__))
 # frames inside these are the engine's own plumbing; the op's call site is the first frame
 # outside them (a layer in nn/, a lesson, a student's test)
 _PLUMBING = tuple(os.path.join(PACKAGE, p) for p in (
-    "autograd.py", "tensor.py", "functional.py", "creation.py", "blame.py", "gradcheck.py",
+    "autograd.py", "tensor.py", "creation.py", "blame.py", "gradcheck.py", "functional" + os.sep,
     "ops" + os.sep, "kernels" + os.sep))
 FULL_CHECK_LIMIT = 4096  # elements: larger inputs of the blamed op keep the directional error
 MAX_RECORDED_BYTES = 256 * 2 ** 20

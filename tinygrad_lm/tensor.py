@@ -20,7 +20,7 @@ import numpy as np
 
 from . import autograd
 from .autograd import Context, Function
-from .ops import elementwise, linalg, movement, neural, reduce
+from .ops import activations, elementwise, linalg, movement, neural, reduce
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -326,23 +326,23 @@ class Tensor:
 
     def tanh(self) -> Tensor:
         """d/dx tanh(x) = 1 - tanh(x)^2."""
-        return apply(elementwise.Tanh, self)
+        return apply(activations.Tanh, self)
 
     def sigmoid(self) -> Tensor:
         """1 / (1 + e^-x); d/dx = s (1 - s)."""
-        return apply(elementwise.Sigmoid, self)
+        return apply(activations.Sigmoid, self)
 
     def relu(self) -> Tensor:
         """max(x, 0); the gradient passes where x > 0."""
-        return apply(elementwise.Relu, self)
+        return apply(activations.Relu, self)
 
     def gelu(self, approximate: str = "tanh") -> Tensor:
         """x * Phi(x), with GPT-2's tanh approximation of Phi by default ("none": the exact erf)."""
-        return apply(elementwise.Gelu, self, approximate=approximate)
+        return apply(activations.Gelu, self, approximate=approximate)
 
     def silu(self) -> Tensor:
         """x * sigmoid(x) (swish); d/dx = s (1 + x (1 - s))."""
-        return apply(elementwise.Silu, self)
+        return apply(activations.Silu, self)
 
     def abs(self) -> Tensor:
         """|x|; d/dx = sign(x), 0 at x = 0 (as PyTorch)."""

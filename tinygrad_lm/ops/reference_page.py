@@ -23,7 +23,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent
 PAGE = PACKAGE.parent / "docs" / "ops.md"
-OP_FILES = ["elementwise", "reduce", "movement", "linalg", "neural", "fused"]
+OP_FILES = ["elementwise", "activations", "reduce", "movement", "linalg", "neural", "fused",
+            "norms", "rotary"]
 
 # Tensor methods that hold or move state rather than compute: not ops.
 NOT_OPS = {"numpy", "item", "tolist", "requires_grad_", "zero_grad", "backward", "zero_",
@@ -149,14 +150,17 @@ def reference_markdown() -> str:
              "return boolean tensors and have no gradient. Reductions take NumPy's keywords, "
              "`axis=` and `keepdims=`, where PyTorch says `dim=` and `keepdim=`.", ""]
     lines += _table(_functions(tensor.body, True, {}))
-    for title, module, note in (
-            ("`tinygrad_lm.functional` (`import tinygrad_lm.functional as F`)", "functional",
-             "Activations, losses, padding, one-hot and einsum (`tg.einsum` is `F.einsum`)."),
+    for title, files, note in (
+            ("`tinygrad_lm.functional` (`import tinygrad_lm.functional as F`)",
+             ["functional/layers.py", "functional/activations.py", "functional/losses.py"],
+             "Layers, activations, losses, padding, one-hot and einsum (`tg.einsum` is "
+             "`F.einsum`)."),
             ("Creating tensors (`tinygrad_lm.creation`, as `tg.zeros`, `tg.eye`, ...)",
-             "creation", "No gradient flows into a created tensor's arguments; `cat`, `stack` "
-             "and `where` are ops.")):
+             ["creation.py"], "No gradient flows into a created tensor's arguments; `cat`, "
+             "`stack` and `where` are ops.")):
         lines += ["", f"## {title}", "", note, ""]
-        lines += _table(_functions(_tree(PACKAGE / f"{module}.py").body, False, {}))
+        body = [node for file in files for node in _tree(PACKAGE / file).body]
+        lines += _table(_functions(body, False, {}))
     lines += ["", "## Op classes", "",
               "The classes the functions above apply, each `forward` beside its `backward` in "
               "`tinygrad_lm/ops/`.", ""]

@@ -1,17 +1,13 @@
-"""Functional forms of the neural-network ops (`import tinygrad_lm.functional as F`):
-activations, losses, padding, one-hot and einsum, with PyTorch's names and defaults.
-
-Most are composed of Tensor ops (each composition exact, so its gradient is the chain rule
-through them); an activation gets an op of its own only where composing would put a wrong
-derivative at a kink (softplus) or cost a hot path an extra pass (silu).
-"""
+"""The layers' functional forms: linear (plain, with GELU, with int8 weights), softmax and
+attention, embedding, LayerNorm and RMSNorm, rotary embeddings, dropout, padding, one-hot and
+einsum, with PyTorch's names and defaults where PyTorch has them."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .ops import elementwise, fused, linalg, movement, neural, norms, rotary
-from .tensor import Tensor, apply, array_of, as_tensor
+from ..ops import fused, linalg, movement, neural, norms, rotary
+from ..tensor import Tensor, apply, array_of, as_tensor
 
 
 def linear(x, weight, bias=None) -> Tensor:
@@ -59,121 +55,6 @@ def log_softmax(x, axis: int = -1) -> Tensor:
     return as_tensor(x).log_softmax(axis)
 
 
-def cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
-    """Cross-entropy of softmax(logits) against integer targets, or against probabilities.
-
-    Args:
-        logits: (..., C), the classes on the last axis.
-        targets: integer class ids of shape logits.shape[:-1] (those equal to `ignore_index`
-            are left out), or probabilities (a float tensor of the logits' shape).
-        reduction: "mean" (over the targets not ignored), "sum" or "none" (per position).
-        label_smoothing: eps in [0, 1]: the target becomes (1 - eps) one-hot + eps / C.
-
-    The plain case (integer targets, mean, no smoothing) is one fused op:
-    d/dlogits = (softmax - onehot(target)) / count. The others are composed from log_softmax.
-
-    PyTorch: the classes are on the last axis, not on axis 1 (so (B, T, V) logits need no
-    transpose); with every target ignored the mean is 0, not NaN; there is no `weight`.
-    """
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                         f"{label_smoothing}")
-    if np.asarray(array_of(targets)).dtype.kind == "f":  # class probabilities (may be learned)
-        logits = as_tensor(logits)
-        targets = as_tensor(targets, logits.dtype)
-        if targets.shape == logits.shape[:-1]:  # class ids given as floats, most likely
-            raise TypeError(f"cross_entropy: targets must be integers (class ids) of shape "
-                            f"{logits.shape[:-1]}, or probabilities of the logits' shape "
-                            f"{logits.shape}; got {targets.dtype} of shape {targets.shape}")
-        if targets.shape != logits.shape:
-            raise ValueError(f"cross_entropy: probability targets {targets.shape} need the "
-                             f"logits' shape {logits.shape}")
-        targets = targets * (1.0 - label_smoothing) + label_smoothing / logits.shape[-1]
-        return _reduce(-(log_softmax(logits) * targets).sum(axis=-1), reduction,
-                       "cross_entropy")
-    targets = np.asarray(array_of(targets))
-    if reduction == "mean" and label_smoothing == 0.0:
-        return apply(neural.CrossEntropy, logits, Tensor(targets), ignore_index=ignore_index)
-    return _nll(log_softmax(logits), targets, ignore_index, reduction, label_smoothing,
-                "cross_entropy")
-
-
-def nll_loss(log_probs, targets, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood: -log_probs[..., target], the classes on the last axis; targets
-    equal to `ignore_index` are left out of the mean and are 0 under "none". Composed: a
-    gather, so the gradient is -1 at each target (over the count for "mean").
-
-    PyTorch: the classes are on the last axis, not axis 1; no `weight`; the mean over no
-    targets is 0, not NaN."""
-    return _nll(as_tensor(log_probs), np.asarray(array_of(targets)), ignore_index, reduction,
-                0.0, "nll_loss")
-
-
-def _nll(logp: Tensor, targets: np.ndarray, ignore_index, reduction, eps, op) -> Tensor:
-    if targets.dtype.kind not in "iu" or targets.shape != logp.shape[:-1]:
-        raise ValueError(f"{op}: scores {logp.shape} need integer targets of shape "
-                         f"{logp.shape[:-1]}, got {targets.dtype} {targets.shape}")
-    ignored = targets == ignore_index
-    safe = np.where(ignored, 0, targets)
-    if safe.size and (safe.min() < 0 or safe.max() >= logp.shape[-1]):
-        raise IndexError(f"{op}: target ids must be in [0, {logp.shape[-1]}) or equal "
-                         f"ignore_index={ignore_index}")
-    loss = -logp.gather(-1, safe[..., None]).squeeze(-1)  # (...,)
-    if eps:  # the smoothed part: the mean over classes of -log p
-        loss = loss * (1.0 - eps) - logp.mean(axis=-1) * eps
-    loss = loss.masked_fill(ignored, 0.0)
-    if reduction == "mean":  # over the targets that count
-        return loss.sum() / max(int((~ignored).sum()), 1)
-    return _reduce(loss, reduction, op)
-
-
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def mse_loss(input, target, reduction: str = "mean") -> Tensor:
-    """(input - target)^2, averaged (or summed, or per element); d/dinput = 2 (input - target)
-    over the count."""
-    return _reduce((as_tensor(input) - target).square(), reduction, "mse_loss")
-
-
-def l1_loss(input, target, reduction: str = "mean") -> Tensor:
-    """|input - target|, averaged (or summed, or per element); d/dinput = sign(input - target),
-    0 where they are equal."""
-    return _reduce((as_tensor(input) - target).abs(), reduction, "l1_loss")
-
-
-def binary_cross_entropy(input, target, reduction: str = "mean") -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)) for probabilities p, each log clamped at -100 (as
-    PyTorch, so p = 0 or 1 stays finite); see ops.neural.BinaryCrossEntropy for the gradient.
-    Prefer `binary_cross_entropy_with_logits` on raw scores: it never forms log(0).
-
-    PyTorch: the target's gradient where p is 0 or 1 is the derivative of the clamped loss
-    (+-100), where PyTorch gives +-inf; no `weight`."""
-    target = as_tensor(target, as_tensor(input).dtype)
-    return _reduce(apply(neural.BinaryCrossEntropy, input, target), reduction,
-                   "binary_cross_entropy")
-
-
-def binary_cross_entropy_with_logits(input, target, reduction: str = "mean",
-                                     pos_weight=None) -> Tensor:
-    """Binary cross-entropy of sigmoid(x) against y, from the scores x:
-    (1 - y) x + (1 + (w - 1) y) softplus(-x), with w = pos_weight (1 by default), exact for
-    scores of any size; d/dx = sigmoid(x) - y when w = 1."""
-    x = as_tensor(input)
-    y = as_tensor(target, x.dtype)
-    weight = 1.0 if pos_weight is None else (pos_weight - 1.0) * y + 1.0
-    loss = (1.0 - y) * x + softplus(-x, threshold=np.inf) * weight
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
-
-
 def embedding(ids, weight) -> Tensor:
     """Rows of `weight` (V, C) picked by integer `ids` of any shape: the result is
     (*ids.shape, C).
@@ -201,18 +82,6 @@ def layer_norm(x, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     return apply(neural.LayerNorm, x, weight, bias, eps=eps)
 
 
-def gelu(x, approximate: str = "tanh") -> Tensor:
-    """GELU(x) = x * Phi(x), Phi the standard normal CDF; `approximate="tanh"` (GPT-2) uses
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), "none" the exact erf form.
-    """
-    return apply(elementwise.Gelu, x, approximate=approximate)
-
-
-def relu(x) -> Tensor:
-    """max(x, 0), elementwise; the gradient passes where x > 0 and is 0 elsewhere."""
-    return apply(elementwise.Relu, x)
-
-
 def dropout(x, p: float = 0.5, training: bool = True, rng=None, seed=None) -> Tensor:
     """Inverted dropout; identity when not training or p == 0. The mask comes from `rng`
     (a numpy Generator) or a Generator seeded with `seed`, so runs are reproducible."""
@@ -224,93 +93,6 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None, seed=None) -> Te
     return apply(neural.Dropout, x, p=p, rng=rng)
 
 
-# ---- activations ---------------------------------------------------------------------------
-def sigmoid(x) -> Tensor:
-    """1 / (1 + e^-x); d/dx = s (1 - s)."""
-    return apply(elementwise.Sigmoid, x)
-
-
-def tanh(x) -> Tensor:
-    """tanh(x); d/dx = 1 - tanh(x)^2."""
-    return apply(elementwise.Tanh, x)
-
-
-def silu(x) -> Tensor:
-    """x * sigmoid(x) (SiLU, also called swish; SwiGLU's gate), one op:
-    d/dx = s (1 + x (1 - s))."""
-    return apply(elementwise.Silu, x)
-
-
-swish = silu
-
-
-def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (as PyTorch);
-    d/dx = sigmoid(beta x). One op, computed without overflow."""
-    return apply(elementwise.Softplus, x, beta=beta, threshold=threshold)
-
-
-def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise (the slope at 0 too, as PyTorch)."""
-    x = as_tensor(x)
-    return apply(elementwise.Where, x.data > 0, x, x * negative_slope)
-
-
-def elu(x, alpha: float = 1.0) -> Tensor:
-    """x for x > 0, alpha (e^x - 1) otherwise; d/dx = 1, or alpha e^x (alpha at 0).
-    The exp reads min(x, 0), so the branch that is not taken cannot overflow into NaN."""
-    x = as_tensor(x)
-    return apply(elementwise.Where, x.data > 0, x, (x.clamp(max=0.0).exp() - 1.0) * alpha)
-
-
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def selu(x) -> Tensor:
-    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al. (2017)."""
-    return elu(x, SELU_ALPHA) * SELU_SCALE
-
-
-def mish(x) -> Tensor:
-    """x tanh(softplus(x)); composed."""
-    x = as_tensor(x)
-    return x * softplus(x, threshold=np.inf).tanh()
-
-
-def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """x clipped to [min_val, max_val]; the gradient passes strictly inside (0 at the bounds,
-    as PyTorch, where `clamp` passes it at the bounds too)."""
-    x = as_tensor(x)
-    inside = (x.data > min_val) & (x.data < max_val)
-    return apply(elementwise.Where, inside, x, np.clip(x.data, min_val, max_val))
-
-
-def relu6(x) -> Tensor:
-    """min(max(x, 0), 6): hardtanh(x, 0, 6)."""
-    return hardtanh(x, 0.0, 6.0)
-
-
-def hardswish(x) -> Tensor:
-    """x relu6(x + 3) / 6: 0 up to -3, x from 3 on, x (x + 3) / 6 between, whose derivative
-    is x / 3 + 1/2. At the kinks the derivative is PyTorch's: 0 at -3, 1 at 3."""
-    x = as_tensor(x)
-    middle = apply(elementwise.Where, x.data < 3, x * (x + 3.0) / 6.0, x)
-    return apply(elementwise.Where, x.data <= -3, 0.0, middle)
-
-
-def logsigmoid(x) -> Tensor:
-    """log sigmoid(x) = -softplus(-x), finite for any x; d/dx = sigmoid(-x)."""
-    return -softplus(-as_tensor(x), threshold=np.inf)
-
-
-def softsign(x) -> Tensor:
-    """x / (1 + |x|); d/dx = 1 / (1 + |x|)^2. Composed."""
-    x = as_tensor(x)
-    return x / (x.abs() + 1.0)
-
-
-# ---- padding, one-hot, einsum --------------------------------------------------------------
 def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     """Pad the last len(pad) // 2 axes, in PyTorch's order: (left, right) of the last axis, then of
     the one before, ... `mode`: "constant" (with `value`; negative pads crop), "reflect"
@@ -374,14 +156,10 @@ def einsum(equation: str, *operands) -> Tensor:
     return apply(linalg.Einsum, *operands, equation=equation)
 
 
-# ---- the modern decoder: RMSNorm, rotary embeddings, attention with any mask ----------
-# (ops/norms.py and ops/rotary.py hold the ops; Llama-style models are built from these)
-
 def rms_norm(x, weight=None, eps: float = 1e-5) -> Tensor:
     """x / sqrt(mean(x^2) + eps) over the last axis, then `* weight` when given (Llama's norm:
     no mean subtracted, no bias). See ops.norms.RMSNorm for the backward."""
     return apply(norms.RMSNorm, x, weight, eps=eps)
-
 
 
 def rope(x, positions, theta: float = 10000.0, layout: str = "half") -> Tensor:
