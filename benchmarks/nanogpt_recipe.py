@@ -35,11 +35,16 @@ are evaluated again by our evaluation code on the same --final-eval-iters valida
 (nanoGPT's ckpt.pt read with torch's weights-only loader, as a GELU-exact model of ours), which
 measures the difference with a standard error and the noise of one 20-batch estimate.
 
+Both trainers are deterministic, so more rounds only time them again; with --vary-seed round
+r trains both with seed 1337 + r (nanoGPT's through the launcher, since train.py seeds torch
+itself) and re-evaluates each round's pair, because the val loss moves from seed to seed by
+about as much as the 0.01 target.
+
 The settings of both are compared (nanoGPT's read from its train.py and config file as
 literals, never executed); KNOWN_DIFFERENCES lists what a setting cannot show.
 
     python benchmarks/nanogpt_recipe.py [--nanogpt-dir DIR] [--text FILE] [--rounds N]
-        [--max-iters N] [--final-eval-iters N]
+        [--vary-seed] [--max-iters N] [--final-eval-iters N] [--results-dir DIR]
 
 --max-iters 50 is a quick check of the plumbing (its evaluation comes at the last step).
 """
@@ -74,7 +79,7 @@ from tinygrad_lm.kernels import threads  # noqa: E402
 
 TEXTS = [os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")),
          "/work/shared/data/tinyshakespeare.txt"]
-RECIPE_STEPS, EVAL_INTERVAL = 2000, 250
+RECIPE_STEPS, EVAL_INTERVAL, SEED = 2000, 250, 1337
 WALL_TARGET, LOSS_TARGET = 1.3, 0.01
 
 # train.py leaves torch's threads at its default; the launcher fixes them first. train.py
@@ -82,9 +87,13 @@ WALL_TARGET, LOSS_TARGET = 1.3, 0.01
 LAUNCH_TRAIN = """import runpy, sys
 import torch
 torch.set_num_threads({threads})
-sys.path.insert(0, {clone!r})
+{reseed}sys.path.insert(0, {clone!r})
 sys.argv = [{train!r}, *{args!r}]
 runpy.run_path({train!r}, run_name="__main__")
+"""
+# --vary-seed: train.py seeds torch with 1337 itself (torch.manual_seed(1337 + seed_offset))
+RESEED = """_manual_seed = torch.manual_seed
+torch.manual_seed = lambda seed: _manual_seed(seed + {offset})
 """
 # prepare.py imports requests at the top, but uses it only when input.txt is missing
 LAUNCH_PREPARE = """import runpy, sys, types
@@ -145,9 +154,11 @@ def run_child(cmd: list[str], cwd: str, env: dict, label: str, setup_line: str) 
     return run
 
 
-def run_nanogpt(clone: str, work: str, text: str, steps: int, n_threads: int) -> dict:
-    """prepare.py on the text, then train.py with the recipe's flags, in `work`; returns
-    run_child's record with `prepare_s` and `wall_s` (prepare + launch to the last eval)."""
+def run_nanogpt(clone: str, work: str, text: str, steps: int, n_threads: int,
+                offset: int = 0) -> dict:
+    """prepare.py on the text, then train.py with the recipe's flags (torch seeded with 1337 +
+    offset), in `work`; returns run_child's record with `prepare_s` and `wall_s` (prepare +
+    launch to the last eval)."""
     data = os.path.join(work, "data", "shakespeare_char")
     os.makedirs(data)
     shutil.copyfile(text, os.path.join(data, "input.txt"))
@@ -166,6 +177,7 @@ def run_nanogpt(clone: str, work: str, text: str, steps: int, n_threads: int) ->
         raise RuntimeError(f"nanoGPT's prepare.py failed:\n{prep.stderr[-1500:]}")
     args = [os.path.join(clone, "config", "train_shakespeare_char.py"), *recipe_flags(steps)]
     code = LAUNCH_TRAIN.format(threads=n_threads, clone=clone,
+                               reseed=RESEED.format(offset=offset) if offset else "",
                                train=os.path.join(clone, "train.py"), args=args)
     run = run_child([sys.executable, "-c", code], work, env, "nanoGPT", "using fused AdamW")
     run["prepare_s"] = prepare_s
@@ -174,11 +186,13 @@ def run_nanogpt(clone: str, work: str, text: str, steps: int, n_threads: int) ->
     return run
 
 
-def run_ours(work: str, text: str, steps: int) -> dict:
-    """`tinygrad-lm train --preset shakespeare-char` from this tree, into work/out."""
+def run_ours(work: str, text: str, steps: int, offset: int = 0) -> dict:
+    """`tinygrad-lm train --preset shakespeare-char` from this tree (seed 1337 + offset), into
+    work/out."""
     out = os.path.join(work, "out")
     cmd = [sys.executable, "-m", "tinygrad_lm", "train", "--preset", "shakespeare-char",
            "--data", text, f"--out_dir={out}", *our_flags(steps)]
+    cmd += [f"--seed={SEED + offset}"] if offset else []
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     run = run_child(cmd, work, env, "ours", "training a ")
@@ -188,8 +202,10 @@ def run_ours(work: str, text: str, steps: int) -> dict:
 
 
 def one_round(index: int, clone: str, text: str, args, n_threads: int, with_torch: bool):
-    """Both sides, ours first in even rounds; in the first round, then the paired
-    re-evaluation of both final models (before their temporary directory goes)."""
+    """Both sides, ours first in even rounds, then the paired re-evaluation of both final
+    models (before their temporary directory goes): in the first round, or in each when the
+    seed varies by round."""
+    offset = index if args.vary_seed else 0
     with tempfile.TemporaryDirectory(prefix="nanogpt_recipe_") as tmp:
         ours_dir, theirs_dir = os.path.join(tmp, "ours"), os.path.join(tmp, "nanogpt")
         os.makedirs(ours_dir)
@@ -197,12 +213,12 @@ def one_round(index: int, clone: str, text: str, args, n_threads: int, with_torc
         runs = {}
         for side in order:
             if side == "ours":
-                runs["ours"] = run_ours(ours_dir, text, args.max_iters)
+                runs["ours"] = run_ours(ours_dir, text, args.max_iters, offset)
             elif with_torch:
                 runs["nanogpt"] = run_nanogpt(clone, theirs_dir, text, args.max_iters,
-                                              n_threads)
+                                              n_threads, offset)
         final = None
-        if index == 0 and with_torch and args.final_eval_iters:
+        if with_torch and args.final_eval_iters and (index == 0 or args.vary_seed):
             final = final_models_on_same_batches(runs["ours"]["ckpt"], runs["nanogpt"]["ckpt"],
                                                  args.max_iters, args.final_eval_iters)
         for run in runs.values():
@@ -211,7 +227,8 @@ def one_round(index: int, clone: str, text: str, args, n_threads: int, with_torc
 
 
 def summarise(rounds: list[dict], steps: int) -> dict:
-    """Medians over rounds of each side's times, and the first round's evaluations."""
+    """Medians over rounds of each side's times; the mean over rounds of the val loss at the
+    last step (the same in every round unless the seed varies)."""
     out = {}
     for side in ("ours", "nanogpt"):
         got = [r[side] for r in rounds if side in r]
@@ -222,12 +239,12 @@ def summarise(rounds: list[dict], steps: int) -> dict:
             raise RuntimeError(f"{side}: no evaluation at step {steps} (last at {last[0]})")
         out[side] = {k: statistics.median(r[k] for r in got)
                      for k in ("wall_s", "training_s", "process_s")}
-        out[side]["val_loss"] = last[2]
         out[side]["val_losses_by_round"] = [r["evals"][-1][2] for r in got]
+        out[side]["val_loss"] = statistics.mean(out[side]["val_losses_by_round"])
     return out
 
 
-def report(summary: dict, rounds: list[dict], steps: int, final: dict | None) -> dict:
+def report(summary: dict, rounds: list[dict], steps: int, finals: list[dict]) -> dict:
     """Print the tables and the targets; return which targets were met."""
     ours, theirs = summary["ours"], summary.get("nanogpt")
     rows, met = [], {}
@@ -254,11 +271,17 @@ def report(summary: dict, rounds: list[dict], steps: int, final: dict | None) ->
     if theirs:
         diff = ours["val_loss"] - theirs["val_loss"]
         met["val_loss"] = diff <= LOSS_TARGET
-        print(f"target: our val loss at step {steps} <= nanoGPT's + {LOSS_TARGET}: "
+        varied = any(len(set(x["val_losses_by_round"])) > 1 for x in (ours, theirs))
+        print(f"target: our val loss at step {steps} <= nanoGPT's + {LOSS_TARGET}"
+              f"{' (means over rounds)' if varied else ''}: "
               f"{ours['val_loss']:.4f} vs {theirs['val_loss']:.4f} ({diff:+.4f}), "
               f"{'met' if met['val_loss'] else 'missed'}")
-    if final is not None:
+    for final in finals:
         print(final["summary"])
+    if len(finals) > 1:  # one difference per seed: their spread is the seed-to-seed noise
+        diffs = [f["difference"] for f in finals]
+        print(f"over {len(diffs)} seeds, re-evaluated: ours - nanoGPT {statistics.mean(diffs):+.4f}"
+              f" +- {statistics.stdev(diffs) / len(diffs) ** 0.5:.4f}")
     return met
 
 
@@ -271,6 +294,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="runs of each side, alternating")
     parser.add_argument("--max-iters", type=int, default=RECIPE_STEPS,
                         help=f"steps (default the recipe's {RECIPE_STEPS}; 50 for a quick check)")
+    parser.add_argument("--vary-seed", action="store_true",
+                        help=f"round r trains with seed {SEED} + r on both sides, to see the "
+                             "val loss's seed-to-seed spread")
     parser.add_argument("--final-eval-iters", type=int, default=200,
                         help="validation batches of the paired re-evaluation (0: none)")
     parser.add_argument("--results-dir", default=None,
@@ -296,7 +322,7 @@ def main(argv=None) -> int:
     settings = compare_settings(clone, recipe_flags(args.max_iters), our_flags(args.max_iters))
     for line in settings["lines"]:
         print(line)
-    rounds, final = [], None
+    rounds, finals = [], []
     for index in range(args.rounds):
         print(f"round {index + 1} of {args.rounds}")
         try:
@@ -305,16 +331,16 @@ def main(argv=None) -> int:
             print(f"nanogpt_recipe.py: {e}", file=sys.stderr)
             return 1
         rounds.append(runs)
-        final = final or got
+        finals += [got] if got else []
     summary = summarise(rounds, args.max_iters)
-    met = report(summary, rounds, args.max_iters, final)
+    met = report(summary, rounds, args.max_iters, finals)
     path = write_json("nanogpt_recipe", {
         "commit": git_commit(ROOT), "nanogpt_dir": clone, "nanogpt_commit": git_commit(clone),
         "text": os.path.abspath(text), "max_iters": args.max_iters, "threads": n_threads,
         "recipe_flags": recipe_flags(args.max_iters), "our_flags": our_flags(args.max_iters),
         "settings": settings["compared"], "setting_differences": settings["differences"],
         "known_differences": KNOWN_DIFFERENCES, "summary": summary, "targets_met": met,
-        "final_eval": final, "rounds": rounds}, args.results_dir)
+        "vary_seed": args.vary_seed, "final_evals": finals, "rounds": rounds}, args.results_dir)
     print(f"wrote {path}")
     return 0
 

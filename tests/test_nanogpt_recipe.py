@@ -55,6 +55,16 @@ def test_recipe_flags_evaluate_at_the_last_step():
     assert "--eval_interval=20" in nanogpt_recipe.our_flags(20)
 
 
+def test_the_launcher_reseeds_only_when_asked():
+    args = dict(threads=2, clone="/c", train="/c/train.py", args=["--device=cpu"])
+    plain = nanogpt_recipe.LAUNCH_TRAIN.format(reseed="", **args)
+    reseeded = nanogpt_recipe.LAUNCH_TRAIN.format(
+        reseed=nanogpt_recipe.RESEED.format(offset=3), **args)
+    for code in (plain, reseeded):
+        compile(code, "launcher", "exec")
+    assert "manual_seed" not in plain and "_manual_seed(seed + 3)" in reseeded
+
+
 def test_nanogpt_settings_are_read_not_run(tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "train.py").write_text("import os\nlearning_rate = 6e-4\nbias = False\n"
@@ -93,4 +103,5 @@ def test_twenty_steps_of_both(monkeypatch, tmp_path, capsys):
         got = doc["summary"][side]
         assert 2.5 < got["val_loss"] < 4.2  # from ln(65) = 4.17, after 20 steps
         assert 0 < got["training_s"] < got["wall_s"]
-    assert doc["final_eval"]["batches"] == 4 and doc["final_eval"]["nanogpt_step"] == 20
+    final = doc["final_evals"][0]
+    assert final["batches"] == 4 and final["nanogpt_step"] == 20
