@@ -4,6 +4,7 @@
     python benchmarks/reference_curves.py tiny grammar    # only these
     python benchmarks/reference_curves.py grammar --until 1000 --jobs 3
     python benchmarks/reference_curves.py lesson12-full-shakespeare --shakespeare input.txt
+    python benchmarks/reference_curves.py lesson05-quick lesson05-full   # a lesson's own loop
 
 Each recipe trains once per seed with the reference implementation (this repository, not a
 student copy) and its own settings; the evaluations go to <recipe>.json with the seeds and the
@@ -17,14 +18,22 @@ costs CPU minutes, and is rerun by hand when the code changes what a run compute
 initialisation, a new schedule). A curve is not a timing: it reads the same on any machine, up
 to float rounding.
 
+Lessons 5, 6, 8, 13 and 17 train in loops of their own, not through the Trainer: their recipes
+(`lesson05-quick`, `lesson05-full`, ...) run the lesson's file once per seed (LESSONS_SEED), and
+each run the lesson checks with `tinygrad_lm.course.lesson_curves.check_run` becomes a curve
+file of its own, named by the lesson (lesson05-mlp-k3-quick.json, ...).
+
 --until STEP stops each run at STEP, with the recipe's own schedule (max_iters is not part of
 what a run is compared on): a shorter curve, checked up to that step only, for when CPU time
-is short. --jobs N trains N seeds at once, in separate processes.
+is short. --jobs N trains N seeds at once, in separate processes, the cores shared between them
+(--threads sets each one's engine threads).
 """
 
 import argparse
 import dataclasses
+import json
 import os
+import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -34,8 +43,14 @@ sys.path.insert(0, ROOT)
 
 from tinygrad_lm.course.stand_ins import STAND_INS  # noqa: E402
 from tinygrad_lm.data import builtin_dataset  # noqa: E402
+from tinygrad_lm.kernels import set_num_threads  # noqa: E402
 from tinygrad_lm.training.config import make_config  # noqa: E402
-from tinygrad_lm.training.reference_curves import CURVE_DIR, record_run, write_curve  # noqa: E402
+from tinygrad_lm.training.reference_curves import (  # noqa: E402
+    CURVE_DIR,
+    ReferenceCurve,
+    record_run,
+    write_curve,
+)
 from tinygrad_lm.training.trainer import Trainer  # noqa: E402
 
 SHAKESPEARE = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
@@ -83,6 +98,7 @@ def lesson9(quick: bool) -> list[str]:
 RECIPES = {
     "tiny": Recipe("tiny", [0, 1, 2, 3, 4]),
     "grammar": Recipe("grammar", [0, 1, 2]),
+    "llama": Recipe("llama", [0, 1, 2]),
     "addition": Recipe("addition", [0, 1, 2]),
     "shakespeare-char": Recipe("shakespeare-char", [0, 1, 2], ["--eval_interval=50"],
                                "shakespeare", "shakespeare-char, Tiny Shakespeare"),
@@ -97,6 +113,18 @@ RECIPES = {
     "lesson12-full-shakespeare": Recipe("shakespeare-char", [0, 1, 2], lesson12(False),
                                         "shakespeare", "lesson 12, Tiny Shakespeare"),
 }
+
+
+# Lessons that train in loops of their own: each recipe runs the lesson's file once per seed
+# (LESSONS_SEED), in quick or full mode, and every run the lesson checks with
+# tinygrad_lm.course.lesson_curves.check_run becomes a curve file named after that run.
+LESSON_FILES = {"lesson05": "05_mlp_language_model.py",
+                "lesson06": "06_recurrent_language_model.py",
+                "lesson08": "08_transformer_block.py", "lesson13": "13_overfitting.py",
+                "lesson17": "17_modern_decoder.py"}
+LESSON_SEEDS = [0, 1, 2]
+LESSON_RECIPES = {f"{lesson}-{mode}": (file, mode == "quick") for lesson, file in
+                  LESSON_FILES.items() for mode in ("quick", "full")}
 
 
 def text_file(spec: str, scratch: str, shakespeare: str) -> tuple[str, str]:
@@ -122,18 +150,27 @@ def train(cfg):
 
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("recipes", nargs="*", help=f"default: {' '.join(RECIPES)}")
+    p.add_argument("recipes", nargs="*",
+                   help=f"default: {' '.join(RECIPES)} {' '.join(LESSON_RECIPES)}")
     p.add_argument("--until", type=int, help="stop every run at this step")
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
+    p.add_argument("--threads", type=int,
+                   help="the engine's threads in each job (default: the cores shared by the jobs)")
     p.add_argument("--shakespeare", default=SHAKESPEARE, help="Tiny Shakespeare's file")
     args = p.parse_args(argv)
     if STAND_INS:
         sys.exit("this is a student copy: reference curves come from the reference code only")
-    for name in args.recipes or list(RECIPES):
-        if name not in RECIPES:
-            sys.exit(f"no curve recipe for {name!r}; recipes: {', '.join(RECIPES)}")
+    names = args.recipes or list(RECIPES) + list(LESSON_RECIPES)
+    unknown = [n for n in names if n not in RECIPES and n not in LESSON_RECIPES]
+    if unknown:
+        sys.exit(f"no curve recipe for {unknown[0]!r}; recipes: "
+                 f"{', '.join(list(RECIPES) + list(LESSON_RECIPES))}")
+    for name in names:
         with tempfile.TemporaryDirectory(prefix="tinygrad-lm-text-") as scratch:
-            write_recipe(name, RECIPES[name], args, scratch)
+            if name in LESSON_RECIPES:
+                write_lesson_curves(name, *LESSON_RECIPES[name], args, scratch)
+            else:
+                write_recipe(name, RECIPES[name], args, scratch)
 
 
 def write_recipe(name: str, recipe: Recipe, args, scratch: str) -> None:
@@ -143,7 +180,8 @@ def write_recipe(name: str, recipe: Recipe, args, scratch: str) -> None:
     if args.until:
         cfg = dataclasses.replace(cfg, max_iters=min(args.until, cfg.max_iters))
     with ProcessPoolExecutor(max(1, args.jobs)) as pool:
-        parts = list(pool.map(_one_seed, [(name, cfg, s) for s in recipe.seeds]))
+        threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
+        parts = list(pool.map(_one_seed, [(name, cfg, s, threads) for s in recipe.seeds]))
     curve = parts[0]
     for part in parts[1:]:
         if part.steps != curve.steps or part.signature != curve.signature:
@@ -159,8 +197,56 @@ def write_recipe(name: str, recipe: Recipe, args, scratch: str) -> None:
           flush=True)
 
 
+def _run_lesson(job) -> str:
+    """Run one lesson file with one seed; its runs' evaluations go to `parts`. Returns the
+    error output of a failed run ("" when it ran to the end)."""
+    file, quick, seed, parts, threads = job
+    env = dict(os.environ, LESSONS_SEED=str(seed), LESSONS_RECORD_CURVES=parts,
+               LESSONS_QUICK="1" if quick else "0", MPLBACKEND="Agg",
+               LESSONS_OUT=os.path.join(parts, f"figures-{seed}"),
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "lessons", file)], env=env,
+                          cwd=parts, capture_output=True, text=True)
+    return "" if done.returncode == 0 else (done.stdout + done.stderr)[-3000:]
+
+
+def write_lesson_curves(name: str, file: str, quick: bool, args, scratch: str) -> None:
+    """Run the lesson once per seed and write one curve file per run it checked."""
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
+    with ProcessPoolExecutor(max(1, args.jobs)) as pool:
+        errors = list(pool.map(_run_lesson, [(file, quick, seed, scratch, threads)
+                                             for seed in LESSON_SEEDS]))
+    for seed, error in zip(LESSON_SEEDS, errors):
+        if error:
+            sys.exit(f"{name}: lessons/{file} failed with seed {seed}:\n{error}")
+    runs: dict[str, list[dict]] = {}
+    for part_name in sorted(os.listdir(scratch)):
+        if part_name.endswith(".json"):
+            with open(os.path.join(scratch, part_name), encoding="utf-8") as f:
+                part = json.load(f)
+            runs.setdefault(part["run"], []).append(part)
+    if not runs:
+        sys.exit(f"{name}: lessons/{file} checked no run (no check_run call)")
+    for run, parts in runs.items():
+        parts.sort(key=lambda p: p["seed"])
+        if [p["seed"] for p in parts] != LESSON_SEEDS or any(
+                p["steps"] != parts[0]["steps"] or p["signature"] != parts[0]["signature"]
+                for p in parts):
+            sys.exit(f"{name}: the seeds' runs of {run} disagree on steps or settings")
+        curve = ReferenceCurve(run, LESSON_SEEDS, parts[0]["steps"],
+                               [p["val_loss"] for p in parts], [p["train_loss"] for p in parts],
+                               parts[0]["signature"], parts[0]["title"])
+        out = os.path.join(CURVE_DIR, f"{run}.json")
+        write_curve(curve, out)
+        print(f"wrote {out}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
+              f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}",
+              flush=True)
+
+
 def _one_seed(job):
-    name, cfg, seed = job
+    name, cfg, seed, threads = job
+    set_num_threads(threads)
     return record_run(name, cfg, [seed], train)
 
 

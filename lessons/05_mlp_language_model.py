@@ -30,6 +30,7 @@ import numpy as np
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
 from tinygrad_lm import nn
+from tinygrad_lm.course.lesson_curves import check_run, find_run_curve, lesson_seed
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import generate_grammar_corpus
 from tinygrad_lm.tokenizers import CharTokenizer
@@ -187,6 +188,11 @@ check("5.2", cross_entropy_grad, cross_entropy_grad_solution, test=_ce_ok,
 # lets AdamW update every parameter. A cosine schedule lowers the learning rate towards the
 # end, so the last steps settle instead of bouncing. We train two models: $K = 3$ (the context
 # of a counted 4-gram) and $K = 8$, a context lesson 0 showed counting cannot use.
+#
+# Is the loss you get normal? Each run is compared with the same run of the reference code
+# from three seeds (shipped with the package): inside their band, your embedding, MLP and
+# cross-entropy are doing what they should; far above it, a backward or the optimizer is off.
+# Change a setting (the steps, the learning rate) and there is no reference to compare with.
 
 # %%
 def train_mlp(K, steps, seed=0):
@@ -212,12 +218,19 @@ def train_mlp(K, steps, seed=0):
 
 
 steps = 150 if QUICK else 3000
-results = {}
+results, bands = {}, {}
 for K in (3, 8):
     start = time.perf_counter()
-    results[K] = train_mlp(K, steps)
+    results[K] = train_mlp(K, steps, seed=lesson_seed(0))
     print(f"MLP, K = {K}: val loss {results[K][2]:.4f} after {steps} steps "
           f"({time.perf_counter() - start:.1f} s)")
+    run = f"lesson05-mlp-k{K}-{'quick' if QUICK else 'full'}"
+    settings = dict(K=K, steps=steps, lr=3e-3, min_lr=3e-4, batch=128, fit=len(fit),
+                    val=len(val))
+    print(check_run(run, f"lesson 5{' quick' if QUICK else ''}, MLP with K = {K}", settings,
+                    [(steps, results[K][2])]))
+    reference = find_run_curve(run, settings)
+    bands[K] = reference.band(steps) if reference is not None else None
 
 # %% [markdown]
 # ## Counting on the same data
@@ -261,6 +274,10 @@ left.set_title("training")
 left.legend(fontsize=8)
 right.plot([n - 1 for n in counted], list(counted.values()), "o-", label="counted n-gram")
 right.plot(list(results), [r[2] for r in results.values()], "s", ms=9, label="MLP")
+for K, band in bands.items():
+    if band is not None:
+        right.vlines(K, *band, color="tab:green", lw=9, alpha=0.25,
+                     label="MLP runs of the reference code (band)" if K == 3 else None)
 right.set_xlabel("characters of context (n - 1, or K)")
 right.set_ylabel("validation loss (nats/char)")
 right.set_title("same data, growing context")

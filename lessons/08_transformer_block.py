@@ -28,6 +28,7 @@ import numpy as np
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
+from tinygrad_lm.course.lesson_curves import check_run, find_run_curve, lesson_seed
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset
 from tinygrad_lm.tokenizers import CharTokenizer
@@ -259,7 +260,9 @@ for position in ("pre", "post"):
 # Which wiring trains better is an empirical question, so we run it: two 4-layer GPTs,
 # identical in everything (weights' seed, batches, learning rate, no warmup) except
 # `norm_position`, on the built-in grammar data, one character per token. The uniform guess
-# costs $\ln V$ nats per character, our starting point.
+# costs $\ln V$ nats per character, our starting point. Each run's val loss is checked against
+# the same run of the reference code from three seeds: a wrong LayerNorm backward (your Step 2)
+# lands far above that band.
 
 # %%
 text = builtin_dataset("grammar", n_examples=2000 if QUICK else 5000)
@@ -271,9 +274,9 @@ steps, block_size = (15, 32) if QUICK else (300, 32)
 def train(norm_position):
     cfg = tg.GPTConfig(vocab_size=tok.vocab_size, block_size=block_size, n_layer=4, n_head=4,
                        n_embd=32, norm_position=norm_position)
-    model = tg.GPT(cfg, seed=0)
+    model = tg.GPT(cfg, seed=lesson_seed(0))
     optimizer = tg.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    batches, losses = np.random.default_rng(0), []
+    batches, losses = np.random.default_rng(lesson_seed(0)), []
     for _ in range(steps):
         xb, yb = data.get_batch("train", 16, block_size, batches)  # (B, T) each
         _, loss = model(xb, yb)
@@ -288,12 +291,19 @@ def train(norm_position):
     return np.array(losses), float(val)
 
 
-curves, val_losses = {}, {}
+curves, val_losses, bands = {}, {}, {}
 for position in ("pre", "post"):
     t0 = time.perf_counter()
     curves[position], val_losses[position] = train(position)
     print(f"{position}-LN: {steps} steps in {time.perf_counter() - t0:.1f} s, val loss "
           f"{val_losses[position]:.4f} (ln V = {np.log(tok.vocab_size):.3f})")
+    run = f"lesson08-{position}-ln-{'quick' if QUICK else 'full'}"
+    settings = dict(norm_position=position, steps=steps, block_size=block_size, batch=16,
+                    n_layer=4, n_embd=32, lr=3e-3, text=len(text))
+    print(check_run(run, f"lesson 8{' quick' if QUICK else ''}, {position}-LN", settings,
+                    [(steps, val_losses[position])]))
+    reference = find_run_curve(run, settings)
+    bands[position] = reference.band(steps) if reference is not None else None
 
 # %%
 plt = pyplot()
@@ -303,10 +313,14 @@ for position, losses in curves.items():
     (line,) = ax.plot(np.arange(len(smooth)) + (len(losses) - len(smooth)), smooth,
                       label=f"{position}-LN (val {val_losses[position]:.3f})")
     ax.plot(losses, lw=0.5, alpha=0.35, color=line.get_color())  # the raw, noisy curve
+    if bands[position] is not None:  # where the reference code's val loss ends, three seeds
+        ax.vlines(len(losses), *bands[position], color=line.get_color(), lw=8, alpha=0.3)
+    ax.plot(len(losses), val_losses[position], "o", color=line.get_color())
 ax.axhline(np.log(tok.vocab_size), color="grey", ls=":", label="uniform guess, ln V")
 ax.set_xlabel("step")
 ax.set_ylabel("train loss (nats per character)")
-ax.set_title("4-layer GPT on the grammar data: where the norm goes")
+ax.set_title("4-layer GPT on the grammar data: where the norm goes\n"
+             "(dots: val loss; bars: the reference code's band)", fontsize=10)
 ax.legend()
 fig.tight_layout()
 print("saved", show(fig, "08_pre_post_ln.png"))

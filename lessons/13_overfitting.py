@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
+from tinygrad_lm.course.lesson_curves import check_run, find_run_curve, lesson_seed
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import generate_grammar_corpus
 from tinygrad_lm.tokenizers import CharTokenizer
@@ -68,7 +69,10 @@ print(train_text[:150])
 # grows.
 #
 # Both losses are estimated on fixed windows (the same 64 windows at every evaluation, so
-# the curves are not noisy), with the model in `eval()` mode so dropout is off.
+# the curves are not noisy), with the model in `eval()` mode so dropout is off. Each run's
+# validation curve is also checked against the same run of the reference code from three
+# seeds: overfitting is expected here, but its size is not arbitrary, and a curve far from
+# the band says a gradient or the dropout mask is wrong.
 
 # %%
 rng = np.random.default_rng(99)
@@ -94,9 +98,9 @@ def fit(dropout=0.0, weight_decay=0.0, steps=500, every=25, patience=None):
     """Train a 2-layer GPT; return (model, history, best_step, best_state)."""
     cfg = tg.GPTConfig(vocab_size=tok.vocab_size, block_size=T, n_layer=2, n_head=4,
                        n_embd=64, dropout=dropout)
-    model = tg.GPT(cfg, seed=0)
+    model = tg.GPT(cfg, seed=lesson_seed(0))
     opt = optim.AdamW(model.parameters(), lr=3e-3, weight_decay=weight_decay)
-    data_rng = np.random.default_rng(0)
+    data_rng = np.random.default_rng(lesson_seed(0))
     history, best, best_step, best_state, waited = [], float("inf"), 0, None, 0
     for step in range(steps + 1):
         if step % every == 0:
@@ -123,6 +127,17 @@ def fit(dropout=0.0, weight_decay=0.0, steps=500, every=25, patience=None):
 
 STEPS = 60 if QUICK else 500
 EVERY = 10 if QUICK else 25
+references = {}
+
+
+def check_fit(run, title, hist, dropout=0.0, weight_decay=0.0):
+    """Say whether a run's val losses stayed in the band of the reference code's runs."""
+    settings = dict(steps=STEPS, every=EVERY, T=T, B=B, lr=3e-3, n_layer=2, n_embd=64,
+                    dropout=dropout, weight_decay=weight_decay, train=len(train_ids))
+    name = f"lesson13-{run}-{'quick' if QUICK else 'full'}"
+    print(check_run(name, f"lesson 13{' quick' if QUICK else ''}, {title}", settings,
+                    [(int(step), float(val)) for step, _, val in hist], list(hist[:, 1])))
+    references[run] = find_run_curve(name, settings)
 
 # %% [markdown]
 # ## No regularisation: watch it overfit
@@ -133,6 +148,7 @@ plain, plain_hist, plain_best_step, plain_best_state = fit(steps=STEPS, every=EV
 print(f"trained in {time.perf_counter() - t0:.1f} s; {plain.num_parameters()} parameters")
 for step, tr, va in plain_hist[::4]:
     print(f"step {int(step):4d}  train {tr:.3f}  val {va:.3f}  gap {va - tr:+.3f}")
+check_fit("plain", "no regularisation", plain_hist)
 plain_final_val = plain_hist[-1, 2]
 print(f"lowest val {plain_hist[:, 2].min():.3f} at step {plain_best_step}; "
       f"final val {plain_final_val:.3f}")
@@ -241,6 +257,7 @@ check("13.2", inverted_dropout, inverted_dropout_solution, test=_test_dropout,
 # %%
 t0 = time.perf_counter()
 drop, drop_hist, _, _ = fit(dropout=0.3, steps=STEPS, every=EVERY)
+check_fit("dropout", "dropout 0.3", drop_hist, dropout=0.3)
 print(f"dropout 0.3: final train {drop_hist[-1, 1]:.3f}, val {drop_hist[-1, 2]:.3f} "
       f"({time.perf_counter() - t0:.1f} s)")
 
@@ -297,6 +314,7 @@ check("13.3", weight_norm, weight_norm_solution, test=_test_weight_norm,
 # %%
 t0 = time.perf_counter()
 decay, decay_hist, _, _ = fit(weight_decay=1.0, steps=STEPS, every=EVERY)
+check_fit("decay", "weight decay 1.0", decay_hist, weight_decay=1.0)
 print(f"weight decay 1.0: final train {decay_hist[-1, 1]:.3f}, val {decay_hist[-1, 2]:.3f} "
       f"({time.perf_counter() - t0:.1f} s)")
 norms = {name: weight_norm_solution(m) for name, m in
@@ -310,13 +328,17 @@ for name, n in norms.items():
 # %%
 plt = pyplot()
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-for hist, name, color in ((plain_hist, "no regularisation", "C3"),
-                          (drop_hist, "dropout 0.3", "C0"),
-                          (decay_hist, "weight decay 1.0", "C2")):
+for hist, run, name, color in ((plain_hist, "plain", "no regularisation", "C3"),
+                               (drop_hist, "dropout", "dropout 0.3", "C0"),
+                               (decay_hist, "decay", "weight decay 1.0", "C2")):
     axes[0].plot(hist[:, 0], hist[:, 1], color=color, label=name)
     axes[1].plot(hist[:, 0], hist[:, 2], color=color, label=name)
+    if references[run] is not None:  # the reference code's runs, three seeds
+        bands = [references[run].band(step) for step in references[run].steps]
+        axes[1].fill_between(references[run].steps, [b[0] for b in bands],
+                             [b[1] for b in bands], color=color, alpha=0.12, lw=0)
 axes[1].axvline(plain_best_step, color="C3", ls=":", label="early stopping keeps this step")
-for ax, title in zip(axes, ("train loss", "validation loss")):
+for ax, title in zip(axes, ("train loss", "validation loss (shaded: the reference band)")):
     ax.set_xlabel("step")
     ax.set_title(title)
 axes[0].set_ylabel("cross-entropy (nats/char)")
