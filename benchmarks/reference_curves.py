@@ -18,10 +18,11 @@ costs CPU minutes, and is rerun by hand when the code changes what a run compute
 initialisation, a new schedule). A curve is not a timing: it reads the same on any machine, up
 to float rounding.
 
-Lessons 5, 6, 8, 13 and 17 train in loops of their own, not through the Trainer: their recipes
-(`lesson05-quick`, `lesson05-full`, ...) run the lesson's file once per seed (LESSONS_SEED), and
-each run the lesson checks with `tinygrad_lm.course.lesson_curves.check_run` becomes a curve
-file of its own, named by the lesson (lesson05-mlp-k3-quick.json, ...).
+Lessons 5, 6, 7, 8, 11, 13, 14, 15 and 17 train in loops of their own, not through the
+Trainer: their recipes (`lesson05-quick`, `lesson05-full`, ...) run the lesson's file once per
+seed (LESSONS_SEED), and each run the lesson checks with
+`tinygrad_lm.course.lesson_curves.check_run` becomes a curve file of its own, named by the
+lesson (lesson05-mlp-k3-quick.json, ...).
 
 --until STEP stops each run at STEP, with the recipe's own schedule (max_iters is not part of
 what a run is compared on): a shorter curve, checked up to that step only, for when CPU time
@@ -120,7 +121,9 @@ RECIPES = {
 # tinygrad_lm.course.lesson_curves.check_run becomes a curve file named after that run.
 LESSON_FILES = {"lesson05": "05_mlp_language_model.py",
                 "lesson06": "06_recurrent_language_model.py",
-                "lesson08": "08_transformer_block.py", "lesson13": "13_overfitting.py",
+                "lesson07": "07_causal_self_attention.py", "lesson08": "08_transformer_block.py",
+                "lesson11": "11_generation.py", "lesson13": "13_overfitting.py",
+                "lesson14": "14_pretraining_and_finetuning.py", "lesson15": "15_looking_inside.py",
                 "lesson17": "17_modern_decoder.py"}
 LESSON_SEEDS = [0, 1, 2]
 LESSON_RECIPES = {f"{lesson}-{mode}": (file, mode == "quick") for lesson, file in

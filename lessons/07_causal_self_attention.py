@@ -33,6 +33,7 @@ import numpy as np
 
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
+from tinygrad_lm.course.lesson_curves import check_run, lesson_seed
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset
 from tinygrad_lm.tokenizers import CharTokenizer
@@ -251,9 +252,9 @@ data = TokenDataset(np.array(tok.encode(text)), val_fraction=0.1)
 steps, block = (30, 32) if QUICK else (700, 48)
 config = tg.GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=2, n_head=4,
                       n_embd=32 if QUICK else 64)
-untrained, model = tg.GPT(config, seed=1), tg.GPT(config, seed=1)
+untrained, model = tg.GPT(config, seed=lesson_seed(1)), tg.GPT(config, seed=lesson_seed(1))
 optimizer = tg.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-batch_rng = np.random.default_rng(0)
+batch_rng = np.random.default_rng(lesson_seed(0))
 
 
 def val_loss(m, n=10):
@@ -274,6 +275,10 @@ for _ in range(steps):
     optimizer.step()
 trained_loss = val_loss(model)
 print(f"{steps} steps in {time.perf_counter() - t0:.1f} s: val loss {trained_loss:.3f}")
+print(check_run(f"lesson07-gpt-{'quick' if QUICK else 'full'}",
+                f"lesson 7{' quick' if QUICK else ''}, the 2-layer GPT",
+                dict(steps=steps, block=block, n_layer=2, n_embd=config.n_embd, batch=16,
+                     lr=3e-3, text=len(text)), [(steps, trained_loss)]))
 
 # %% [markdown]
 # ## Step 7: per-head attention maps

@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 import tinygrad_lm as tg
+from tinygrad_lm.course.lesson_curves import check_run, lesson_seed
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, builtin_dataset
 from tinygrad_lm.generation.sampling import probabilities, top_k_filter, top_p_filter
@@ -43,9 +44,9 @@ data = TokenDataset(np.array(tok.encode(text)), val_fraction=0.1)
 V = tok.vocab_size
 config = tg.GPTConfig(vocab_size=V, block_size=48, n_layer=2, n_head=4,
                       n_embd=32 if QUICK else 64)
-model = tg.GPT(config, seed=0)
+model = tg.GPT(config, seed=lesson_seed(0))
 optimizer = tg.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-steps, batch_rng = (30 if QUICK else 500), np.random.default_rng(0)
+steps, batch_rng = (30 if QUICK else 500), np.random.default_rng(lesson_seed(0))
 t0 = time.perf_counter()
 for _ in range(steps):
     xb, yb = data.get_batch("train", 16, config.block_size, batch_rng)  # (B, T) each
@@ -55,6 +56,14 @@ for _ in range(steps):
     optimizer.step()
 print(f"trained {steps} steps in {time.perf_counter() - t0:.1f} s, last batch loss "
       f"{loss.item():.3f} (ln V = {np.log(V):.3f})")
+with tg.no_grad():  # held-out text, against the same run of the reference code
+    val_rng = np.random.default_rng(1)
+    val = float(np.mean([model(*data.get_batch("val", 16, 48, val_rng))[1].item()
+                         for _ in range(10)]))
+print(check_run(f"lesson11-gpt-{'quick' if QUICK else 'full'}",
+                f"lesson 11{' quick' if QUICK else ''}, the 2-layer GPT",
+                dict(steps=steps, block=48, n_layer=2, n_embd=config.n_embd, batch=16, lr=3e-3,
+                     text=len(text)), [(steps, val)]))
 
 # %% [markdown]
 # ## Step 2: one next-token distribution

@@ -33,6 +33,7 @@ import numpy as np
 import tinygrad_lm as tg
 import tinygrad_lm.functional as F
 from tinygrad_lm import nn
+from tinygrad_lm.course.lesson_curves import check_run, lesson_seed
 from tinygrad_lm.course.lessons import QUICK, check, pyplot, show
 from tinygrad_lm.data import TokenDataset, generate_grammar_corpus, is_grammatical
 from tinygrad_lm.tokenizers import CharTokenizer
@@ -54,9 +55,9 @@ data = TokenDataset(np.array(tok.encode(corpus)), val_fraction=0.1)
 BLOCK = 64
 config = tg.GPTConfig(vocab_size=tok.vocab_size, block_size=BLOCK, n_layer=2, n_head=4,
                       n_embd=64)
-pretrained = tg.GPT(config, seed=0)
+pretrained = tg.GPT(config, seed=lesson_seed(0))
 opt = optim.AdamW(pretrained.parameters(), lr=3e-3, weight_decay=0.0)
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(lesson_seed(0))
 pretrain_steps = 60 if QUICK else 600
 t0 = time.perf_counter()
 for step in range(pretrain_steps):
@@ -71,6 +72,10 @@ with tg.no_grad():
     val_lm = pretrained(*data.get_batch("val", 64, BLOCK, np.random.default_rng(1)))[1].item()
 print(f"pre-trained {pretrain_steps} steps in {time.perf_counter() - t0:.1f} s; "
       f"val LM loss {val_lm:.3f} nats/char")
+print(check_run(f"lesson14-pretrain-{'quick' if QUICK else 'full'}",
+                f"lesson 14{' quick' if QUICK else ''}, pre-training",
+                dict(steps=pretrain_steps, block=BLOCK, n_layer=2, n_embd=64, batch=16,
+                     lr=3e-3, corpus=len(corpus)), [(pretrain_steps, val_lm)]))
 
 # %% [markdown]
 # ## The downstream task: is this sentence grammatical?

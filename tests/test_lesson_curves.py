@@ -34,7 +34,8 @@ def test_every_lesson_with_its_own_loop_ships_quick_and_full_curves():
     """Each lesson the generator runs checks its runs, and every run has a curve in both
     modes, recorded from the generator's seeds."""
     gen = _generator()
-    assert set(gen.LESSON_FILES) == {"lesson05", "lesson06", "lesson08", "lesson13", "lesson17"}
+    assert set(gen.LESSON_FILES) == {"lesson05", "lesson06", "lesson07", "lesson08", "lesson11",
+                                     "lesson13", "lesson14", "lesson15", "lesson17"}
     for lesson, file in gen.LESSON_FILES.items():
         with open(os.path.join(ROOT, "lessons", file), encoding="utf-8") as f:
             assert "check_run(" in f.read(), file
@@ -105,3 +106,34 @@ def test_lesson_seed_is_the_lessons_own_unless_recording(monkeypatch):
     monkeypatch.setenv(lc.SEED_VARIABLE, "x1")
     with pytest.raises(ValueError, match=re.escape("LESSONS_SEED='x1': the seed must be an")):
         lc.lesson_seed(0)
+
+
+def test_a_lesson_with_a_broken_block_warns_and_the_correct_wiring_does_not(
+        tmp_path, monkeypatch, capsys):
+    """Lesson 8 (quick) with the pre-LN block's MLP residual dropped, a planted 4.3 bug: its
+    pre-LN run leaves the band with the warning; the post-LN run, untouched, stays inside."""
+    import runpy
+
+    from tinygrad_lm.nn.gpt import Block
+
+    def broken(self, x, kv_cache=None, layer=0, return_attention=False):
+        if self.norm_position == "pre":
+            x = x + self.attn(self.ln_1(x), kv_cache, layer, return_attention)
+            return self.mlp(self.ln_2(x))  # the residual of the MLP is missing
+        x = self.ln_1(x + self.attn(x, kv_cache, layer, return_attention))
+        return self.ln_2(x + self.mlp(x))
+
+    monkeypatch.setattr(Block, "forward", broken)
+    monkeypatch.setenv("LESSONS_QUICK", "1")
+    monkeypatch.setenv("LESSONS_OUT", str(tmp_path))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    runpy.run_path(os.path.join(ROOT, "lessons", "08_transformer_block.py"), run_name="__main__")
+    out = capsys.readouterr().out.splitlines()
+    pre = [line for line in out if line.startswith(("warning: lesson 8 quick, pre-LN",
+                                                    "lesson 8 quick, pre-LN"))]
+    post = [line for line in out if line.startswith(("warning: lesson 8 quick, post-LN",
+                                                     "lesson 8 quick, post-LN"))]
+    assert len(pre) == 1 and pre[0].startswith("warning: lesson 8 quick, pre-LN: validation "
+                                               "loss "), out
+    assert "check your learning rate or your backward" in pre[0]
+    assert len(post) == 1 and "inside the band of 3 reference runs" in post[0], out

@@ -1,10 +1,11 @@
 """Is my loss normal, for a lesson's own training loop.
 
-Lessons 5, 6, 8, 13 and 17 train in loops of their own (an MLP, an RNN, GPTs side by side),
-not through the Trainer, so the Trainer's reference curves cannot describe them. Each such run
-gets a curve of its own, recorded from the lesson itself: `python benchmarks/reference_curves.py
-lesson05` runs the lesson's file once per seed with LESSONS_SEED set, and every run the lesson
-reports (`check_run`) is written down; the seeds' evaluations become
+Lessons 5, 6, 7, 8, 11, 13, 14, 15 and 17 train in loops of their own (an MLP, an RNN, GPTs
+side by side), not through the Trainer, so the Trainer's reference curves cannot describe
+them. Each such run gets a curve of its own, recorded from the lesson itself: `python
+benchmarks/reference_curves.py lesson05-full` runs the lesson's file once per seed with
+LESSONS_SEED set, and every run the lesson reports (`check_run`) is written down; the seeds'
+evaluations become
 tinygrad_lm/training/reference_curves/<run>.json, read by the same code as the presets' curves.
 
 A run meets its curve only when its settings are the curve's (`settings`: what the lesson
