@@ -67,6 +67,7 @@ class Recipe:
     overrides: list[str] = dataclasses.field(default_factory=list)
     text: str = ""
     title: str = ""
+    pretrained: bool = False  # fine-tunes the directory given as --init-from
 
 
 def lesson12(quick: bool) -> list[str]:
@@ -95,11 +96,14 @@ def lesson9(quick: bool) -> list[str]:
 # too, `addition` and `grammar` minutes per seed on two cores. `shakespeare-char` evaluates
 # every 50 steps (eval_interval only says when a run is measured, never what it computes), so a
 # run checked at the preset's own 250, or a test of 50 steps, finds a reference point.
-# `finetune` needs a downloaded GPT-2 (--init_from), so it has no curve.
+# `finetune` starts from a pretrained directory (--init-from DIR, Hugging Face's gpt2 for the
+# shipped curve) that this repository does not hold; a run meets the curve when its directory
+# has the same files (by content: pretrained_digest), wherever it lies.
 RECIPES = {
     "tiny": Recipe("tiny", [0, 1, 2, 3, 4]),
     "grammar": Recipe("grammar", [0, 1, 2]),
     "llama": Recipe("llama", [0, 1, 2]),
+    "finetune": Recipe("finetune", [0, 1, 2], [], "shakespeare", pretrained=True),
     "addition": Recipe("addition", [0, 1, 2]),
     "shakespeare-char": Recipe("shakespeare-char", [0, 1, 2], ["--eval_interval=50"],
                                "shakespeare", "shakespeare-char, Tiny Shakespeare"),
@@ -160,6 +164,10 @@ def main(argv):
     p.add_argument("--threads", type=int,
                    help="the engine's threads in each job (default: the cores shared by the jobs)")
     p.add_argument("--shakespeare", default=SHAKESPEARE, help="Tiny Shakespeare's file")
+    p.add_argument("--init-from", default="",
+                   help="the pretrained directory `finetune` starts from (Hugging Face's gpt2: "
+                        "config.json, model.safetensors, vocab.json, merges.txt)")
+    p.add_argument("--out", default=CURVE_DIR, help="where the curve files go")
     args = p.parse_args(argv)
     if STAND_INS:
         sys.exit("this is a student copy: reference curves come from the reference code only")
@@ -179,7 +187,18 @@ def main(argv):
 def write_recipe(name: str, recipe: Recipe, args, scratch: str) -> None:
     """Train the recipe's seeds (args.jobs at once) and write <name>.json."""
     path, text = text_file(recipe.text, scratch, args.shakespeare)
-    cfg = make_config(recipe.preset, recipe.overrides + ([f"--data={path}"] if path else []))
+    overrides = recipe.overrides + ([f"--data={path}"] if path else [])
+    title = recipe.title
+    if recipe.pretrained:
+        if not os.path.isfile(os.path.join(args.init_from, "config.json")):
+            where = f"; {args.init_from!r} has no config.json" if args.init_from else ""
+            sys.exit(f"{name}: the curve fine-tunes a pretrained model: pass --init-from DIR, a "
+                     "Hugging Face gpt2 directory (config.json, model.safetensors, vocab.json, "
+                     f"merges.txt){where}")
+        overrides.append(f"--init_from={args.init_from}")
+        title = (f"{name}, {os.path.basename(os.path.normpath(args.init_from))} on {text}"
+                 if text else name)
+    cfg = make_config(recipe.preset, overrides)
     if args.until:
         cfg = dataclasses.replace(cfg, max_iters=min(args.until, cfg.max_iters))
     with ProcessPoolExecutor(max(1, args.jobs)) as pool:
@@ -192,8 +211,8 @@ def write_recipe(name: str, recipe: Recipe, args, scratch: str) -> None:
         curve.seeds += part.seeds
         curve.val += part.val
         curve.train += part.train
-    curve.title, curve.text = recipe.title, text
-    out = os.path.join(CURVE_DIR, f"{name}.json")
+    curve.title, curve.text = title, text
+    out = os.path.join(args.out, f"{name}.json")
     write_curve(curve, out)
     print(f"wrote {out}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
           f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}",
@@ -240,7 +259,7 @@ def write_lesson_curves(name: str, file: str, quick: bool, args, scratch: str) -
         curve = ReferenceCurve(run, LESSON_SEEDS, parts[0]["steps"],
                                [p["val_loss"] for p in parts], [p["train_loss"] for p in parts],
                                parts[0]["signature"], parts[0]["title"])
-        out = os.path.join(CURVE_DIR, f"{run}.json")
+        out = os.path.join(args.out, f"{run}.json")
         write_curve(curve, out)
         print(f"wrote {out}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
               f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}",

@@ -49,22 +49,33 @@ def test_each_shipped_curve_is_its_recipe(name, tmp_path):
     assert curve.preset == name and name in gen.RECIPES and len(curve.seeds) >= 3
     assert curve.steps == sorted(curve.steps) and curve.steps
     recipe = gen.RECIPES[name]
-    assert curve.seeds == recipe.seeds and curve.title == recipe.title
+    assert curve.seeds == recipe.seeds
+    assert curve.title.startswith(f"{name}, ") if recipe.pretrained else (
+        curve.title == recipe.title)
     try:
         path, text = gen.text_file(recipe.text, str(tmp_path), gen.SHAKESPEARE)
     except FileNotFoundError:
         pytest.skip("no Tiny Shakespeare here (../shared/data/tinyshakespeare.txt)")
     assert curve.text == text
     cfg = make_config(recipe.preset, recipe.overrides + ([f"--data={path}"] if path else []))
-    assert _no_vocab(curve.signature) == _no_vocab(rc.signature(cfg))
+    mine, theirs = _no_vocab(rc.signature(cfg)), _no_vocab(curve.signature)
+    if recipe.pretrained:  # the model and its digest are the pretrained directory's
+        assert theirs.pop("init_from").startswith("sha256:")
+        for sig in (mine, theirs):
+            sig.pop("model")
+        mine.pop("init_from")
+    assert theirs == mine
     for j, step in enumerate(curve.steps):
         lo, hi = curve.band(step)
         assert all(lo < run[j] < hi for run in curve.val)
 
 
-def test_the_quick_presets_and_lesson_12_have_curves():
-    assert {"tiny", "grammar", "lesson12-quick-grammar", "lesson12-full-grammar"} <= set(
-        rc.shipped_curves())
+def test_every_preset_but_finetune_and_lesson_12_have_curves():
+    """`finetune` starts from downloaded GPT-2 files, which the package cannot hold; its
+    recipe is tested on a small directory below."""
+    from tinygrad_lm.training.config import PRESETS
+    assert set(PRESETS) - {"finetune"} | {"lesson12-quick-grammar", "lesson12-full-grammar"} \
+        <= set(rc.shipped_curves())
 
 
 def _run(tmp_path, seed, **changes):
@@ -148,3 +159,62 @@ def test_the_band_is_drawn():
     assert len(ax.collections) == 1
     assert ax.get_legend_handles_labels()[1] == ["val of correct runs (tiny, 5 seeds)"]
     plt.close(fig)
+
+
+def _pretrained_dir(path, block_size=256):
+    """A small Hugging Face GPT-2 directory written by our own export."""
+    from tinygrad_lm.io.export import export_hf
+    from tinygrad_lm.tokenizers import BPETokenizer
+    text = "the cat sat on the mat. the dog sat on the log! " * 30
+    tok = BPETokenizer(BPETokenizer.train(text, 300).merges,
+                       special_tokens={"<|endoftext|>": 300})
+    model = tg.GPT(tg.GPTConfig(vocab_size=301, block_size=block_size, n_layer=1, n_head=2,
+                                n_embd=16), seed=3)
+    export_hf(model, tok, str(path))
+    return text
+
+
+def test_a_pretrained_directory_counts_by_its_files_not_its_path(tmp_path):
+    import shutil
+    _pretrained_dir(tmp_path / "gpt2")
+    shutil.copytree(tmp_path / "gpt2", tmp_path / "elsewhere" / "my-gpt2")
+    (tmp_path / "elsewhere" / "my-gpt2" / "tf_model.h5").write_bytes(b"not read")
+    here = rc.pretrained_digest(str(tmp_path / "gpt2"))
+    assert here.startswith("sha256:")
+    assert rc.pretrained_digest(str(tmp_path / "elsewhere" / "my-gpt2")) == here
+    cfgs = [make_config("finetune", [f"--init_from={d}"]) for d in
+            (tmp_path / "gpt2", tmp_path / "elsewhere" / "my-gpt2")]
+    assert rc.signature(cfgs[0]) == rc.signature(cfgs[1])
+    assert rc.signature(cfgs[0])["init_from"] == here
+    weights = tmp_path / "elsewhere" / "my-gpt2" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of one weight: fine-tuned, not the same start
+    weights.write_bytes(bytes(data))
+    assert rc.pretrained_digest(str(tmp_path / "elsewhere" / "my-gpt2")) != here
+    missing = make_config("finetune", [f"--init_from={tmp_path / 'nowhere'}"])
+    assert rc.signature(missing)["init_from"] == str(tmp_path / "nowhere")
+
+
+def test_the_finetune_curve_is_recorded_from_a_given_directory(tmp_path, capsys):
+    """The generator's `finetune` recipe on a small pretrained directory: three seeds, a curve
+    that a run from a copy of the directory, on a copy of the text, finds."""
+    import shutil
+    gen = _generator()
+    text = _pretrained_dir(tmp_path / "gpt2")
+    shakespeare = tmp_path / "input.txt"
+    shakespeare.write_text(text * 20, encoding="utf-8")
+    with pytest.raises(SystemExit, match="pass --init-from DIR, a Hugging Face gpt2 directory"):
+        gen.main(["finetune", "--out", str(tmp_path / "curves")])
+    gen.main(["finetune", "--init-from", str(tmp_path / "gpt2"), "--until", "2",
+              "--shakespeare", str(shakespeare), "--out", str(tmp_path / "curves")])
+    assert "wrote" in capsys.readouterr().out
+    curve = rc.read_curve(str(tmp_path / "curves" / "finetune.json"))
+    assert curve.seeds == [0, 1, 2] and curve.steps == [2]
+    assert curve.title == "finetune, gpt2 on tinyshakespeare.txt"
+    shutil.copytree(tmp_path / "gpt2", tmp_path / "copy")
+    shutil.copy(shakespeare, tmp_path / "mine.txt")
+    cfg = make_config("finetune", [f"--init_from={tmp_path / 'copy'}",
+                                   f"--data={tmp_path / 'mine.txt'}"])
+    trainer = Trainer(dataclasses.replace(cfg, out_dir=str(tmp_path / "run"), progress=False,
+                                          plots=False), log=lambda _: None)
+    assert json.loads(json.dumps(rc.signature(trainer.cfg))) == curve.signature

@@ -54,15 +54,47 @@ def text_digest(path: str) -> str:
     return "sha256:" + h.hexdigest()
 
 
+# What a fine-tuning run starts from, besides the weights: the files from_pretrained reads
+# (other files a download may hold, such as tf_model.h5, change nothing and count for nothing)
+PRETRAINED_FILES = ("config.json", "tokenizer.json", "vocab.json", "merges.txt", "encoder.json",
+                    "vocab.bpe", "tokenizer.model", "model.safetensors.index.json")
+_pretrained_digests: dict[tuple, str] = {}
+
+
+def pretrained_digest(directory: str) -> str:
+    """"sha256:<hex>" over a pretrained model directory's config, tokenizer and weight files (by
+    name and bytes): GPT-2 downloaded anywhere, under any folder name, is the same start; a
+    fine-tuned or edited copy is not. Hashing GPT-2 small's 500 MB takes about a second, so a
+    directory's digest is kept for this process while its files' sizes and times stay."""
+    names = [n for n in PRETRAINED_FILES if os.path.isfile(os.path.join(directory, n))]
+    names += sorted(n for n in os.listdir(directory)
+                    if n.endswith(".safetensors") and n not in names)
+    paths = [os.path.join(directory, n) for n in names]
+    key = tuple((p, os.path.getsize(p), os.path.getmtime(p)) for p in paths)
+    if key not in _pretrained_digests:
+        h = hashlib.sha256()
+        for name, path in zip(names, paths):
+            h.update(name.encode() + b"\0")
+            h.update(text_digest(path).encode() + b"\0")
+        _pretrained_digests[key] = "sha256:" + h.hexdigest()
+    return _pretrained_digests[key]
+
+
 def signature(cfg: TrainConfig) -> dict:
     """The settings that shape a run's loss curve (everything but IGNORED), as a dict; the
-    training text (`data`) by its content's digest (a file that cannot be read keeps its path,
-    and so matches no curve)."""
+    training text (`data`) by its content's digest, and the pretrained model a run fine-tunes
+    (`init_from`) by its files' digest (a path that cannot be read stays as it is, and so
+    matches no curve)."""
     d = {k: v for k, v in cfg.to_dict().items() if k not in IGNORED}
     d["model"] = {k: v for k, v in d["model"].items() if k not in IGNORED_MODEL}
     if d["data"]:
         try:
             d["data"] = text_digest(d["data"])
+        except OSError:
+            pass
+    if d.get("init_from"):
+        try:
+            d["init_from"] = pretrained_digest(d["init_from"])
         except OSError:
             pass
     return d
