@@ -171,7 +171,9 @@ def main(argv):
     args = p.parse_args(argv)
     if STAND_INS:
         sys.exit("this is a student copy: reference curves come from the reference code only")
-    names = args.recipes or list(RECIPES) + list(LESSON_RECIPES)
+    # asked for nothing in particular: every recipe, `finetune` only with its --init-from
+    names = args.recipes or [n for n, r in RECIPES.items() if args.init_from or not r.pretrained
+                             ] + list(LESSON_RECIPES)
     unknown = [n for n in names if n not in RECIPES and n not in LESSON_RECIPES]
     if unknown:
         sys.exit(f"no curve recipe for {unknown[0]!r}; recipes: "
