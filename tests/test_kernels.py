@@ -273,9 +273,9 @@ def test_attention(dt, rng, shape, query_block, monkeypatch):
 
 def test_attention_backward_stands_in_on_full_weights_while_3_2_is_unwritten(rng, monkeypatch):
     """The fused backward runs the coursework softmax backward loop (3.2). In a student copy
-    where that is still the starter, the copy's decorator (a `# STUDENT COPY 3:` line in
-    _nb_attention.py) runs the reference attention_backward, handed the full weights rather
-    than this backend's query blocks, which it cannot read."""
+    where that is still the starter, the course's unfinished-code policy lets the wrapper
+    (reference_unless with its spec) run the reference attention_backward, handed the full
+    weights rather than this backend's query blocks, which it cannot read."""
     from tinygrad_lm.course import stand_ins
     from tinygrad_lm.kernels import _nb_attention
 
@@ -283,15 +283,16 @@ def test_attention_backward_stands_in_on_full_weights_while_3_2_is_unwritten(rng
         raise NotImplementedError("Assignment 3.2: the Numba softmax backward; not written yet")
     monkeypatch.setattr(_nb_attention, "_QUERY_BLOCK", 3)
     monkeypatch.setattr(_nb_attention, "softmax_backward_rows_inplace", starter)
-    in_copy = stand_ins.kernel_stand_in("3.2", spec=_nb_attention._reference_backward)(
-        _nb_attention.attention_backward)
+    in_copy = _nb_attention.attention_backward
     qkv, gy = randn(rng, (2, 7, 3 * 2 * 4), np.float64), randn(rng, (2, 7, 2 * 4), np.float64)
     _, att = N.attention_forward(qkv, 2)
     assert isinstance(att, tuple)  # causal query blocks
-    with pytest.raises(NotImplementedError, match="Assignment 3.2"):
-        N.attention_backward(qkv, att, gy, 2)  # the reference repository: no stand-in
-    with pytest.raises(NotImplementedError, match="Assignment 3.2"):
-        in_copy(qkv, att, gy, 2)  # stand-ins off (grading)
+    with stand_ins.forbid_stand_ins({"3.2"}), stand_ins.use_stand_ins(True), pytest.raises(
+            NotImplementedError, match="Assignment 3.2"):
+        N.attention_backward(qkv, att, gy, 2)  # a test of 3.2: no stand-in
+    with stand_ins.use_stand_ins(False), pytest.raises(NotImplementedError,
+                                                       match="Assignment 3.2"):
+        in_copy(qkv, att, gy, 2)  # stand-ins off (the reference repository, grading)
     with stand_ins.use_stand_ins(True):
         got = in_copy(qkv, att, gy, 2)
     assert_close(got, R.attention_backward(qkv, R.attention_forward(qkv, 2)[1], gy, 2),

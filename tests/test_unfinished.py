@@ -1,7 +1,8 @@
 """Stand-ins for unwritten coursework tasks: when they run, when they never do, what they say.
 
-The reference repository never calls them; a student copy's starters and `# STUDENT COPY` lines
-do (course/assignments/markers.py). These tests call them as a copy would."""
+The reference repository never calls them; a student copy's starters do (course/assignments/
+markers.py), and the engine asks their policy where unfinished code raises (kernels.wrappers).
+These tests call them as a copy would."""
 
 import os
 
@@ -12,6 +13,7 @@ import tinygrad_lm as tg
 from tinygrad_lm.course import stand_ins as U
 from tinygrad_lm.generation.generate import NextTokenLogits
 from tinygrad_lm.kernels import reference
+from tinygrad_lm.kernels.wrappers import reference_unless
 from tinygrad_lm.nn.attention import KVCache
 
 MESSAGE = "Assignment 5.2: the schedule; not written yet, see assignments/05_training_generation.md"
@@ -58,9 +60,10 @@ def _kernel_raising(message):
 
 
 def test_an_unwritten_compiled_kernel_falls_back_to_the_reference_only_when_allowed():
-    """A copy decorates the wrapper of a Numba kernel of assignment 3 with kernel_stand_in."""
+    """A Numba kernel's wrapper (reference_unless) asks the course's policy when its compiled
+    code raises: the reference runs only for the kernel's own task's starter, stand-ins on."""
     x = np.random.default_rng(0).standard_normal((3, 4))
-    kernel = U.kernel_stand_in("3.1")(_kernel_raising("Assignment 3.1: the Numba softmax"))
+    kernel = reference_unless()(_kernel_raising("Assignment 3.1: the Numba softmax"))
     assert kernel.__name__ == "softmax_forward"
     with U.use_stand_ins(False), pytest.raises(NotImplementedError, match="Assignment 3.1"):
         kernel(x)
@@ -70,17 +73,35 @@ def test_an_unwritten_compiled_kernel_falls_back_to_the_reference_only_when_allo
             kernel(x)
         for other in ("not supported", "Assignment 3.2: another task's starter"):
             with pytest.raises(NotImplementedError, match=other):
-                U.kernel_stand_in("3.1")(_kernel_raising(other))(x)
+                reference_unless()(_kernel_raising(other))(x)
+
+        def gelu_forward(x):  # not a coursework kernel: its starter-like error propagates
+            raise NotImplementedError("Assignment 3.1: the Numba softmax")
+        with pytest.raises(NotImplementedError, match="Assignment 3.1"):
+            reference_unless()(gelu_forward)(x)
+
     def softmax_forward(x):
         return x + 1
-    written = U.kernel_stand_in("3.1")(softmax_forward)
+    written = reference_unless()(softmax_forward)
     with U.use_stand_ins(True):
         np.testing.assert_array_equal(written(x), x + 1)  # a written kernel is what runs
 
 
-class _CopyOfNextTokenLogits(NextTokenLogits):
-    """What a copy of assignment 4 or 5 has: the cached step behind cache_stand_in."""
-    cached = U.cache_stand_in(NextTokenLogits.cached)
+def test_the_engine_asks_no_one_without_a_policy(monkeypatch):
+    """Without an installed policy (the engine alone), unfinished code raises as it is."""
+    from tinygrad_lm.kernels import may_replace_unfinished, set_unfinished_policy
+    error = NotImplementedError("Assignment 3.1: the Numba softmax")
+    previous = set_unfinished_policy(None)
+    try:
+        assert previous is U.unfinished_policy
+        with U.use_stand_ins(True):
+            assert not may_replace_unfinished(error, "softmax_forward")
+            with pytest.raises(NotImplementedError, match="Assignment 3.1"):
+                reference_unless()(_kernel_raising(str(error)))(np.ones(3))
+    finally:
+        set_unfinished_policy(previous)
+    with U.use_stand_ins(True):
+        assert may_replace_unfinished(error, "softmax_forward")
 
 
 def _steps(step, ids, n):
@@ -103,13 +124,13 @@ def test_an_unwritten_kv_cache_falls_back_to_generation_without_it(monkeypatch):
         raise NotImplementedError("Assignment 5.5: the KV cache; not written yet")
     monkeypatch.setattr(KVCache, "append", starter)
     with tg.no_grad(), U.use_stand_ins(True):
-        step = _CopyOfNextTokenLogits(model)
+        step = NextTokenLogits(model)
         np.testing.assert_allclose(_steps(step, prompt, 10), plain, rtol=0, atol=1e-12)
         assert not step.use_cache and step.cache is None
         with U.forbid_stand_ins({"5.5"}), pytest.raises(NotImplementedError, match="5.5"):
-            _CopyOfNextTokenLogits(model)(prompt)
+            NextTokenLogits(model)(prompt)
     with tg.no_grad(), U.use_stand_ins(False), pytest.raises(NotImplementedError, match="5.5"):
-        _CopyOfNextTokenLogits(model)(prompt)
+        NextTokenLogits(model)(prompt)
 
 
 def test_a_failure_at_another_tasks_starter_names_the_task_and_its_handout():

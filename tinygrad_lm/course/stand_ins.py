@@ -8,11 +8,13 @@ reference source beside the code it stands in for (course/assignments/build.py r
     has in place of the solution: `return stand_in("5.2", "a constant learning rate",
     lambda: lr)` runs the stand-in where it may, and otherwise raises the task's starter
     NotImplementedError, as a plain starter does;
-  * `# STUDENT COPY N:` lines outside the regions, which become code in a copy that cuts
-    assignment N. A Numba kernel's starter is compiled code that can only raise, so the copy
-    decorates the kernel's Python wrapper with `kernel_stand_in("3.1")`, and the 5.5 starter
-    sits deep inside a forward pass, so the copy decorates generation's cached step with
-    `cache_stand_in`. Both catch only their task's starter, and only where a stand-in may run.
+  * the engine's policy for unfinished code (`kernels.set_unfinished_policy`), which this
+    module installs when it is imported (a copy's tinygrad_lm/__init__.py imports it). A Numba
+    kernel's starter is compiled code that can only raise, and the 5.5 starter sits deep inside
+    a forward pass; the engine asks the policy, where such code raises NotImplementedError,
+    whether the reference kernel (or generation without the cache) may run instead:
+    `unfinished_policy` says yes only to a coursework kernel's own task's starter, or to any
+    starter under cached generation, and only where a stand-in may run.
 
 What runs in place of an unwritten task is code the copy holds anyway, never the task's answer,
 and it says so once on stderr; `tinygrad-lm train`, the README's commands and the lessons then
@@ -43,12 +45,12 @@ plugin fails any test during which a stand-in ran. A student copy has STAND_INS 
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import sys
 from collections import Counter
 
-from ..kernels import reference
+from ..generation.generate import CACHED_GENERATION
+from ..kernels import set_unfinished_policy
 from .assignments.catalog import starter_message
 
 # STUDENT COPY INSTEAD: STAND_INS = True  # a student copy (the reference repository has False)
@@ -117,44 +119,30 @@ def starter_task(error: BaseException) -> str | None:
     return found.group(1) if found else None
 
 
-def kernel_stand_in(task_id: str, spec=None):
-    """Decorator a student copy puts on the Python wrapper of the Numba kernel of `task_id`:
-    while the kernel is the starter (compiled code raising the task's NotImplementedError), the
-    NumPy reference kernel of the same name, the specification, runs with the same arguments
-    (or `spec`, where the arguments hold the Numba backend's own formats, as the attention's
-    saved weights do). Any other error, or a starter where no stand-in may run, propagates."""
-    def wrap(kernel):
-        fallback = spec or getattr(reference, kernel.__name__)
-
-        @functools.wraps(kernel)
-        def run(*args, **kwargs):
-            try:
-                return kernel(*args, **kwargs)
-            except NotImplementedError as error:
-                if starter_task(error) != task_id or not may_stand_in(
-                        task_id, f"the NumPy reference kernel {kernel.__name__}"):
-                    raise
-            return fallback(*args, **kwargs)
-        return run
-    return wrap
+# The Numba kernels whose compiled loops are coursework, by the task that writes them (the
+# attention's backward runs 3.2's loop). Where one raises its task's starter, the reference
+# kernel of the same name (the specification) may stand in.
+KERNEL_TASKS = {"softmax_forward": "3.1", "softmax_backward": "3.2", "attention_backward": "3.2",
+                "layernorm_forward": "3.3", "layernorm_backward": "3.4"}
 
 
-def cache_stand_in(cached_step):
-    """Decorator a student copy puts on generation's cached step (NextTokenLogits.cached):
-    when a forward with the KV cache stops at the starter of 5.5 (the cache) or 4.2 (the
-    spelled-out attention, the only path a cache can take), generation goes on without the
-    cache, recomputing the window at every step, which gives the same tokens."""
-    @functools.wraps(cached_step)
-    def run(logits_of, idx):
-        try:
-            return cached_step(logits_of, idx)
-        except NotImplementedError as error:
-            task = starter_task(error)
-            if task is None or not may_stand_in(task, "generation without the KV cache"):
-                raise
-        logits_of.use_cache, logits_of.cache = False, None
-        return logits_of(idx)
-    return run
+def unfinished_policy(error: NotImplementedError, where: str) -> bool:
+    """The engine's unfinished-code policy (kernels.set_unfinished_policy) for coursework: a
+    compiled kernel of KERNEL_TASKS that raises its own task's starter gives way to the NumPy
+    reference kernel; generation's cached step that stops at any starter (5.5, the cache, or
+    4.2, the spelled-out attention, the only path a cache can take) gives way to generation
+    without the cache, recomputing the window at every step, which gives the same tokens. Only
+    where a stand-in may run (may_stand_in); any other error propagates."""
+    task = starter_task(error)
+    if task is None:
+        return False
+    if where == CACHED_GENERATION:
+        return may_stand_in(task, "generation without the KV cache")
+    return KERNEL_TASKS.get(where) == task and may_stand_in(
+        task, f"the NumPy reference kernel {where}")
+
+
+set_unfinished_policy(unfinished_policy)  # inert in the reference: STAND_INS is False there
 
 
 STARTER_IN_TEXT = re.compile(r"NotImplementedError: (Assignment (\d+\.\d+): [^\n]*)")

@@ -16,10 +16,10 @@ The same math as `reference.attention_forward/backward`, organised for speed:
 The matmuls are NumPy's (BLAS, one thread per share, see threads.py); the softmax of a score
 block and its backward are compiled row loops (one pass per row, where NumPy would make four
 over the block). The backward is _nb_softmax.py's own loop, the one softmax backward there is
-(coursework 3.2: in a student copy where it is not written yet, attention_backward falls back
-to the reference kernel, as every kernel does). The forward is this file's `_causal_probs`,
-not the coursework softmax (3.1): a query block always sees a key, so it needs neither the
-fully masked rows nor the padded vector loops of the general kernel.
+(where that loop is unfinished and the policy of wrappers.py allows it, attention_backward
+runs the reference, handed the full weights, as any kernel would). The forward is this file's
+`_causal_probs`, not the general softmax kernel: a query block always sees a key, so it needs
+neither the fully masked rows nor the padded vector loops of the general kernel.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import math
 import numpy as np
 from numba import njit
 
-# STUDENT COPY 3: from ..course.stand_ins import kernel_stand_in
 from . import reference, threads
 from ._nb_math import SUMS, fast_exp, maximum
 from ._nb_softmax import softmax_backward_rows_inplace
@@ -149,7 +148,6 @@ def _reference_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
 
 
 # its softmax backward is 3.2's row loop: the reference runs until 3.2 is written
-# STUDENT COPY 3: @kernel_stand_in("3.2", spec=_reference_backward)
 @reference_unless(spec=_reference_backward)
 def attention_backward(qkv: np.ndarray, att, gy: np.ndarray, n_head: int):
     """d qkv (B, T, 3C); the math: reference.attention_backward."""

@@ -13,7 +13,6 @@ import math
 import numpy as np
 from numba import njit
 
-# STUDENT COPY 3: from ..course.stand_ins import kernel_stand_in
 from . import threads
 from ._nb_math import SUMS, fast_exp, maximum
 from .wrappers import reference_unless, rows
@@ -110,7 +109,6 @@ def _log_softmax_backward_rows(y, gy, dx):
 
 
 # ---- wrappers: any leading shape, any strides -----------------------------------------------
-# STUDENT COPY 3: @kernel_stand_in("3.1")  # the NumPy reference runs until 3.1 is written
 @reference_unless()
 def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> np.ndarray:
     """The math: reference.softmax_forward; the scale and causal mask fused into the row loop."""
@@ -129,7 +127,6 @@ def softmax_forward(x: np.ndarray, scale: float = 1.0, causal: bool = False) -> 
     return y.reshape(x.shape)
 
 
-# STUDENT COPY 3: @kernel_stand_in("3.2")  # the NumPy reference runs until 3.2 is written
 @reference_unless()
 def softmax_backward(y: np.ndarray, gy: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """The math: reference.softmax_backward; one compiled pass per row."""

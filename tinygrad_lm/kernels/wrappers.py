@@ -4,6 +4,12 @@ reference kernel of the same name, and arrays are laid out as C-contiguous rows.
 The Numba kernels are compiled for float32 and float64 and for arrays with at least one element;
 anything else (float16, integers, empty or 0-d arrays) is rare, and the reference, which is the
 specification, handles it correctly, only slower.
+
+Unfinished code: a compiled loop that is not written yet can only raise NotImplementedError.
+Whoever owns such a loop may install a policy (`set_unfinished_policy`) that is asked, with
+the error and where it was raised (a kernel's name), whether the reference may run instead;
+with no policy, the default, the error propagates. Generation asks the same policy when its
+cached step is unfinished (generation/generate.py).
 """
 
 from __future__ import annotations
@@ -23,9 +29,28 @@ def is_float(a: np.ndarray, *rest, **options) -> bool:
     return a.dtype.type in FLOATS and a.ndim > 0 and a.size > 0
 
 
+_unfinished_policy = None  # policy(error, where) -> bool, or None: never replace
+
+
+def set_unfinished_policy(policy):
+    """Install `policy(error, where) -> bool` (None removes it); returns the previous one. It
+    decides whether unfinished code, raising NotImplementedError `error` at `where` (a kernel's
+    name, or "cached generation"), gives way to its fallback (the reference kernel; generation
+    without the cache)."""
+    global _unfinished_policy
+    previous, _unfinished_policy = _unfinished_policy, policy
+    return previous
+
+
+def may_replace_unfinished(error: NotImplementedError, where: str) -> bool:
+    """The installed policy's answer; False when there is none."""
+    return _unfinished_policy is not None and bool(_unfinished_policy(error, where))
+
+
 def reference_unless(supported=is_float, spec=None):
     """Decorator: `@reference_unless(test)` on a compiled wrapper calls the reference kernel of
-    the same name, with the same arguments, whenever `test(*args, **kwargs)` is false. `spec`
+    the same name, with the same arguments, whenever `test(*args, **kwargs)` is false, or when
+    the compiled code is unfinished and the policy above lets the reference stand in. `spec`
     replaces that reference call where the arguments hold this backend's own formats (the
     attention's saved weights), which the reference does not read."""
     def wrap(compiled):
@@ -34,7 +59,11 @@ def reference_unless(supported=is_float, spec=None):
         @functools.wraps(compiled)
         def kernel(*args, **kwargs):
             if supported(*args, **kwargs):
-                return compiled(*args, **kwargs)
+                try:
+                    return compiled(*args, **kwargs)
+                except NotImplementedError as error:
+                    if not may_replace_unfinished(error, compiled.__name__):
+                        raise
             return fallback(*args, **kwargs)
         return kernel
     return wrap

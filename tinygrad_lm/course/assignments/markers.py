@@ -17,7 +17,7 @@ A line outside the regions that a copy changes carries its copy's text on a comm
     # STUDENT COPY 4 INSTEAD: fused: bool = False  # your spelled-out code runs
     fused: bool = True  # ...
 
-    # STUDENT COPY 3: @kernel_stand_in("3.1")
+    # STUDENT COPY: from .course import stand_ins as _stand_ins
 
 `INSTEAD` replaces the next line; without it the comment line itself becomes the code. The
 numbers (`3`, `4,5`) are the assignments whose copies make the change (none: every copy); a
