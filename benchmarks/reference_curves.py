@@ -214,11 +214,7 @@ def write_recipe(name: str, recipe: Recipe, args, scratch: str) -> None:
         curve.val += part.val
         curve.train += part.train
     curve.title, curve.text = title, text
-    out = os.path.join(args.out, f"{name}.json")
-    write_curve(curve, out)
-    print(f"wrote {out}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
-          f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}",
-          flush=True)
+    _write(curve, args.out)
 
 
 def _run_lesson(job) -> str:
@@ -258,14 +254,21 @@ def write_lesson_curves(name: str, file: str, quick: bool, args, scratch: str) -
                 p["steps"] != parts[0]["steps"] or p["signature"] != parts[0]["signature"]
                 for p in parts):
             sys.exit(f"{name}: the seeds' runs of {run} disagree on steps or settings")
+        train = [p["train_loss"] for p in parts if "train_loss" in p]
         curve = ReferenceCurve(run, LESSON_SEEDS, parts[0]["steps"],
-                               [p["val_loss"] for p in parts], [p["train_loss"] for p in parts],
+                               [p["val_loss"] for p in parts],
+                               train if len(train) == len(parts) else [],
                                parts[0]["signature"], parts[0]["title"])
-        out = os.path.join(args.out, f"{run}.json")
-        write_curve(curve, out)
-        print(f"wrote {out}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
-              f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}",
-              flush=True)
+        _write(curve, args.out)
+
+
+def _write(curve: ReferenceCurve, folder: str) -> None:
+    """Write <folder>/<curve name>.json and say what its seeds ended at."""
+    out = os.path.join(folder, f"{curve.preset}.json")
+    write_curve(curve, out)
+    print(f"wrote {out}: seeds {curve.seeds}, val loss at step {curve.steps[-1]} "
+          f"{min(r[-1] for r in curve.val):.4f}-{max(r[-1] for r in curve.val):.4f}",
+          flush=True)
 
 
 def _one_seed(job):

@@ -99,6 +99,20 @@ def test_recording_writes_one_part_per_run_and_seed(tmp_path, monkeypatch):
     assert part == {"run": "lesson99-demo-quick", "title": "lesson 99, a demo", "seed": 2,
                     "signature": {"lesson_run": "lesson99-demo-quick", "steps": 3, "t": [1, 2]},
                     "steps": [1, 3], "val_loss": [2.5, 2.0], "train_loss": [2.4, 1.9]}
+    lc.check_run("lesson99-other-quick", "lesson 99", {}, [(3, 2.0)])  # no train estimates
+    part = json.loads((tmp_path / "lesson99-other-quick.seed2.json").read_text())
+    assert "train_loss" not in part and part["val_loss"] == [2.0]
+
+
+def test_a_curve_without_train_estimates_has_a_val_band_only():
+    curve = _curve("lesson05-mlp-k3-quick")  # the lesson estimates no train loss
+    step = curve.steps[-1]
+    assert curve.train == [] and "train_loss" not in curve.to_dict()
+    assert curve.band(step) is not None and curve.band(step, "train") is None
+    assert curve.seed_range(step, "train") is None
+    assert _curve("lesson13-plain-quick").band(step, "train") is None  # 150 is not its step
+    plain = _curve("lesson13-plain-quick")
+    assert plain.band(plain.steps[-1], "train") is not None
 
 
 def test_lesson_seed_is_the_lessons_own_unless_recording(monkeypatch):

@@ -75,9 +75,9 @@ def _record(run: str, title: str, settings: dict, evals: list[tuple[int, float]]
     os.makedirs(folder, exist_ok=True)
     seed = lesson_seed(0)
     part = {"run": run, "title": title, "seed": seed, "signature": signature(run, settings),
-            "steps": [int(s) for s, _ in evals], "val_loss": [float(v) for _, v in evals],
-            "train_loss": [float(t) for t in train] if train is not None else
-            [float(v) for _, v in evals]}
+            "steps": [int(s) for s, _ in evals], "val_loss": [float(v) for _, v in evals]}
+    if train is not None:
+        part["train_loss"] = [float(t) for t in train]
     with open(os.path.join(folder, f"{run}.seed{seed}.json"), "w", encoding="utf-8") as f:
         json.dump(part, f)
 

@@ -29,6 +29,7 @@ import json
 import os
 import tempfile
 
+from ..io.hf_files import PretrainedError, weight_files
 from .config import TrainConfig
 
 CURVE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_curves")
@@ -45,39 +46,41 @@ class CurveError(ValueError):
     """A reference curve file that cannot be used (malformed, or from another format)."""
 
 
+_digests: dict[tuple, str] = {}  # (path, size, mtime) -> digest, for this process
+
+
 def text_digest(path: str) -> str:
-    """"sha256:<hex>" of a file's bytes: what a text file is, wherever it lies."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return "sha256:" + h.hexdigest()
+    """"sha256:<hex>" of a file's bytes: what a text file is, wherever it lies. Kept for this
+    process while the file's size and time stay, as a run asks more than once and GPT-2's
+    weights take about a second to hash."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _digests[key] = "sha256:" + h.hexdigest()
+    return _digests[key]
 
 
-# What a fine-tuning run starts from, besides the weights: the files from_pretrained reads
-# (other files a download may hold, such as tf_model.h5, change nothing and count for nothing)
+# What a fine-tuning run starts from besides its weights (io/hf_files.weight_files): the
+# config and tokenizer files from_pretrained reads. Other files a download may hold, such as
+# tf_model.h5, change nothing and count for nothing.
 PRETRAINED_FILES = ("config.json", "tokenizer.json", "vocab.json", "merges.txt", "encoder.json",
-                    "vocab.bpe", "tokenizer.model", "model.safetensors.index.json")
-_pretrained_digests: dict[tuple, str] = {}
+                    "vocab.bpe", "tokenizer.model")
 
 
 def pretrained_digest(directory: str) -> str:
     """"sha256:<hex>" over a pretrained model directory's config, tokenizer and weight files (by
     name and bytes): GPT-2 downloaded anywhere, under any folder name, is the same start; a
-    fine-tuned or edited copy is not. Hashing GPT-2 small's 500 MB takes about a second, so a
-    directory's digest is kept for this process while its files' sizes and times stay."""
-    names = [n for n in PRETRAINED_FILES if os.path.isfile(os.path.join(directory, n))]
-    names += sorted(n for n in os.listdir(directory)
-                    if n.endswith(".safetensors") and n not in names)
-    paths = [os.path.join(directory, n) for n in names]
-    key = tuple((p, os.path.getsize(p), os.path.getmtime(p)) for p in paths)
-    if key not in _pretrained_digests:
-        h = hashlib.sha256()
-        for name, path in zip(names, paths):
-            h.update(name.encode() + b"\0")
-            h.update(text_digest(path).encode() + b"\0")
-        _pretrained_digests[key] = "sha256:" + h.hexdigest()
-    return _pretrained_digests[key]
+    fine-tuned or edited copy is not. OSError when the directory has no weights."""
+    paths = [os.path.join(directory, n) for n in PRETRAINED_FILES
+             if os.path.isfile(os.path.join(directory, n))] + weight_files(directory)
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(f"{os.path.basename(path)}\0{text_digest(path)}\0".encode())
+    return "sha256:" + h.hexdigest()
 
 
 def signature(cfg: TrainConfig) -> dict:
@@ -95,14 +98,15 @@ def signature(cfg: TrainConfig) -> dict:
     if d.get("init_from"):
         try:
             d["init_from"] = pretrained_digest(d["init_from"])
-        except OSError:
+        except (OSError, PretrainedError):
             pass
     return d
 
 
 @dataclasses.dataclass
 class ReferenceCurve:
-    """Loss estimates of `seeds` runs at `steps`: `val[i][j]` is seed i's val loss at `steps[j]`.
+    """Loss estimates of `seeds` runs at `steps`: `val[i][j]` is seed i's val loss at `steps[j]`;
+    `train` the same of the train loss, or [] where the runs estimated none (a lesson's loop).
 
     `preset` names the curve (its file): a preset, or a lesson's run such as
     "lesson12-quick-shakespeare". `title` says in words what was trained when a preset's name
@@ -122,11 +126,11 @@ class ReferenceCurve:
         return self.title or self.preset
 
     def band(self, step: int, split: str = "val") -> tuple[float, float] | None:
-        """(low, high) of the band at `step`, or None where the curve has no evaluation."""
-        if step not in self.steps:
+        """(low, high) of the band at `step`, or None where the curve has no evaluation (or no
+        train estimates, for split="train")."""
+        values = self._values(step, split)
+        if not values:
             return None
-        j = self.steps.index(step)
-        values = [run[j] for run in (self.val if split == "val" else self.train)]
         lo, hi = min(values), max(values)
         mean = sum(values) / len(values)
         margin = max(hi - lo, 0.05 * mean, 0.05)
@@ -134,17 +138,23 @@ class ReferenceCurve:
 
     def seed_range(self, step: int, split: str = "val") -> tuple[float, float] | None:
         """The seeds' own (min, max) at `step`, what a message quotes."""
+        values = self._values(step, split)
+        return (min(values), max(values)) if values else None
+
+    def _values(self, step: int, split: str) -> list[float]:
+        """The seeds' estimates at `step`; [] where there are none."""
         if step not in self.steps:
-            return None
-        values = [run[self.steps.index(step)] for run in (self.val if split == "val"
-                                                          else self.train)]
-        return min(values), max(values)
+            return []
+        return [run[self.steps.index(step)] for run in (self.val if split == "val"
+                                                        else self.train)]
 
     def to_dict(self) -> dict:
         """The JSON file's content."""
         d = {"format": FORMAT, "preset": self.preset, "seeds": self.seeds,
-             "steps": self.steps, "val_loss": self.val, "train_loss": self.train,
-             "signature": self.signature}
+             "steps": self.steps, "val_loss": self.val}
+        if self.train:
+            d["train_loss"] = self.train
+        d["signature"] = self.signature
         d.update({k: v for k, v in (("title", self.title), ("text", self.text)) if v})
         return d
 
@@ -174,9 +184,10 @@ def read_curve(path: str) -> ReferenceCurve:
         raise CurveError(f"{path}: steps must be a list of integers")
     seeds = d.get("seeds")
     val = _numbers(d.get("val_loss"), len(steps), f"{path}: val_loss")
-    train = _numbers(d.get("train_loss"), len(steps), f"{path}: train_loss")
-    if not isinstance(seeds, list) or len(seeds) != len(val) or len(val) != len(train) or \
-            not isinstance(d.get("signature"), dict):
+    train = (_numbers(d["train_loss"], len(steps), f"{path}: train_loss") if "train_loss" in d
+             else [])
+    if not isinstance(seeds, list) or len(seeds) != len(val) or \
+            (train and len(val) != len(train)) or not isinstance(d.get("signature"), dict):
         raise CurveError(f"{path}: seeds, val_loss, train_loss and signature do not agree")
     return ReferenceCurve(str(d.get("preset", "")), seeds, steps, val, train, d["signature"],
                           str(d.get("title", "")), str(d.get("text", "")))
@@ -217,10 +228,14 @@ def other_text_note(cfg: TrainConfig) -> str | None:
     """One informational line when a shipped curve has this run's settings but another
     training text (the shakespeare-char preset on your own file): why there is no band. None
     when a curve matches, or when none would on any text."""
-    mine = _text_blind(signature(cfg))
-    if not cfg.data or find_curve(cfg) is not None:
+    if not cfg.data:
         return None
-    for curve in _readable_curves():
+    sig = json.loads(json.dumps(signature(cfg)))
+    curves = list(_readable_curves())
+    if any(curve.signature == sig for curve in curves):
+        return None
+    mine = _text_blind(sig)
+    for curve in curves:
         if curve.signature.get("data") and _text_blind(curve.signature) == mine:
             return (f"note: no reference band for this text: the reference runs of these "
                     f"settings ({curve.label()}) trained on {curve.text or 'another text'}, "
