@@ -12,14 +12,11 @@ the CPU time, which a waiting process does not accumulate, is the steadier figur
 
     git worktree add /tmp/old <commit>
     python benchmarks/ab_commits.py --old /tmp/old --new . [--configs A,B,A0,L8] [--rounds 8]
-
-(A0 is config A's graph at toy widths, to compare the per-op overhead of two trees; L8 is
-lesson 8's model, small enough that no kernel splits its work.)
-    python benchmarks/ab_commits.py --old /tmp/old --new . [--configs A,B,A0] [--rounds 8]
     python benchmarks/ab_commits.py --old /tmp/old --configs G4x64 --fused-only
 
-(A0 is config A's graph at toy widths, to compare the per-op overhead of two trees; G4x64 and
-G8x256 are GPT-2 small's training step at batch 4 x 64 and 8 x 256.)
+(A0 is config A's graph at toy widths, to compare the per-op overhead of two trees; L8 is
+lesson 8's model, small enough that no kernel splits its work; G4x64 and G8x256 are GPT-2
+small's training step at batch 4 x 64 and 8 x 256. --fused-only skips the fused=False runs.)
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ Three views of one config's step (forward, backward, clip, AdamW; default config
    costs whatever the sizes are, the per-op price of Python, autograd, the kernel wrappers,
    Numba's dispatch and the optimizer's loop. Its share of the real step is the overhead.
    (Thread hand-offs are not in it: work this small is never split.)
-3. tinygrad_lm's profiler (time inside each op class; "other" is outside every op) and
-   cProfile's heaviest functions of the caller's thread, for where the rest goes.
+3. tinygrad_lm's profiler (time inside each op class; "other" is outside every op, and the
+   core time the split kernels leave idle: workers waking up, shares done before the others)
+   and cProfile's heaviest functions of the caller's thread, for where the rest goes.
 
     python benchmarks/overhead.py [--config A] [--rounds 15]
 """
@@ -91,13 +92,20 @@ def main(argv=None) -> int:
     print("\n  time per op class (tinygrad_lm profiler)")
     for k, v in by_class.items():
         print(f"    {k:<40}{v:>7.1%}")
+    idle = prof.idle()
+    if idle["split_calls"]:
+        print(f"    cores idle in split kernels: {idle['share_of_cores']:.1%} of the cores' time "
+              f"({idle['split_calls'] / 5:.0f} split calls a step; workers waking up "
+              f"{idle['worker_wait_s'] / 5 * 1e3:.2f} ms, shares done before the others "
+              f"{idle['uneven_ends_s'] / 5 * 1e3:.2f} ms, core time per step)")
     heavy = heaviest_functions(step)
     print("\n  heaviest functions, own time on the caller's thread (cProfile, ms per step)")
     for name, ms in heavy:
         print(f"    {name:<64}{ms:>8.2f}")
     path = write_json("overhead", {"config": args.config, "load_average": os.getloadavg(),
                                    "times": times, "overhead_share": share,
-                                   "profile_share": by_class, "heaviest_ms": heavy})
+                                   "profile_share": by_class, "split_idle": idle,
+                                   "heaviest_ms": heavy})
     print(f"\nwrote {path}")
     return 0
 

@@ -188,9 +188,14 @@ def train_step_page(doc: dict | None) -> str:
         names = list(doc["configs"])
         order = sorted(classes, key=lambda c: -max(classes[c].values()))
         out += "\nWhere our step's time goes (the profiler's op classes):\n\n"
-        out += table(["op class"] + names,
-                     [[c] + [f"{classes[c][n]:.1%}" if n in classes[c] else "-" for n in names]
-                      for c in order])
+        rows = [[c] + [f"{classes[c][n]:.1%}" if n in classes[c] else "-" for n in names]
+                for c in order]
+        idle = {n: r["split_idle"] for n, r in doc["configs"].items() if r.get("split_idle")}
+        if idle:  # core time, not wall time: a share of (wall x threads), beside the classes
+            rows.append(["cores idle in split kernels (share of the cores' time)"] +
+                        [f"{idle[n]['share_of_cores']:.1%}" if n in idle else "-"
+                         for n in names])
+        out += table(["op class"] + names, rows)
     return out + f"\n{machine(doc)}\n"
 
 

@@ -155,14 +155,18 @@ def time_rounds(fns: dict, rounds: int, warmup: int, block: int = 3,
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def profile_ours(c: dict, steps: int = 3) -> dict[str, float]:
+def profile_ours(c: dict, steps: int = 3) -> tuple[dict[str, float], dict]:
+    """(share of the step per op class, the profiler's idle core time in split kernels)."""
     import tinygrad_lm as tg
     step, _ = build_ours(c)
     step()
     with tg.profile() as prof:
         for _ in range(steps):
             step()
-    return {k: v / prof.wall for k, v in prof.by_class().items()}
+    idle = prof.idle()
+    idle["per_step_s"] = idle["idle_s"] / steps
+    idle["calls_per_step"] = idle["split_calls"] / steps
+    return {k: v / prof.wall for k, v in prof.by_class().items()}, idle
 
 
 def peak_memory(kind: str, config: str, steps: int = 3) -> float:
@@ -256,7 +260,7 @@ def time_config(name: str, torch, compile_too: bool, quick: bool, blas: float) -
         row[f"{what}_gflops"] = gflops
         row[f"{what}_blas_share"] = gflops / blas
         row[f"{what}_torch_blas_share"] = flops / eager / 1e9 / blas if eager else None
-    row["profile_share"] = profile_ours(c)
+    row["profile_share"], row["split_idle"] = profile_ours(c)
     if not quick:
         row["peak_rss_mb"] = {"ours": peak_memory("ours", name)}
         if torch:
@@ -322,6 +326,13 @@ def report(results: dict) -> None:
         print(f"\nconfig {name}: time per op class (training step, tinygrad_lm profiler)")
         for k, v in row["profile_share"].items():
             print(f"  {k:<40}{v:>7.1%}")
+        idle = row.get("split_idle")
+        if idle and idle["split_calls"]:
+            print(f"  cores idle in split kernels: {idle['share_of_cores']:.1%} of the cores' "
+                  f"time, {idle['per_step_s'] * 1e3:.1f} core-ms a step over "
+                  f"{idle['calls_per_step']:.0f} split calls (workers waking up "
+                  f"{idle['worker_wait_s'] / idle['idle_s']:.0%}, shares done before the "
+                  f"others {idle['uneven_ends_s'] / idle['idle_s']:.0%})")
         if "peak_rss_mb" in row:
             print("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in
                                                  row["peak_rss_mb"].items()))

@@ -206,7 +206,10 @@ show(fig, "04_softmax_times.png")
 # by op; the rest of the wall time is Python, autograd bookkeeping and the optimizer. Matmuls
 # dominate, which is why the engine fuses what it can around them (attention in one op, the
 # MLP's expansion with its GELU) and splits the large kernels over the cores itself.
-# `tg.kernels.use_threads(1)` shows what the threads are worth on this machine.
+# `tg.kernels.use_threads(1)` shows what the threads are worth on this machine. Splitting has
+# a price, and the table's last lines (when anything was split) count it: the core time left
+# idle inside split kernels, while a sleeping worker wakes up to take its share, and while a
+# share that finished first waits for the last one.
 
 # %%
 cfg = tg.GPTConfig(vocab_size=65, block_size=32 if QUICK else 64, n_layer=2 if QUICK else 4,

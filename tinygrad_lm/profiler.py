@@ -7,6 +7,11 @@
 Each op's forward and backward are timed; ops are grouped into classes (matmul, softmax,
 layernorm, elementwise, ...). Whatever wall time is not inside an op is "other": Python and
 autograd bookkeeping, plus anything outside the engine's ops (an optimizer step, say).
+
+Kernels split over threads (kernels/threads.py) leave cores idle for part of each call: a pool
+worker starts its share only once woken, and a share that ends first waits for the others.
+The profiler adds that idle core time up too (`idle()`, the last lines of `table()`): time the
+split kernels lose against their arithmetic, however fast that arithmetic is.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from collections import defaultdict
 
 from . import autograd
+from .kernels import threads
 
 OP_CLASSES = {
     "MatMul": "matmul", "Linear": "matmul", "LinearGelu": "matmul (+ fused GELU)",
@@ -38,6 +44,11 @@ class Profiler:
         self.calls = defaultdict(int)
         self.wall = 0.0
         self._start = 0.0
+        self.split_calls = 0  # kernel calls whose tasks ran on the pool
+        self.worker_wait = 0.0  # core seconds: workers waking up to start their shares
+        self.uneven_ends = 0.0  # core seconds: shares finished, waiting for the last one
+        self.threads = 1  # the kernels' thread count while profiling
+        self._previous_recorder = None
 
     def timed(self, op: str, phase: str, fn, *args, **kwargs):
         """Run `fn(*args, **kwargs)`, adding its time to (`op`, `phase`); returns its result."""
@@ -47,6 +58,23 @@ class Profiler:
         finally:
             self.times[(op, phase)] += time.perf_counter() - t0
             self.calls[(op, phase)] += 1
+
+    def _split_call(self, began: float, starts: list, ends: list, ended: float) -> None:
+        """threads.set_split_recorder's callback: the workers' tasks come first, the caller's
+        last (the caller is busy until its own task starts, so only workers wait)."""
+        self.split_calls += 1
+        self.worker_wait += sum(t - began for t in starts[:-1])
+        last = max(ends)
+        self.uneven_ends += sum(last - t for t in ends)
+
+    def idle(self) -> dict[str, float]:
+        """Core seconds idle inside split kernels (`worker_wait` + `uneven_ends`), the calls
+        they come from, and their share of the cores' time (wall x threads)."""
+        total = self.worker_wait + self.uneven_ends
+        cores = self.wall * self.threads
+        return {"split_calls": self.split_calls, "worker_wait_s": self.worker_wait,
+                "uneven_ends_s": self.uneven_ends, "idle_s": total,
+                "share_of_cores": total / cores if cores else 0.0}
 
     def by_class(self) -> dict[str, float]:
         """Seconds per op class (matmul, softmax, ...), largest first, with "other" for wall time
@@ -65,18 +93,28 @@ class Profiler:
             share = t / self.wall if self.wall else 0.0
             lines.append(f"{name:<38}{t * 1e3:>10.2f}{share:>8.1%}")
         lines += ["-" * 56, f"{'wall':<38}{self.wall * 1e3:>10.2f}"]
+        if self.split_calls:
+            idle = self.idle()
+            lines += [f"{'cores idle in split kernels':<38}{idle['idle_s'] * 1e3:>10.2f}"
+                      f"{idle['share_of_cores']:>8.1%}  of {self.threads} cores' time, "
+                      f"{self.split_calls} calls",
+                      f"{'  workers waking up':<38}{self.worker_wait * 1e3:>10.2f}",
+                      f"{'  shares done before the others':<38}{self.uneven_ends * 1e3:>10.2f}"]
         return "\n".join(lines)
 
     def __enter__(self):
         if autograd.current_profiler() is not None:
             raise RuntimeError("profile(): profilers cannot be nested")
         autograd.set_profiler(self)
+        self.threads = threads.num_threads()
+        self._previous_recorder = threads.set_split_recorder(self._split_call)
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.wall += time.perf_counter() - self._start
         autograd.set_profiler(None)
+        threads.set_split_recorder(self._previous_recorder)
         return False
 
 

@@ -37,7 +37,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
+
+from .pool import THREAD_PREFIX, Pool
 
 # ---- the cost model: every constant of it, in one table ----------------------------------------
 # Calibrated by benchmarks/kernels.py (figures in benchmarks/README.md). A call site estimates
@@ -70,16 +73,16 @@ def element_seconds(kernel: str, n: int) -> float:
     """The one-thread time estimate of `kernel` (a key of PASSES) over n elements."""
     return PASSES[kernel] * n * ELEMENT
 
-_THREAD_PREFIX = "tinygrad_lm-kernels"
 _lock = threading.Lock()  # guards the pool and BLAS settings against concurrent callers
 _num_threads: int | None = None  # None: not chosen yet, use the cores this process may run on
 _default_threads: int | None = None  # the cores, looked up once (a system call each time)
-_pool: _Pool | None = None
+_pool: Pool | None = None
 _blas: list | None = None  # threadpoolctl's controllers of the BLAS libraries, found once
 _holds = 0  # kernel calls and `blas_held` blocks holding BLAS to one thread now
 _lifted = False  # a one-row product is running on BLAS's own threads (run_row_chunks)
 _saved: list | None = None  # [(controller, its thread count before the hold)] while held
 _fork_hook = False  # registered with the first pool
+_recorder: Callable | None = None  # told the timing of every split call (set_split_recorder)
 
 
 def _forget_pool_after_fork() -> None:
@@ -212,79 +215,7 @@ def _release() -> None:
         _update_blas()
 
 
-class _Worker:
-    """A pool thread with one task slot: `start(fn, i)` hands it fn(i), `join()` waits for it
-    to finish and returns the exception it raised, if any.
-
-    Two plain locks carry the hand-off, one each way (held means "nothing yet"): the cheapest
-    wake-up CPython has, without the futures, conditions and queues of concurrent.futures."""
-
-    def __init__(self, name: str):
-        self._go, self._done = threading.Lock(), threading.Lock()
-        self._go.acquire()
-        self._done.acquire()
-        self._task: tuple | None = None
-        self._error: BaseException | None = None
-        threading.Thread(target=self._loop, name=name, daemon=True).start()
-
-    def start(self, fn, i) -> None:
-        self._task = (fn, i)
-        self._go.release()
-
-    def join(self) -> BaseException | None:
-        self._done.acquire()
-        error, self._error = self._error, None
-        return error
-
-    def stop(self) -> None:
-        self._task = None  # the loop's signal to end
-        self._go.release()
-
-    def _loop(self) -> None:
-        while True:
-            self._go.acquire()
-            if self._task is None:
-                return
-            fn, i = self._task
-            try:
-                fn(i)
-            except BaseException as e:  # noqa: BLE001 - handed to the caller by join()
-                self._error = e
-            self._task = None
-            self._done.release()
-
-
-class _Pool:
-    """The workers, used by one caller at a time (`busy`); a caller that finds it busy (another
-    thread of the program is splitting work) runs its tasks itself."""
-
-    def __init__(self, n_workers: int):
-        self.busy = threading.Lock()
-        self.stopped = False
-        self.workers = [_Worker(f"{_THREAD_PREFIX}-{i}") for i in range(n_workers)]
-
-    def retire(self) -> None:
-        """Stop the workers now if no caller is using them, else when that caller is done."""
-        self.stopped = True
-        if self.busy.acquire(blocking=False):
-            self._stop_workers()
-            self.busy.release()
-
-    def release(self) -> None:
-        """End a caller's use (after `busy.acquire()`); stop the workers if retired meanwhile.
-        (Both this and retire set or read the flag before trying the lock, so whichever of the
-        two comes last stops them.)"""
-        self.busy.release()
-        if self.stopped:
-            self.retire()
-
-    def _stop_workers(self) -> None:
-        for w in self.workers:
-            w.stop()
-        self.workers = []
-
-
-def _workers() -> _Pool | None:
+def _workers() -> Pool | None:
     global _pool, _fork_hook
     n = num_threads()
     if n == 1:
@@ -298,8 +229,19 @@ def _workers() -> _Pool | None:
             if not _fork_hook and hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_forget_pool_after_fork)  # cannot be undone:
                 _fork_hook = True  # registered once, by the first pool, not at import
-            _pool = _Pool(n - 1)
+            _pool = Pool(n - 1)
         return _pool
+
+
+def set_split_recorder(recorder: Callable | None) -> Callable | None:
+    """Have `recorder(began, starts, ends, ended)` called after every call whose tasks ran on
+    the pool, with perf_counter times: when the call began and ended, and when each task
+    started and ended (workers' tasks first, the caller's last). None stops it; the previous
+    recorder is returned. The profiler uses it to measure the time the cores sat idle in split
+    kernels: a worker waking up, or a share finished before the others. Costs nothing unset."""
+    global _recorder
+    previous, _recorder = _recorder, recorder
+    return previous
 
 
 def split_rows(n: int, seconds: float, align: int = 1) -> list[tuple[int, int]]:
@@ -340,12 +282,15 @@ def run_tasks(fn: Callable[[int], object], n: int) -> None:
 def _run_tasks(fn: Callable[[int], object], n: int) -> None:
     # a task that splits again runs its pieces itself: queued behind the task that waits for
     # them, they would never start
-    nested = threading.current_thread().name.startswith(_THREAD_PREFIX)
+    nested = threading.current_thread().name.startswith(THREAD_PREFIX)
     pool = _workers() if n > 1 and not nested else None
     if pool is None or not pool.busy.acquire(blocking=False):
         for i in range(n):
             fn(i)
         return
+    recorder = _recorder
+    if recorder is not None:
+        began, fn, starts, ends = _timed_tasks(fn, n)
     try:
         helpers = [] if pool.stopped else pool.workers[:n - 1]
         for i, w in enumerate(helpers):
@@ -360,6 +305,21 @@ def _run_tasks(fn: Callable[[int], object], n: int) -> None:
     for e in errors:
         if e is not None:
             raise e
+    if recorder is not None and helpers:
+        recorder(began, starts, ends, time.perf_counter())
+
+
+def _timed_tasks(fn: Callable[[int], object], n: int):
+    """(now, fn wrapped to note each task's start and end time, the starts, the ends)."""
+    starts, ends = [0.0] * n, [0.0] * n
+
+    def timed(i):
+        starts[i] = time.perf_counter()
+        try:
+            fn(i)
+        finally:
+            ends[i] = time.perf_counter()
+    return time.perf_counter(), timed, starts, ends
 
 
 def run_chunks(fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) -> None:
@@ -379,7 +339,7 @@ def run_row_chunks(fn: Callable[[int, int], object], n: int, seconds: float) -> 
     chunks = split_rows(n, seconds)
     pool = None
     if len(chunks) == 1 and n < num_threads() and seconds >= MIN_SPLIT \
-            and not threading.current_thread().name.startswith(_THREAD_PREFIX):
+            and not threading.current_thread().name.startswith(THREAD_PREFIX):
         pool = _workers()
     if pool is None or not pool.busy.acquire(blocking=False):
         run_chunks(fn, chunks)
