@@ -186,12 +186,12 @@ def run_nanogpt(clone: str, work: str, text: str, steps: int, n_threads: int,
     return run
 
 
-def run_ours(work: str, text: str, steps: int, offset: int = 0) -> dict:
+def run_ours(work: str, text: str, steps: int, offset: int = 0, extra: tuple = ()) -> dict:
     """`tinygrad-lm train --preset shakespeare-char` from this tree (seed 1337 + offset), into
-    work/out."""
+    work/out, with `extra` flags after the recipe's."""
     out = os.path.join(work, "out")
     cmd = [sys.executable, "-m", "tinygrad_lm", "train", "--preset", "shakespeare-char",
-           "--data", text, f"--out_dir={out}", *our_flags(steps)]
+           "--data", text, f"--out_dir={out}", *our_flags(steps), *extra]
     cmd += [f"--seed={SEED + offset}"] if offset else []
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
@@ -213,7 +213,8 @@ def one_round(index: int, clone: str, text: str, args, n_threads: int, with_torc
         runs = {}
         for side in order:
             if side == "ours":
-                runs["ours"] = run_ours(ours_dir, text, args.max_iters, offset)
+                runs["ours"] = run_ours(ours_dir, text, args.max_iters, offset,
+                                       args.ours_flag)
             elif with_torch:
                 runs["nanogpt"] = run_nanogpt(clone, theirs_dir, text, args.max_iters,
                                               n_threads, offset)
@@ -299,6 +300,10 @@ def main(argv=None) -> int:
                              "val loss's seed-to-seed spread")
     parser.add_argument("--final-eval-iters", type=int, default=200,
                         help="validation batches of the paired re-evaluation (0: none)")
+    parser.add_argument("--ours-flag", action="append", default=[], metavar="FLAG",
+                        help="a `tinygrad-lm train` flag for our side on top of the recipe's "
+                             "(repeatable), e.g. --ours-flag=--activation=gelu to test where a "
+                             "val loss difference comes from")
     parser.add_argument("--results-dir", default=None,
                         help="where the JSON goes (default benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -319,7 +324,11 @@ def main(argv=None) -> int:
           f"each, load average {[round(v, 2) for v in os.getloadavg()]}")
     if not with_torch:
         print("nanoGPT's side skipped: PyTorch is not installed (pip install torch); ours alone")
-    settings = compare_settings(clone, recipe_flags(args.max_iters), our_flags(args.max_iters))
+    try:
+        settings = compare_settings(clone, recipe_flags(args.max_iters),
+                                    our_flags(args.max_iters) + args.ours_flag)
+    except (ValueError, SystemExit) as e:
+        parser.error(f"--ours-flag {' '.join(args.ours_flag)}: {e}")
     for line in settings["lines"]:
         print(line)
     rounds, finals = [], []
@@ -337,7 +346,8 @@ def main(argv=None) -> int:
     path = write_json("nanogpt_recipe", {
         "commit": git_commit(ROOT), "nanogpt_dir": clone, "nanogpt_commit": git_commit(clone),
         "text": os.path.abspath(text), "max_iters": args.max_iters, "threads": n_threads,
-        "recipe_flags": recipe_flags(args.max_iters), "our_flags": our_flags(args.max_iters),
+        "recipe_flags": recipe_flags(args.max_iters),
+        "our_flags": our_flags(args.max_iters) + args.ours_flag,
         "settings": settings["compared"], "setting_differences": settings["differences"],
         "known_differences": KNOWN_DIFFERENCES, "summary": summary, "targets_met": met,
         "vary_seed": args.vary_seed, "final_evals": finals, "rounds": rounds}, args.results_dir)
