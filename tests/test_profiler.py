@@ -69,6 +69,13 @@ def test_split_kernels_report_their_idle_core_time():
     assert "cores idle in split kernels" in prof.table()
     assert threads.set_split_recorder(None) is None  # the profiler removed its recorder
 
+    def caller_slow(i):  # one worker takes task 0; the caller runs 1 and 2, 30 ms each
+        time.sleep(0.0 if i == 0 else 0.03)
+    with threads.use_threads(2), tg.profile() as prof:
+        threads.run_tasks(caller_slow, 3)
+    assert prof.split_calls == 1
+    assert prof.uneven_ends >= 0.055  # the worker waited for both of the caller's tasks
+
 
 def test_a_profiled_training_step_accounts_for_its_split_kernels():
     from tinygrad_lm.kernels import threads

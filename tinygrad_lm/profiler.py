@@ -59,11 +59,13 @@ class Profiler:
             self.times[(op, phase)] += time.perf_counter() - t0
             self.calls[(op, phase)] += 1
 
-    def _split_call(self, began: float, starts: list, ends: list, ended: float) -> None:
-        """threads.set_split_recorder's callback: the workers' tasks come first, the caller's
-        last (the caller is busy until its own task starts, so only workers wait)."""
+    def _split_call(self, began: float, worker_starts: list, worker_ends: list,
+                    caller_end: float, ended: float) -> None:
+        """threads.set_split_recorder's callback. Only workers wait to start (the caller is
+        busy until its own share starts); every thread that ends before the last one waits."""
         self.split_calls += 1
-        self.worker_wait += sum(t - began for t in starts[:-1])
+        self.worker_wait += sum(t - began for t in worker_starts)
+        ends = [*worker_ends, caller_end]
         last = max(ends)
         self.uneven_ends += sum(last - t for t in ends)
 

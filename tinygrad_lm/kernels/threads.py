@@ -234,11 +234,12 @@ def _workers() -> Pool | None:
 
 
 def set_split_recorder(recorder: Callable | None) -> Callable | None:
-    """Have `recorder(began, starts, ends, ended)` called after every call whose tasks ran on
-    the pool, with perf_counter times: when the call began and ended, and when each task
-    started and ended (workers' tasks first, the caller's last). None stops it; the previous
-    recorder is returned. The profiler uses it to measure the time the cores sat idle in split
-    kernels: a worker waking up, or a share finished before the others. Costs nothing unset."""
+    """Have `recorder(began, worker_starts, worker_ends, caller_end, ended)` called after every
+    call whose tasks ran on the pool, with perf_counter times: when the call began and ended,
+    when each worker's task started and ended, and when the caller's own task (or tasks, run
+    one after the other) ended. None stops it; the previous recorder is returned. The profiler
+    uses it to measure the time the cores sat idle in split kernels: a worker waking up, or a
+    share finished before the others. Costs nothing unset."""
     global _recorder
     previous, _recorder = _recorder, recorder
     return previous
@@ -306,7 +307,8 @@ def _run_tasks(fn: Callable[[int], object], n: int) -> None:
         if e is not None:
             raise e
     if recorder is not None and helpers:
-        recorder(began, starts, ends, time.perf_counter())
+        h = len(helpers)
+        recorder(began, starts[:h], ends[:h], max(ends[h:]), time.perf_counter())
 
 
 def _timed_tasks(fn: Callable[[int], object], n: int):
