@@ -130,3 +130,14 @@ def test_data_file_too_short(tmp_path, capsys):
     assert main(["train", "--preset", "tiny", f"--data={tmp_path / 'short.txt'}",
                  f"--out_dir={tmp_path}"]) == 2
     assert "lower --block_size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("decay", [False, True])
+def test_decay_embeddings_puts_the_embeddings_in_the_decayed_group(tmp_path, decay):
+    trainer = Trainer(tiny(tmp_path, f"--decay_embeddings={str(decay).lower()}"), log=quiet)
+    decayed, kept = trainer.optimizer.param_groups
+    assert decayed["weight_decay"] == 0.1 and kept["weight_decay"] == 0.0
+    t = trainer.model.transformer
+    embeddings = {id(t.wte.weight), id(t.wpe.weight)}
+    assert embeddings <= {id(p) for p in (decayed if decay else kept)["params"]}
+    assert not embeddings & {id(p) for p in (kept if decay else decayed)["params"]}

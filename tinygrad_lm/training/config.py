@@ -73,6 +73,8 @@ class TrainConfig:
                                  non_negative)
     weight_decay: float = option(0.1, "AdamW decoupled weight decay (matrices only)",
                                  non_negative)
+    decay_embeddings: bool = option(False, "decay the token and position embeddings too "
+                                    "(nanoGPT's recipe does; GPT-2's does not)")
     beta1: float = option(0.9, "Adam's first-moment decay", open_unit)
     beta2: float = option(0.99, "Adam's second-moment decay", open_unit)
     grad_clip: float = option(1.0, "clip the global gradient norm to this (0 = off)",

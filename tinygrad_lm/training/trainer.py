@@ -97,7 +97,8 @@ class Trainer:
         if config.dtype == "float64":
             self.model.to(np.float64)
         groups = optim.configure_param_groups(self.model.named_parameters(),
-                                              config.weight_decay)
+                                              config.weight_decay,
+                                              decay_embeddings=config.decay_embeddings)
         self.optimizer = optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
         self.batch_rng = np.random.default_rng(config.seed)
         self.step, self.best_val, self.best_step = 0, math.inf, None
