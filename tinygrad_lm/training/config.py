@@ -71,8 +71,8 @@ class TrainConfig:
     warmup_iters: int = option(50, "steps of linear warmup", non_negative)
     lr_decay_iters: int = option(1000, "step where the cosine decay reaches min_lr",
                                  non_negative)
-    weight_decay: float = option(0.1, "AdamW decoupled weight decay (matrices only)",
-                                 non_negative)
+    weight_decay: float = option(0.1, "AdamW decoupled weight decay on the blocks' matrices "
+                                 "(and on the embeddings with decay_embeddings)", non_negative)
     decay_embeddings: bool = option(False, "decay the token and position embeddings too "
                                     "(nanoGPT's recipe does; GPT-2's does not)")
     beta1: float = option(0.9, "Adam's first-moment decay", open_unit)
