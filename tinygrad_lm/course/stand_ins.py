@@ -5,16 +5,19 @@ A student copy (`tinygrad-lm assignments build`) gets its calls from text declar
 reference source beside the code it stands in for (course/assignments/build.py reads it):
 
   * a region's starter, the `# STARTER:` lines inside `# BEGIN ASSIGNMENT X.Y`, which the copy
-    has in place of the solution: `return stand_in("5.2", "a constant learning rate",
-    lambda: lr)` runs the stand-in where it may, and otherwise raises the task's starter
-    NotImplementedError, as a plain starter does;
+    has in place of the solution: `return unfinished(STARTER_ERROR, "a constant learning
+    rate", lambda: lr)` (the engine's `kernels.unfinished`; the copy writes the task's starter
+    NotImplementedError for STARTER_ERROR) runs the stand-in where the policy below lets it,
+    and otherwise raises that error, as a plain starter does. The engine modules name only
+    the engine's hook, never this module;
   * the engine's policy for unfinished code (`kernels.set_unfinished_policy`), which this
-    module installs when it is imported (a copy's tinygrad_lm/__init__.py imports it). A Numba
-    kernel's starter is compiled code that can only raise, and the 5.5 starter sits deep inside
-    a forward pass; the engine asks the policy, where such code raises NotImplementedError,
-    whether the reference kernel (or generation without the cache) may run instead:
-    `unfinished_policy` says yes only to a coursework kernel's own task's starter, or to any
-    starter under cached generation, and only where a stand-in may run.
+    module installs when it is imported (a copy's tinygrad_lm/__init__.py imports it). Besides
+    those starters, a Numba kernel's starter is compiled code that can only raise, and the 5.5
+    starter sits deep inside a forward pass; the engine asks the policy, where such code
+    raises NotImplementedError, whether the reference kernel (or generation without the
+    cache) may run instead: `unfinished_policy` says yes to a starter's own stand-in, to a
+    coursework kernel's own task's starter, or to any starter under cached generation, and
+    only where a stand-in may run.
 
 What runs in place of an unwritten task is code the copy holds anyway, never the task's answer,
 and it says so once on stderr; `tinygrad-lm train`, the README's commands and the lessons then
@@ -50,7 +53,8 @@ import sys
 from collections import Counter
 
 from ..generation.generate import CACHED_GENERATION
-from ..kernels import set_unfinished_policy
+from ..kernels import set_unfinished_policy, unfinished
+from ..kernels.wrappers import STAND_IN
 from .assignments.catalog import starter_message
 
 # STUDENT COPY INSTEAD: STAND_INS = True  # a student copy (the reference repository has False)
@@ -105,12 +109,13 @@ def may_stand_in(task_id: str, instead: str) -> bool:
 
 
 def stand_in(task_id: str, instead: str, run, *args, **kwargs):
-    """A starter's body: `run(*args, **kwargs)` when it may stand in for the unwritten task
-    (see may_stand_in), else the task's starter NotImplementedError. `run` None: no stand-in
-    fits this call (4.2 under a KV cache, say), so the starter raises."""
-    if run is not None and may_stand_in(task_id, instead):
-        return run(*args, **kwargs)
-    raise NotImplementedError(starter_message(task_id))
+    """What a starter with a stand-in does, by task id: `run(*args, **kwargs)` when it may
+    stand in for the unwritten task (see may_stand_in), else the task's starter
+    NotImplementedError. `run` None: no stand-in fits this call (4.2 under a KV cache, say), so
+    the starter raises. (A copy's starters call the engine's `unfinished` with the error
+    itself, which asks unfinished_policy below: the same decision.)"""
+    return unfinished(NotImplementedError(starter_message(task_id)), instead, run, *args,
+                      **kwargs)
 
 
 def starter_task(error: BaseException) -> str | None:
@@ -128,14 +133,17 @@ KERNEL_TASKS = {"softmax_forward": "3.1", "softmax_backward": "3.2", "attention_
 
 def unfinished_policy(error: NotImplementedError, where: str) -> bool:
     """The engine's unfinished-code policy (kernels.set_unfinished_policy) for coursework: a
-    compiled kernel of KERNEL_TASKS that raises its own task's starter gives way to the NumPy
-    reference kernel; generation's cached step that stops at any starter (5.5, the cache, or
-    4.2, the spelled-out attention, the only path a cache can take) gives way to generation
-    without the cache, recomputing the window at every step, which gives the same tokens. Only
-    where a stand-in may run (may_stand_in); any other error propagates."""
+    starter's stand-in (kernels.unfinished) runs in place of its task; a compiled kernel of
+    KERNEL_TASKS that raises its own task's starter gives way to the NumPy reference kernel;
+    generation's cached step that stops at any starter (5.5, the cache, or 4.2, the
+    spelled-out attention, the only path a cache can take) gives way to generation without the
+    cache, recomputing the window at every step, which gives the same tokens. Only where a
+    stand-in may run (may_stand_in); any other error propagates."""
     task = starter_task(error)
     if task is None:
         return False
+    if where.startswith(STAND_IN):  # a starter's own stand-in (kernels.unfinished)
+        return may_stand_in(task, where.removeprefix(STAND_IN))
     if where == CACHED_GENERATION:
         return may_stand_in(task, "generation without the KV cache")
     return KERNEL_TASKS.get(where) == task and may_stand_in(

@@ -94,9 +94,9 @@ def top_k_filter(logits, k: int) -> np.ndarray:
     same rule as np.argmax, so top_k=1 always agrees with greedy decoding.
     """
     # BEGIN ASSIGNMENT 5.3
-    # STARTER: from ..course.stand_ins import stand_in
-    # STARTER: return stand_in("5.3", "sampling without top-k filtering",
-    # STARTER:                 lambda: _as_logits(logits, "top_k_filter").copy())
+    # STARTER: from ..kernels import unfinished
+    # STARTER: return unfinished(STARTER_ERROR, "sampling without top-k filtering",
+    # STARTER:                   lambda: _as_logits(logits, "top_k_filter").copy())
     x = _as_logits(logits, "top_k_filter")
     k = check_top_k(k)
     if k >= x.shape[-1]:
@@ -118,9 +118,9 @@ def top_p_filter(logits, p: float) -> np.ndarray:
     0.8), with p = 0.81 keep 3. p = 1 keeps every token.
     """
     # BEGIN ASSIGNMENT 5.4
-    # STARTER: from ..course.stand_ins import stand_in
-    # STARTER: return stand_in("5.4", "sampling without top-p filtering",
-    # STARTER:                 lambda: _as_logits(logits, "top_p_filter").copy())
+    # STARTER: from ..kernels import unfinished
+    # STARTER: return unfinished(STARTER_ERROR, "sampling without top-p filtering",
+    # STARTER:                   lambda: _as_logits(logits, "top_p_filter").copy())
     x = _as_logits(logits, "top_p_filter")
     p = check_top_p(p)
     if p >= 1.0:

@@ -9,7 +9,8 @@ Unfinished code: a compiled loop that is not written yet can only raise NotImple
 Whoever owns such a loop may install a policy (`set_unfinished_policy`) that is asked, with
 the error and where it was raised (a kernel's name), whether the reference may run instead;
 with no policy, the default, the error propagates. Generation asks the same policy when its
-cached step is unfinished (generation/generate.py).
+cached step is unfinished (generation/generate.py), and so does unfinished Python code that
+names what could run in its place (`unfinished`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ def set_unfinished_policy(policy):
 def may_replace_unfinished(error: NotImplementedError, where: str) -> bool:
     """The installed policy's answer; False when there is none."""
     return _unfinished_policy is not None and bool(_unfinished_policy(error, where))
+
+
+STAND_IN = "stand-in: "  # how `unfinished` names its place to the policy: STAND_IN + instead
+
+
+def unfinished(error: NotImplementedError, instead: str, run, *args, **kwargs):
+    """Unfinished code that something else can stand in for: `run(*args, **kwargs)` (which
+    computes `instead`, in words) when the installed policy allows it, asked with `error` and
+    where = STAND_IN + instead; else `error` is raised. `run` None: nothing fits this call, so
+    `error` is raised. With no policy, the default, nothing stands in."""
+    if run is not None and may_replace_unfinished(error, STAND_IN + instead):
+        return run(*args, **kwargs)
+    raise error
 
 
 def reference_unless(supported=is_float, spec=None):

@@ -17,14 +17,14 @@ off, so that what a student writes is what trains. Both are declared in the sour
 code they change (markers.py reads them); this file names no line of the package. Only tracked
 files are copied (`git ls-files`, or the source files when the tree is no checkout): never a
 user's runs, checkpoints or other untracked files. Hidden tests and the planted-bug corpus stay
-behind. The copy carries `assignments.json`, the manifest of what was cut, and its setup.cfg's
-import contract lets the engine modules whose starters call the course's stand-ins do so.
+behind. The copy carries `assignments.json`, the manifest of what was cut. Its setup.cfg is the
+reference's: a starter with a stand-in calls the engine's own hook (`kernels.unfinished`), so
+no engine module of a copy imports the course either.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 
@@ -108,66 +108,6 @@ def collect_copy_lines(repo: str, files: list[str] | None = None) -> dict[str, l
     return by_file
 
 
-# An import of the course's stand-ins by a copy's starter or STUDENT COPY line.
-STAND_IN_IMPORT = re.compile(r"^\s*from (\.+)course\.stand_ins import ", re.M)
-SETUP_CFG = "setup.cfg"
-
-
-def stand_in_edges(texts: dict[str, str]) -> list[tuple[str, str]]:
-    """(module, tinygrad_lm.course.stand_ins) for each engine module of a copy whose text
-    imports the stand-ins (relative imports resolved; the course itself may anyway)."""
-    edges = set()
-    for rel, text in texts.items():
-        if not _is_package_source(rel) or rel.startswith("tinygrad_lm/course/"):
-            continue
-        module = rel[:-len(".py")].split("/")
-        package = module[:-1]  # what `from .` names, in a module or a package's __init__
-        for m in STAND_IN_IMPORT.finditer(text):
-            base = package[:len(package) - (len(m.group(1)) - 1)]
-            edges.add((".".join(module).removesuffix(".__init__"),
-                       ".".join(base + ["course", "stand_ins"])))
-    return sorted(edges)
-
-
-def contract_for_copy(text: str, edges: list[tuple[str, str]]) -> str:
-    """setup.cfg's text with `edges` added to the `ignore_imports` of its import-linter layers
-    contract: in a copy, these starters reach up to the course (the reference has none)."""
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, x in enumerate(lines) if x.startswith("[importlinter:contract:")
-                  and "layers" in _values(lines, i, "type")), None)
-    if start is None or not edges:
-        return text
-    end = _section_end(lines, start)
-    new = [f"    {a} -> {b}\n" for a, b in edges]
-    key = next((i for i in range(start + 1, end) if _key(lines[i]) == "ignore_imports"), None)
-    if key is None:
-        while end > start + 1 and not lines[end - 1].strip():
-            end -= 1
-        new = ["# The starters of this student copy call the course's stand-ins "
-               "(tinygrad_lm/course/stand_ins.py)\n", "ignore_imports =\n"] + new
-        key = end - 1
-    else:
-        while key + 1 < end and lines[key + 1][:1] in " \t" and lines[key + 1].strip():
-            key += 1
-    return "".join(lines[:key + 1] + new + lines[key + 1:])
-
-
-def _section_end(lines: list[str], start: int) -> int:
-    return next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")),
-                len(lines))
-
-
-def _key(line: str) -> str | None:
-    """The key a setup.cfg line sets (None for a continuation, comment or blank line)."""
-    return line.split("=")[0].strip() if "=" in line and line[:1] not in " \t#;" else None
-
-
-def _values(lines: list[str], start: int, key: str) -> list[str]:
-    """The values `key` is set to in the section that starts at line `start`."""
-    return [x.split("=", 1)[1].strip() for x in lines[start + 1:_section_end(lines, start)]
-            if _key(x) == key]
-
-
 def _task_order(task_id: str):
     return tuple(int(x) for x in task_id.split("."))
 
@@ -199,10 +139,6 @@ def build_student_copy(repo: str, out: str, only: set[int] | None = None) -> lis
     texts = {rel: "".join(copy_of(read_lines(os.path.join(repo, rel)), regions.get(rel, []),
                                   marks.get(rel, []), only))
              for rel in files if rel in regions or rel in marks}
-    edges = stand_in_edges(texts)
-    if SETUP_CFG in files and edges:
-        texts[SETUP_CFG] = contract_for_copy(
-            "".join(read_lines(os.path.join(repo, SETUP_CFG))), edges)
     os.makedirs(out, exist_ok=True)
     for rel in files:
         target = os.path.join(out, rel)

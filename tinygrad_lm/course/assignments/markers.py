@@ -5,12 +5,13 @@ region's starter. The starter is written inside the region, as `# STARTER:` line
 un-comments (the text after `# STARTER: ` goes at the comment's indentation):
 
     # BEGIN ASSIGNMENT 5.2
-    # STARTER: from ..course.stand_ins import stand_in
-    # STARTER: return stand_in("5.2", "a constant learning rate", lambda: lr)
+    # STARTER: from ..kernels import unfinished
+    # STARTER: return unfinished(STARTER_ERROR, "a constant learning rate", lambda: lr)
     ...solution lines...
     # END ASSIGNMENT 5.2
 
-A region without `# STARTER:` lines gets `raise NotImplementedError("Assignment X.Y: ...")`.
+In starter lines STARTER_ERROR becomes the task's `NotImplementedError("Assignment X.Y: ...")`,
+which a region without `# STARTER:` lines raises.
 
 A line outside the regions that a copy changes carries its copy's text on a comment line:
 
@@ -83,25 +84,38 @@ def find_regions(path: str, lines: list[str]) -> list[Region]:
     return regions
 
 
+def starter_error(task_id: str) -> str:
+    """The NotImplementedError every starter of the task raises, as code."""
+    return f'NotImplementedError("{starter_message(task_id)}")'
+
+
+# In `# STARTER:` lines, this name stands for starter_error(task): a starter with a stand-in
+# hands it to the engine's `kernels.unfinished`, which raises it unless the stand-in may run.
+STARTER_ERROR = "STARTER_ERROR"
+
+
 def default_starter(task_id: str, indent: str) -> str:
     """The starter of a region without `# STARTER:` lines: raise the task's message."""
-    return f'{indent}raise NotImplementedError("{starter_message(task_id)}")\n'
+    return f"{indent}raise {starter_error(task_id)}\n"
 
 
 def starter_lines(region: Region, lines: list[str]) -> list[str]:
     """The body a student copy puts in `region` of a reference file's `lines`: its `# STARTER:`
-    lines un-commented, else the default raise."""
+    lines un-commented (STARTER_ERROR written out as the task's error), else the default
+    raise."""
     found = [STARTER_LINE.match(x) for x in lines[region.begin + 1:region.end]]
-    code = [f"{m['indent']}{m['code'] or ''}".rstrip() + "\n" for m in found if m]
+    code = [f"{m['indent']}{m['code'] or ''}".rstrip().replace(
+        STARTER_ERROR, starter_error(region.task_id)) + "\n" for m in found if m]
     return code or [default_starter(region.task_id, region.indent)]
 
 
 def is_starter(task_id: str, body: list[str]) -> bool:
     """Whether a region body of a file whose reference is not at hand (a suite that may be a
-    student copy) is a starter: the default raise, or code calling the task's stand-in."""
+    student copy) is a starter: the default raise, or code handing the task's starter error to
+    the engine's `unfinished` (a starter with a stand-in)."""
     code = [x.strip() for x in body if x.strip() and not x.strip().startswith("#")]
     return code == [default_starter(task_id, "").strip()] or \
-        any(f'stand_in("{task_id}"' in x for x in code)
+        any(f"unfinished({starter_error(task_id)}" in x for x in code)
 
 
 @dataclass(frozen=True)
