@@ -248,7 +248,8 @@ def test_every_planted_bug_applies_once_inside_its_task(tmp_path):
 def test_grading_never_uses_a_stand_in(student, tmp_path):
     """The copy's stand-ins keep it running, never earn marks: a starter left in place scores 0
     even graded as attempted, and a region that switches the stand-ins back on (past the
-    conftest's ban too) to borrow the fused attention op fails every test where it ran."""
+    conftest's ban too) to borrow the fused attention op, or that installs an unfinished-code
+    policy of its own, fails every test where it ran."""
     attention = os.path.join("tinygrad_lm", "nn", "attention.py")
     gamed = str(tmp_path / "gamed")
     shutil.copytree(student, gamed)
@@ -263,6 +264,14 @@ def test_grading_never_uses_a_stand_in(student, tmp_path):
         "            stand_ins._forbidden = frozenset()\n"] + borrow)
     row = by_task(grade_submission(gamed, REPO, tasks=["4.2"]))["4.2"]
     assert row["points"] == 0 and row["passed"] == 0  # the plugin's check
+    assert any("a stand-in ran in place of unwritten code" in t["message"] for t in row["tests"])
+    own_policy = ["            from tinygrad_lm.kernels import set_unfinished_policy, unfinished\n",
+                  "            set_unfinished_policy(lambda error, where: True)\n",
+                  "            y = unfinished(NotImplementedError('4.2'), 'the fused op',\n",
+                  "                lambda: F.causal_attention(self.c_attn(x), nh))\n"]
+    edit_region(gamed, attention, "4.2", own_policy)
+    row = by_task(grade_submission(gamed, REPO, tasks=["4.2"]))["4.2"]
+    assert row["points"] == 0 and row["passed"] == 0  # a policy of its own: the engine counts
     assert any("a stand-in ran in place of unwritten code" in t["message"] for t in row["tests"])
     assert rows["5.2"]["points"] == 0 and rows["5.2"]["passed"] == 0
     assert any("Assignment 5.2: " in t["message"] and "not written yet" in t["message"]

@@ -28,13 +28,18 @@ from .allocator import keep_freed_memory
 from .contract import KERNELS, KernelBackend, check_backend
 from .threads import blas_held, num_threads, set_num_threads, use_threads
 from .tuning import tuned_for_training
-from .wrappers import may_replace_unfinished, set_unfinished_policy, unfinished
+from .wrappers import (
+    may_replace_unfinished,
+    set_unfinished_policy,
+    unfinished,
+    unfinished_replacements,
+)
 
 __all__ = ["KERNELS", "KernelBackend", "active_backend", "available_backends", "blas_held",
            "get_backend", "keep_freed_memory", "may_replace_unfinished", "num_threads",
            "numba_available", "register_backend", "set_backend", "set_num_threads",
-           "set_unfinished_policy", "tuned_for_training", "unfinished", "use_backend",
-           "use_threads"]
+           "set_unfinished_policy", "tuned_for_training", "unfinished",
+           "unfinished_replacements", "use_backend", "use_threads"]
 
 _BUILTIN = {"numpy": "tinygrad_lm.kernels.reference", "numba": "tinygrad_lm.kernels.numba_cpu"}
 _registered: dict[str, ModuleType] = {}

@@ -7,10 +7,11 @@ copy of the package, never the submission's). The output path comes from the
 TINYGRAD_LM_GRADE_OUT environment variable set by the grader for its own subprocess; the plugin
 takes it out of the environment at start-up, so the code under test does not see it.
 
-Grading grades only the student's code: a test during which a stand-in for an unwritten task
-ran (tinygrad_lm/course/stand_ins.py counts them; off in the grading tree, but code under test
-could switch them on) fails, whatever it asserted, and a skipped test (whatever skipped it)
-scores 0 like a failed one.
+Grading grades only the student's code: a test fails, whatever it asserted, when during it a
+stand-in for an unwritten task ran (tinygrad_lm/course/stand_ins.py counts them; off in the
+grading tree, but code under test could switch them on) or the engine let any unfinished code
+give way to its fallback (kernels.unfinished_replacements: code under test could install a
+policy of its own). A skipped test (whatever skipped it) scores 0 like a failed one.
 While this plugin is loaded, the suite's conftest never turns a failure into a skip.
 """
 
@@ -23,6 +24,7 @@ import sys
 
 import pytest
 
+from ...kernels import unfinished_replacements
 from .. import stand_ins
 
 _results: list[dict] = []
@@ -102,7 +104,9 @@ def pytest_runtest_makereport(item, call):
     global _stand_ins_seen
     outcome = yield
     report = outcome.get_result()
-    used = sum(stand_ins.uses.values())
+    # the course's stand-ins, and any fallback the engine granted unfinished code (whatever
+    # policy code under test may have installed)
+    used = sum(stand_ins.uses.values()) + unfinished_replacements()
     if used > _stand_ins_seen:
         _stand_ins_seen = used
         if report.when in ("setup", "call"):
